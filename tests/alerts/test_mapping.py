@@ -1,0 +1,89 @@
+from typing import Any
+
+import pytest
+
+from alertlens.alerts.mapping import DataMapping, LabelRule, RecordError, coerce, parse_timestamp
+
+
+def _record(**overrides: Any) -> dict[str, Any]:
+    record = {"id": "a1", "ts": "2026-01-05T10:00:00Z", "kind": "edr", "host": "ws-1", "verdict": "tp",
+              "proc": {"cmd": "powershell -enc SQBFAFgA"}, "net": {"port": "443", "src": "10.0.5.3"}}
+    record.update(overrides)
+    return record
+
+
+def test_normalize_maps_nested_paths_and_types(toy_data_config: dict) -> None:
+    alert = DataMapping.from_config(toy_data_config).normalize(_record(), raw="{}")
+    assert (alert.id, alert.source, alert.label, alert.group) == ("a1", "edr", 1, "ws-1")
+    assert alert.timestamp == 1767607200.0
+    assert alert.fields == {"command_line": "powershell -enc SQBFAFgA", "dest_port": 443, "src_ip": "10.0.5.3"}
+
+
+def test_first_present_path_wins(toy_data_config: dict) -> None:
+    mapping = DataMapping.from_config(toy_data_config)
+    assert mapping.normalize(_record(req={"uri": "/a"}), raw="{}").fields["url"] == "/a"
+    assert mapping.normalize(_record(http={"url": "/b"}, req={"uri": "/a"}), raw="{}").fields["url"] == "/b"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason", "message"),
+    [
+        ({"id": None}, "missing_field", "required field id ('id') is missing"),
+        ({"ts": "yesterday"}, "wrong_type", "field timestamp: not epoch or ISO 8601: 'yesterday'"),
+        ({"net": {"port": "https"}}, "wrong_type", "field dest_port: expected int, got 'https'"),
+        ({"net": {"src": "10.0.5"}}, "wrong_type", "field src_ip: expected ip, got '10.0.5'"),
+        ({"proc": {"cmd": {"nested": 1}}}, "wrong_type", "field command_line: expected str, got a nested dict"),
+        ({"verdict": "maybe"}, "unknown_label", "label value 'maybe' in 'verdict' is not in the data config"),
+    ],
+)
+def test_bad_records_raise_with_reason(toy_data_config: dict, overrides: dict, reason: str, message: str) -> None:
+    with pytest.raises(RecordError) as caught:
+        DataMapping.from_config(toy_data_config).normalize(_record(**overrides), raw="{}")
+    assert (caught.value.reason, caught.value.message) == (reason, message)
+
+
+def test_missing_id_path_derives_a_stable_id(toy_data_config: dict) -> None:
+    mapping = DataMapping.from_config({**toy_data_config, "id": None})
+    first = mapping.normalize(_record(), raw='{"x": 1}').id
+    assert first == mapping.normalize(_record(), raw='{"x": 1}').id != mapping.normalize(_record(), raw='{"x": 2}').id
+
+
+def test_label_rule_every_value_except_dash_is_true_positive() -> None:
+    rule = LabelRule(path="case", false_positive=["-"], true_positive="*", unlabeled=[None, ""])
+    assert [rule.label_of({"case": v}) for v in ["-", "INC-42", "", None]] == [0, 1, None, None]
+
+
+def test_label_rule_values_compare_case_insensitively() -> None:
+    rule = LabelRule(path="v", false_positive=[False, "benign"], true_positive=[True], unlabeled=[None])
+    assert [rule.label_of({"v": v}) for v in ["False", "BENIGN", "true", True]] == [0, 0, 1, 1]
+    with pytest.raises(ValueError, match="both false and true positive"):
+        LabelRule(path="v", false_positive=["x"], true_positive=["X"])
+
+
+def test_missing_label_is_a_reject_unless_declared_unlabeled() -> None:
+    rule = LabelRule(path="v", false_positive=["fp"], true_positive=["tp"], unlabeled=["open"])
+    with pytest.raises(RecordError, match="label field 'v' is missing"):
+        rule.label_of({})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1767607200, 1767607200.0), (1767607200123, 1767607200.123), ("1767607200", 1767607200.0),
+     ("2026-01-05T04:00:00-0600", 1767607200.0), ("2026-01-05 10:00:00", 1767607200.0)],
+)
+def test_parse_timestamp_accepts_epoch_and_iso(value: Any, expected: float) -> None:
+    assert parse_timestamp(value) == pytest.approx(expected)
+
+
+def test_coerce_rejects_bools_as_numbers() -> None:
+    assert coerce("8080", "int") == 8080 and coerce(True, "str") == "true" and coerce("yes", "bool") is True
+    for value, kind in [(True, "int"), (2.5, "int"), (False, "float"), ("maybe", "bool")]:
+        with pytest.raises(ValueError, match=f"expected {kind}"):
+            coerce(value, kind)
+
+
+def test_config_validation_names_the_problem(toy_data_config: dict) -> None:
+    with pytest.raises(ValueError, match="text_fields \\['nope'\\] are not declared"):
+        DataMapping.from_config({**toy_data_config, "text_fields": ["nope"]})
+    with pytest.raises(ValueError, match="type must be one of"):
+        DataMapping.from_config({**toy_data_config, "fields": {"x": {"path": "x", "type": "date"}}})

@@ -1,0 +1,49 @@
+"""Shared fixtures: paths and a small hand-written data config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def toy_data_config() -> dict[str, Any]:
+    """A data config for hand-written JSON Lines records."""
+    return {
+        "name": "toy",
+        "format": "jsonl",
+        "id": "id",
+        "timestamp": "ts",
+        "source": "kind",
+        "group": "host",
+        "label": {"path": "verdict", "false_positive": ["fp"], "true_positive": ["tp"], "unlabeled": [None]},
+        "fields": {
+            "command_line": "proc.cmd",
+            "dest_port": {"path": "net.port", "type": "int"},
+            "src_ip": {"path": "net.src", "type": "ip"},
+            "url": ["http.url", "req.uri"],
+        },
+        "text_fields": ["command_line", "url", "src_ip", "dest_port"],
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated_mlflow(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test logs to its own throwaway store, never to the project's mlflow.db."""
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
