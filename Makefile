@@ -25,10 +25,13 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install alertlens with its dependencies
 
 data: setup  ## regenerate the default data into data/raw when missing and check it against data.dvc
-	@if [ ! -f data/raw/alerts.jsonl ]; then \
-		alertlens synth --out data/raw/alerts.jsonl --n $(SYNTH_N) --seed $(SYNTH_SEED); fi
+	@if [ ! -d data/raw ]; then \
+		alertlens synth --out data/raw/alerts.jsonl --n $(SYNTH_N) --seed $(SYNTH_SEED) && \
+		dvc commit --force --quiet data.dvc && \
+		git diff --quiet -- data.dvc || { git diff -- data.dvc; \
+			echo "the regenerated data differs from data.dvc"; exit 1; }; fi
 	@dvc status data.dvc | grep -q "up to date" || { dvc status data.dvc; \
-		echo "data/raw differs from data.dvc: if you replaced it with your own export, run 'dvc add data/raw'"; exit 1; }
+		echo "data/raw differs from data.dvc: after replacing it with your own export, run 'dvc add data/raw'"; exit 1; }
 
 run: data  ## run the whole DVC pipeline on the default data (dvc exp run)
 	dvc exp run
