@@ -43,7 +43,9 @@ def phase_ingest(path: Path) -> float:
 
     data_cfg = load_group_option("data", "synthetic", root=ROOT)
     render = RenderConfig.from_data_config(data_cfg)
-    extractor = FeatureExtractor(FeatureSpec.from_config(load_group_option("features", "default", root=ROOT)))
+    extractor = FeatureExtractor(
+        FeatureSpec.from_config(load_group_option("features", "default", root=ROOT))
+    )
     stream = AlertStream(DataMapping.from_config(data_cfg), io.StringIO())
     started = time.perf_counter()
     for alert in stream.from_path(path):
@@ -63,13 +65,17 @@ def _child(phase: str, n: int, path: Path) -> None:
 def _measure(phase: str, n: int, path: Path) -> tuple[float, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", phase, "--n", str(n), "--path", str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     return float(out[0]), float(out[1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", choices=["synth", "ingest"])
@@ -79,16 +85,26 @@ def main() -> None:
         _child(args.child, args.n, args.path)
         return
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"alerts per run: {args.n:,}; repeats: {args.repeats}; figures are medians; one process per phase")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"alerts per run: {args.n:,}; repeats: {args.repeats}; figures are medians; one process per phase"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "alerts.jsonl"
         for phase in ("synth", "ingest"):
             runs = [_measure(phase, args.n, path) for _ in range(args.repeats)]
             seconds = statistics.median(r[0] for r in runs)
             peak = max(r[1] for r in runs)
-            label = "synth (generate + write JSONL)" if phase == "synth" else "ingest + render + extract"
-            print(f"{label:34s} {args.n / seconds:>10,.0f} alerts/s  ({seconds:.1f} s)  peak RSS {peak:,.0f} MiB")
+            label = (
+                "synth (generate + write JSONL)"
+                if phase == "synth"
+                else "ingest + render + extract"
+            )
+            print(
+                f"{label:34s} {args.n / seconds:>10,.0f} alerts/s  ({seconds:.1f} s)  peak RSS {peak:,.0f} MiB"
+            )
         print(f"file size: {path.stat().st_size / 2**20:,.0f} MiB")
 
 

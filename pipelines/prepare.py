@@ -37,8 +37,13 @@ def main() -> None:
             max_reject_ratio=float(data_cfg["max_reject_ratio"]),
         )
         metrics = prepared.metrics()
-        mlflow.log_params({"data": data_cfg["name"], "format": data_cfg["format"], **{
-            f"split.{k}": v for k, v in data_cfg["split"].items()}})
+        mlflow.log_params(
+            {
+                "data": data_cfg["name"],
+                "format": data_cfg["format"],
+                **{f"split.{k}": v for k, v in data_cfg["split"].items()},
+            }
+        )
         mlflow.log_metrics(flatten_metrics(metrics))
         mlflow.set_tag("alertlens.dataset_digest", prepared.digest)
         mlflow.log_artifact(str(args.out / "rejected.jsonl"))
@@ -49,9 +54,11 @@ def main() -> None:
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
     ingest = metrics["ingest"]
-    print(f"prepare: {ingest['records_read']} read = {ingest['accepted']} accepted + "
-          f"{ingest['rejected']} rejected + {ingest['filtered']} filtered; "
-          + ", ".join(f"{name} {s['rows']}" for name, s in metrics["splits"].items()))
+    print(
+        f"prepare: {ingest['records_read']} read = {ingest['accepted']} accepted + "
+        f"{ingest['rejected']} rejected + {ingest['filtered']} filtered; "
+        + ", ".join(f"{name} {s['rows']}" for name, s in metrics["splits"].items())
+    )
 
 
 if __name__ == "__main__":

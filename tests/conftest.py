@@ -31,7 +31,12 @@ def toy_data_config() -> dict[str, Any]:
         "timestamp": "ts",
         "source": "kind",
         "group": "host",
-        "label": {"path": "verdict", "false_positive": ["fp"], "true_positive": ["tp"], "unlabeled": [None]},
+        "label": {
+            "path": "verdict",
+            "false_positive": ["fp"],
+            "true_positive": ["tp"],
+            "unlabeled": [None],
+        },
         "fields": {
             "command_line": "proc.cmd",
             "dest_port": {"path": "net.port", "type": "int"},
@@ -43,7 +48,9 @@ def toy_data_config() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def isolated_mlflow(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_mlflow(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test logs to its own throwaway store, never to the project's mlflow.db."""
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")

@@ -9,28 +9,73 @@ from alertlens.cli import main
 
 
 def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "alertlens.cli", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "alertlens.cli", *args], cwd=cwd, capture_output=True, text=True
+    )
 
 
-def test_ingest_command_prints_counts_that_add_up(tmp_path: Path, fixtures: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["ingest", "--data-config", "suricata_eve", "--input", str(fixtures / "suricata"), "--out", str(tmp_path)])
+def test_ingest_command_prints_counts_that_add_up(
+    tmp_path: Path, fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(
+        [
+            "ingest",
+            "--data-config",
+            "suricata_eve",
+            "--input",
+            str(fixtures / "suricata"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert "read 548 records: 548 accepted, 0 rejected, 0 filtered out" in capsys.readouterr().out
     assert json.loads((tmp_path / "ingest.json").read_text())["accepted"] == 548
 
 
-def test_too_many_rejects_exit_nonzero_with_a_clear_message(tmp_path: Path, repo_root: Path) -> None:
+def test_too_many_rejects_exit_nonzero_with_a_clear_message(
+    tmp_path: Path, repo_root: Path
+) -> None:
     export = tmp_path / "broken.jsonl"
     export.write_text('{"alert_id": "1"\nnot json\n')
-    result = _run_cli("ingest", "--data-config", "synthetic", "--input", str(export), "--out", str(tmp_path / "o"), cwd=repo_root)
+    result = _run_cli(
+        "ingest",
+        "--data-config",
+        "synthetic",
+        "--input",
+        str(export),
+        "--out",
+        str(tmp_path / "o"),
+        cwd=repo_root,
+    )
     assert result.returncode == 2
     assert "error: 2 of 2 records rejected (100.0%), above max_reject_ratio 5.0%" in result.stderr
     assert "Traceback" not in result.stderr
     assert len((tmp_path / "o" / "rejected.jsonl").read_text().splitlines()) == 2
 
 
-def test_unknown_data_config_and_missing_input_are_user_errors(tmp_path: Path, repo_root: Path) -> None:
-    unknown = _run_cli("ingest", "--data-config", "qradar", "--input", str(tmp_path), "--out", str(tmp_path), cwd=repo_root)
-    missing = _run_cli("ingest", "--data-config", "csv", "--input", str(tmp_path / "x.csv"), "--out", str(tmp_path), cwd=repo_root)
+def test_unknown_data_config_and_missing_input_are_user_errors(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    unknown = _run_cli(
+        "ingest",
+        "--data-config",
+        "qradar",
+        "--input",
+        str(tmp_path),
+        "--out",
+        str(tmp_path),
+        cwd=repo_root,
+    )
+    missing = _run_cli(
+        "ingest",
+        "--data-config",
+        "csv",
+        "--input",
+        str(tmp_path / "x.csv"),
+        "--out",
+        str(tmp_path),
+        cwd=repo_root,
+    )
     assert unknown.returncode == missing.returncode == 2
     assert "no data config named 'qradar'" in unknown.stderr and "does not exist" in missing.stderr
     assert "Traceback" not in unknown.stderr + missing.stderr

@@ -8,10 +8,15 @@ from alertlens.config import ConfigError, compose, load_group_option, project_ro
 
 def test_committed_params_equal_the_composition_of_conf(repo_root: Path) -> None:
     committed = yaml.safe_load((repo_root / "params.yaml").read_text())
-    assert committed == compose(root=repo_root), "params.yaml is stale: regenerate it with `dvc exp run`"
+    assert committed == compose(root=repo_root), (
+        "params.yaml is stale: regenerate it with `dvc exp run`"
+    )
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "experiment",
+    sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "experiment").glob("*.yaml")),
+)
 def test_every_experiment_config_composes(repo_root: Path, experiment: str) -> None:
     cfg = compose([f"experiment={experiment}"], root=repo_root)
     assert cfg["data"]["name"] and cfg["tracking"]["uri"]

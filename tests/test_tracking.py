@@ -6,7 +6,10 @@ from alertlens.tracking import flatten_metrics, resolve_tracking_uri, stage_run
 
 
 def test_relative_sqlite_uri_becomes_absolute(tmp_path: Path) -> None:
-    assert resolve_tracking_uri("sqlite:///mlflow.db", tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    assert (
+        resolve_tracking_uri("sqlite:///mlflow.db", tmp_path)
+        == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    )
     assert resolve_tracking_uri("sqlite:////abs/m.db", tmp_path) == "sqlite:////abs/m.db"
     assert resolve_tracking_uri("http://mlflow:5000", tmp_path) == "http://mlflow:5000"
 
@@ -23,4 +26,7 @@ def test_stage_run_logs_to_the_project_store(tmp_path: Path, monkeypatch) -> Non
     stored = mlflow.get_run(run.info.run_id)
     assert stored.data.tags["alertlens.stage"] == "prepare" and stored.data.metrics["rows"] == 3
     assert (tmp_path / "mlflow.db").is_file()
-    assert mlflow.get_experiment_by_name("unit").artifact_location == (tmp_path / "mlartifacts").resolve().as_uri()
+    assert (
+        mlflow.get_experiment_by_name("unit").artifact_location
+        == (tmp_path / "mlartifacts").resolve().as_uri()
+    )

@@ -1,2 +1,3 @@
 """alertlens: explainable triage of security alerts."""
+
 __version__ = "0.1.0"

@@ -28,7 +28,11 @@ def _ingest(args: argparse.Namespace) -> None:
 
     data_cfg = load_group_option("data", args.data_config)
     mapping = DataMapping.from_config(data_cfg)
-    ratio = args.max_reject_ratio if args.max_reject_ratio is not None else float(data_cfg.get("max_reject_ratio", 0.05))
+    ratio = (
+        args.max_reject_ratio
+        if args.max_reject_ratio is not None
+        else float(data_cfg.get("max_reject_ratio", 0.05))
+    )
     try:
         counts = ingest_to_dir(mapping, args.input, args.out, ratio)
     finally:
@@ -37,21 +41,31 @@ def _ingest(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alertlens", description="Explainable triage of security alerts.")
+    parser = argparse.ArgumentParser(
+        prog="alertlens", description="Explainable triage of security alerts."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    synth = commands.add_parser("synth", help="generate the synthetic SOC alert set (the default data)")
+    synth = commands.add_parser(
+        "synth", help="generate the synthetic SOC alert set (the default data)"
+    )
     synth.add_argument("--out", type=Path, required=True, help="JSON Lines file to write")
     synth.add_argument("--n", type=int, default=20000, help="number of alerts (default 20000)")
     synth.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     synth.set_defaults(handler=_synth)
 
-    ingest = commands.add_parser("ingest", help="normalize an alert export, keeping every reject with its reason")
-    ingest.add_argument("--data-config", required=True, help="name under conf/data/ or a path to a YAML file")
+    ingest = commands.add_parser(
+        "ingest", help="normalize an alert export, keeping every reject with its reason"
+    )
+    ingest.add_argument(
+        "--data-config", required=True, help="name under conf/data/ or a path to a YAML file"
+    )
     ingest.add_argument("--input", type=Path, required=True, help="export file or directory")
     ingest.add_argument("--out", type=Path, required=True, help="output directory")
-    ingest.add_argument("--max-reject-ratio", type=float, default=None, help="override the config's ratio")
+    ingest.add_argument(
+        "--max-reject-ratio", type=float, default=None, help="override the config's ratio"
+    )
     ingest.set_defaults(handler=_ingest)
     return parser
 

@@ -29,7 +29,9 @@ def project_root(start: Path | None = None) -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / CONF_DIR / "config.yaml").is_file():
         return checkout
-    raise ConfigError(f"no {CONF_DIR}/config.yaml found at or above {here}; run inside an alertlens project")
+    raise ConfigError(
+        f"no {CONF_DIR}/config.yaml found at or above {here}; run inside an alertlens project"
+    )
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:

@@ -15,7 +15,13 @@ log = logging.getLogger("alertlens")
 
 USER_ERROR_EXIT = 2
 INTERNAL_ERROR_EXIT = 3
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, IngestError, ValueError, OSError, KeyError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    IngestError,
+    ValueError,
+    OSError,
+    KeyError,
+)
 
 T = TypeVar("T")
 
@@ -47,7 +53,10 @@ def reports_errors(func: Callable[..., T]) -> Callable[..., T]:
         except Exception as exc:  # the last line of defence: no traceback reaches the user
             if _debug():
                 raise
-            print(f"internal error: {type(exc).__name__}: {exc} (set ALERTLENS_DEBUG=1 for details)", file=sys.stderr)
+            print(
+                f"internal error: {type(exc).__name__}: {exc} (set ALERTLENS_DEBUG=1 for details)",
+                file=sys.stderr,
+            )
             raise SystemExit(INTERNAL_ERROR_EXIT) from None
 
     return wrapper

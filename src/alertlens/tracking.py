@@ -21,7 +21,7 @@ def resolve_tracking_uri(uri: str, root: Path) -> str:
     give each copy its own empty database.
     """
     if uri.startswith(SQLITE_PREFIX) and not uri.startswith(SQLITE_PREFIX + "/"):
-        return SQLITE_PREFIX + str((root / uri[len(SQLITE_PREFIX):]).resolve())
+        return SQLITE_PREFIX + str((root / uri[len(SQLITE_PREFIX) :]).resolve())
     return uri
 
 
@@ -41,14 +41,18 @@ def configure(tracking_cfg: Mapping[str, Any], root: Path) -> str:
 def git_commit(root: Path) -> str | None:
     """The checked-out commit, or None outside git."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
 
 
 @contextmanager
-def stage_run(stage: str, tracking_cfg: Mapping[str, Any], root: Path) -> Iterator[mlflow.ActiveRun]:
+def stage_run(
+    stage: str, tracking_cfg: Mapping[str, Any], root: Path
+) -> Iterator[mlflow.ActiveRun]:
     """One MLflow run for one pipeline stage, tagged with the stage and the git commit."""
     configure(tracking_cfg, root)
     tags = {"alertlens.stage": stage}

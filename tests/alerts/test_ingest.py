@@ -14,57 +14,99 @@ GOOD = '{"id": "%s", "ts": 1767607200, "kind": "edr", "host": "h", "verdict": "%
 def _corrupted_export(path: Path) -> Path:
     """One record of every kind of trouble, each on a known line."""
     lines = [
-        GOOD % ("a1", "tp"),                                   # 1 accepted
-        '{"id": "a2", "ts": 1767607200, "kind": "e',          # 2 truncated_json
-        '{"id" "a3"}',                                         # 3 invalid_json
-        None,                                                  # 4 not_utf8 (bytes below)
+        GOOD % ("a1", "tp"),  # 1 accepted
+        '{"id": "a2", "ts": 1767607200, "kind": "e',  # 2 truncated_json
+        '{"id" "a3"}',  # 3 invalid_json
+        None,  # 4 not_utf8 (bytes below)
         '{"ts": 1767607200, "kind": "edr", "verdict": "fp"}',  # 5 missing_field (id)
         '{"id": "a6", "ts": 1767607200, "kind": "edr", "verdict": "fp", "net": {"port": "ssh"}}',  # 6 wrong_type
-        GOOD % ("a7", "escalated?"),                           # 7 unknown_label
-        GOOD % ("a1", "fp"),                                   # 8 duplicate_id
-        "",                                                    # 9 blank: not a record
+        GOOD % ("a7", "escalated?"),  # 7 unknown_label
+        GOOD % ("a1", "fp"),  # 8 duplicate_id
+        "",  # 9 blank: not a record
         '{"id": "a10", "ts": "2026-01-05T10:00:00Z", "kind": "auth", "verdict": null}',  # 10 unlabeled
-        "[1, 2]",                                              # 11 not_an_object
-        GOOD % ("a12", "fp"),                                  # 12 accepted
+        "[1, 2]",  # 11 not_an_object
+        GOOD % ("a12", "fp"),  # 12 accepted
     ]
-    data = b"\n".join(b'{"id": "a4", "ts": 1, "verdict": "tp", "proc": {"cmd": "caf\xe9"}}' if line is None
-                      else line.encode() for line in lines) + b"\n"
+    data = (
+        b"\n".join(
+            b'{"id": "a4", "ts": 1, "verdict": "tp", "proc": {"cmd": "caf\xe9"}}'
+            if line is None
+            else line.encode()
+            for line in lines
+        )
+        + b"\n"
+    )
     path.write_bytes(data)
     return path
 
 
-def test_corrupted_export_counts_add_up_and_every_reject_is_kept(tmp_path: Path, toy_data_config: dict) -> None:
+def test_corrupted_export_counts_add_up_and_every_reject_is_kept(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
     source = _corrupted_export(tmp_path / "export.jsonl")
-    counts = ingest_to_dir(DataMapping.from_config(toy_data_config), source, tmp_path / "out", max_reject_ratio=1.0)
+    counts = ingest_to_dir(
+        DataMapping.from_config(toy_data_config), source, tmp_path / "out", max_reject_ratio=1.0
+    )
     assert (counts.records_read, counts.accepted, counts.rejected, counts.filtered) == (11, 3, 8, 0)
     assert (counts.true_positive, counts.false_positive, counts.unlabeled) == (1, 1, 1)
-    rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    rejected = [
+        json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()
+    ]
     assert [(r["line"], r["reason"]) for r in rejected] == [
-        (2, "truncated_json"), (3, "invalid_json"), (4, "not_utf8"), (5, "missing_field"),
-        (6, "wrong_type"), (7, "unknown_label"), (8, "duplicate_id"), (11, "not_an_object"),
+        (2, "truncated_json"),
+        (3, "invalid_json"),
+        (4, "not_utf8"),
+        (5, "missing_field"),
+        (6, "wrong_type"),
+        (7, "unknown_label"),
+        (8, "duplicate_id"),
+        (11, "not_an_object"),
     ]
     assert rejected[6]["message"] == f"id 'a1' already seen at {source}:1"
     assert base64.b64decode(rejected[2]["raw_base64"]).endswith(b'"caf\xe9"}}')
-    accepted = [json.loads(line)["id"] for line in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()]
+    accepted = [
+        json.loads(line)["id"]
+        for line in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()
+    ]
     assert accepted == ["a1", "a10", "a12"]
-    assert json.loads((tmp_path / "out" / "ingest.json").read_text())["rejected_by_reason"]["duplicate_id"] == 1
+    assert (
+        json.loads((tmp_path / "out" / "ingest.json").read_text())["rejected_by_reason"][
+            "duplicate_id"
+        ]
+        == 1
+    )
 
 
-def test_reject_ratio_above_limit_fails_with_reasons_but_writes_outputs(tmp_path: Path, toy_data_config: dict) -> None:
+def test_reject_ratio_above_limit_fails_with_reasons_but_writes_outputs(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
     source = _corrupted_export(tmp_path / "export.jsonl")
-    with pytest.raises(IngestError, match=r"8 of 11 records rejected \(72.7%\), above max_reject_ratio 5.0%"):
-        ingest_to_dir(DataMapping.from_config(toy_data_config), source, tmp_path / "out", max_reject_ratio=0.05)
+    with pytest.raises(
+        IngestError, match=r"8 of 11 records rejected \(72.7%\), above max_reject_ratio 5.0%"
+    ):
+        ingest_to_dir(
+            DataMapping.from_config(toy_data_config),
+            source,
+            tmp_path / "out",
+            max_reject_ratio=0.05,
+        )
     assert len((tmp_path / "out" / "rejected.jsonl").read_text().splitlines()) == 8
 
 
-def test_empty_files_are_recorded_and_all_empty_input_fails(tmp_path: Path, toy_data_config: dict) -> None:
+def test_empty_files_are_recorded_and_all_empty_input_fails(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
     export = tmp_path / "export"
     export.mkdir()
     (export / "a.jsonl").write_text(GOOD % ("a1", "tp") + "\n")
     (export / "b.jsonl").write_text("")
     mapping = DataMapping.from_config(toy_data_config)
     counts = ingest_to_dir(mapping, export, tmp_path / "out", max_reject_ratio=0.0)
-    assert (counts.accepted, counts.rejected, counts.empty_files) == (1, 0, [str(export / "b.jsonl")])
+    assert (counts.accepted, counts.rejected, counts.empty_files) == (
+        1,
+        0,
+        [str(export / "b.jsonl")],
+    )
     assert json.loads((tmp_path / "out" / "rejected.jsonl").read_text())["reason"] == "empty_file"
     (export / "a.jsonl").write_text("\n\n")
     with pytest.raises(IngestError, match="holds no records"):
@@ -73,22 +115,33 @@ def test_empty_files_are_recorded_and_all_empty_input_fails(tmp_path: Path, toy_
 
 def test_missing_input_is_a_clear_error(tmp_path: Path, toy_data_config: dict) -> None:
     with pytest.raises(IngestError, match="does not exist"):
-        ingest_to_dir(DataMapping.from_config(toy_data_config), tmp_path / "nope", tmp_path / "out", 0.0)
+        ingest_to_dir(
+            DataMapping.from_config(toy_data_config), tmp_path / "nope", tmp_path / "out", 0.0
+        )
 
 
-def test_suricata_samples_ingest_with_zero_rejects(tmp_path: Path, fixtures: Path, repo_root: Path) -> None:
+def test_suricata_samples_ingest_with_zero_rejects(
+    tmp_path: Path, fixtures: Path, repo_root: Path
+) -> None:
     mapping = DataMapping.from_config(load_group_option("data", "suricata_eve", root=repo_root))
     counts = ingest_to_dir(mapping, fixtures / "suricata", tmp_path, max_reject_ratio=0.0)
-    assert (counts.records_read, counts.accepted, counts.rejected, counts.unlabeled) == (548, 548, 0, 548)
+    assert (counts.records_read, counts.accepted, counts.rejected, counts.unlabeled) == (
+        548,
+        548,
+        0,
+        548,
+    )
     first = json.loads((tmp_path / "alerts.jsonl").read_text().splitlines()[0])
     assert first["source"] == "ids" and first["fields"]["rule_name"] == "ET SCAN Potential SSH Scan"
 
 
 def test_eve_filter_counts_non_alert_events(tmp_path: Path, repo_root: Path) -> None:
     eve = tmp_path / "eve.json"
-    eve.write_text('{"timestamp": "2026-01-05T10:00:00Z", "event_type": "flow", "src_ip": "10.0.0.1"}\n'
-                   '{"timestamp": "2026-01-05T10:00:01Z", "event_type": "alert", "src_ip": "10.0.0.1",'
-                   ' "alert": {"signature": "ET X"}}\n')
+    eve.write_text(
+        '{"timestamp": "2026-01-05T10:00:00Z", "event_type": "flow", "src_ip": "10.0.0.1"}\n'
+        '{"timestamp": "2026-01-05T10:00:01Z", "event_type": "alert", "src_ip": "10.0.0.1",'
+        ' "alert": {"signature": "ET X"}}\n'
+    )
     mapping = DataMapping.from_config(load_group_option("data", "suricata_eve", root=repo_root))
     counts = ingest_to_dir(mapping, eve, tmp_path / "out", max_reject_ratio=0.0)
     assert (counts.records_read, counts.accepted, counts.filtered, counts.rejected) == (2, 1, 1, 0)
@@ -96,12 +149,19 @@ def test_eve_filter_counts_non_alert_events(tmp_path: Path, repo_root: Path) -> 
 
 def test_csv_template_with_dash_label_and_group(tmp_path: Path, repo_root: Path) -> None:
     csv_file = tmp_path / "alerts.csv"
-    csv_file.write_text("alert_id,time,source,host,case,rule,severity,src_ip,dest_port,command_line\n"
-                        "1,2026-01-05T10:00:00Z,edr,ws-1,-,Susp PS,3,10.0.0.1,443,powershell -File a.ps1\n"
-                        "2,1767607300,edr,ws-2,INC-7,Susp PS,3,203.0.113.9,443,powershell -enc SQBFAFgA\n"
-                        "3,1767607400,edr,ws-2,,Susp PS,high,10.0.0.2,443,x\n")
+    csv_file.write_text(
+        "alert_id,time,source,host,case,rule,severity,src_ip,dest_port,command_line\n"
+        "1,2026-01-05T10:00:00Z,edr,ws-1,-,Susp PS,3,10.0.0.1,443,powershell -File a.ps1\n"
+        "2,1767607300,edr,ws-2,INC-7,Susp PS,3,203.0.113.9,443,powershell -enc SQBFAFgA\n"
+        "3,1767607400,edr,ws-2,,Susp PS,high,10.0.0.2,443,x\n"
+    )
     mapping = DataMapping.from_config(load_group_option("data", "csv", root=repo_root))
     counts = ingest_to_dir(mapping, csv_file, tmp_path / "out", max_reject_ratio=1.0)
     assert (counts.false_positive, counts.true_positive, counts.rejected) == (1, 1, 1)
-    rows = [json.loads(line) for line in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()]
-    assert [(r["label"], r["group"], r["fields"]["dest_port"]) for r in rows] == [(0, "ws-1", 443), (1, "ws-2", 443)]
+    rows = [
+        json.loads(line) for line in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()
+    ]
+    assert [(r["label"], r["group"], r["fields"]["dest_port"]) for r in rows] == [
+        (0, "ws-1", 443),
+        (1, "ws-2", 443),
+    ]

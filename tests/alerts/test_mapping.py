@@ -6,8 +6,15 @@ from alertlens.alerts.mapping import DataMapping, LabelRule, RecordError, coerce
 
 
 def _record(**overrides: Any) -> dict[str, Any]:
-    record = {"id": "a1", "ts": "2026-01-05T10:00:00Z", "kind": "edr", "host": "ws-1", "verdict": "tp",
-              "proc": {"cmd": "powershell -enc SQBFAFgA"}, "net": {"port": "443", "src": "10.0.5.3"}}
+    record = {
+        "id": "a1",
+        "ts": "2026-01-05T10:00:00Z",
+        "kind": "edr",
+        "host": "ws-1",
+        "verdict": "tp",
+        "proc": {"cmd": "powershell -enc SQBFAFgA"},
+        "net": {"port": "443", "src": "10.0.5.3"},
+    }
     record.update(overrides)
     return record
 
@@ -16,13 +23,20 @@ def test_normalize_maps_nested_paths_and_types(toy_data_config: dict) -> None:
     alert = DataMapping.from_config(toy_data_config).normalize(_record(), raw="{}")
     assert (alert.id, alert.source, alert.label, alert.group) == ("a1", "edr", 1, "ws-1")
     assert alert.timestamp == 1767607200.0
-    assert alert.fields == {"command_line": "powershell -enc SQBFAFgA", "dest_port": 443, "src_ip": "10.0.5.3"}
+    assert alert.fields == {
+        "command_line": "powershell -enc SQBFAFgA",
+        "dest_port": 443,
+        "src_ip": "10.0.5.3",
+    }
 
 
 def test_first_present_path_wins(toy_data_config: dict) -> None:
     mapping = DataMapping.from_config(toy_data_config)
     assert mapping.normalize(_record(req={"uri": "/a"}), raw="{}").fields["url"] == "/a"
-    assert mapping.normalize(_record(http={"url": "/b"}, req={"uri": "/a"}), raw="{}").fields["url"] == "/b"
+    assert (
+        mapping.normalize(_record(http={"url": "/b"}, req={"uri": "/a"}), raw="{}").fields["url"]
+        == "/b"
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,11 +46,21 @@ def test_first_present_path_wins(toy_data_config: dict) -> None:
         ({"ts": "yesterday"}, "wrong_type", "field timestamp: not epoch or ISO 8601: 'yesterday'"),
         ({"net": {"port": "https"}}, "wrong_type", "field dest_port: expected int, got 'https'"),
         ({"net": {"src": "10.0.5"}}, "wrong_type", "field src_ip: expected ip, got '10.0.5'"),
-        ({"proc": {"cmd": {"nested": 1}}}, "wrong_type", "field command_line: expected str, got a nested dict"),
-        ({"verdict": "maybe"}, "unknown_label", "label value 'maybe' in 'verdict' is not in the data config"),
+        (
+            {"proc": {"cmd": {"nested": 1}}},
+            "wrong_type",
+            "field command_line: expected str, got a nested dict",
+        ),
+        (
+            {"verdict": "maybe"},
+            "unknown_label",
+            "label value 'maybe' in 'verdict' is not in the data config",
+        ),
     ],
 )
-def test_bad_records_raise_with_reason(toy_data_config: dict, overrides: dict, reason: str, message: str) -> None:
+def test_bad_records_raise_with_reason(
+    toy_data_config: dict, overrides: dict, reason: str, message: str
+) -> None:
     with pytest.raises(RecordError) as caught:
         DataMapping.from_config(toy_data_config).normalize(_record(**overrides), raw="{}")
     assert (caught.value.reason, caught.value.message) == (reason, message)
@@ -45,7 +69,11 @@ def test_bad_records_raise_with_reason(toy_data_config: dict, overrides: dict, r
 def test_missing_id_path_derives_a_stable_id(toy_data_config: dict) -> None:
     mapping = DataMapping.from_config({**toy_data_config, "id": None})
     first = mapping.normalize(_record(), raw='{"x": 1}').id
-    assert first == mapping.normalize(_record(), raw='{"x": 1}').id != mapping.normalize(_record(), raw='{"x": 2}').id
+    assert (
+        first
+        == mapping.normalize(_record(), raw='{"x": 1}').id
+        != mapping.normalize(_record(), raw='{"x": 2}').id
+    )
 
 
 def test_label_rule_every_value_except_dash_is_true_positive() -> None:
@@ -54,7 +82,9 @@ def test_label_rule_every_value_except_dash_is_true_positive() -> None:
 
 
 def test_label_rule_values_compare_case_insensitively() -> None:
-    rule = LabelRule(path="v", false_positive=[False, "benign"], true_positive=[True], unlabeled=[None])
+    rule = LabelRule(
+        path="v", false_positive=[False, "benign"], true_positive=[True], unlabeled=[None]
+    )
     assert [rule.label_of({"v": v}) for v in ["False", "BENIGN", "true", True]] == [0, 0, 1, 1]
     with pytest.raises(ValueError, match="both false and true positive"):
         LabelRule(path="v", false_positive=["x"], true_positive=["X"])
@@ -68,15 +98,24 @@ def test_missing_label_is_a_reject_unless_declared_unlabeled() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(1767607200, 1767607200.0), (1767607200123, 1767607200.123), ("1767607200", 1767607200.0),
-     ("2026-01-05T04:00:00-0600", 1767607200.0), ("2026-01-05 10:00:00", 1767607200.0)],
+    [
+        (1767607200, 1767607200.0),
+        (1767607200123, 1767607200.123),
+        ("1767607200", 1767607200.0),
+        ("2026-01-05T04:00:00-0600", 1767607200.0),
+        ("2026-01-05 10:00:00", 1767607200.0),
+    ],
 )
 def test_parse_timestamp_accepts_epoch_and_iso(value: Any, expected: float) -> None:
     assert parse_timestamp(value) == pytest.approx(expected)
 
 
 def test_coerce_rejects_bools_as_numbers() -> None:
-    assert coerce("8080", "int") == 8080 and coerce(True, "str") == "true" and coerce("yes", "bool") is True
+    assert (
+        coerce("8080", "int") == 8080
+        and coerce(True, "str") == "true"
+        and coerce("yes", "bool") is True
+    )
     for value, kind in [(True, "int"), (2.5, "int"), (False, "float"), ("maybe", "bool")]:
         with pytest.raises(ValueError, match=f"expected {kind}"):
             coerce(value, kind)

@@ -30,9 +30,13 @@ def test_non_utf8_bytes_are_flagged_not_replaced(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("chunk", [5, 64, 1 << 16])
-def test_json_array_stream_survives_any_chunk_boundary(tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_json_array_stream_survives_any_chunk_boundary(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(readers, "CHUNK_CHARS", chunk)
-    content = '[\n  {"s": "br}ace{ \\" [x]"},\n  {"n": {"deep": [1, {"k": "]"}]}},\n  oops,\n  {"t": "cut'
+    content = (
+        '[\n  {"s": "br}ace{ \\" [x]"},\n  {"n": {"deep": [1, {"k": "]"}]}},\n  oops,\n  {"t": "cut'
+    )
     records = list(readers.read_json(_write(tmp_path, "a.json", content)))
     assert _summary(records) == [(2, None), (3, None), (4, "invalid_json"), (5, "truncated_json")]
     assert records[0].obj == {"s": 'br}ace{ " [x]'}
@@ -41,7 +45,9 @@ def test_json_array_stream_survives_any_chunk_boundary(tmp_path: Path, chunk: in
 
 def test_json_reader_detects_lines_and_concatenated_arrays(tmp_path: Path) -> None:
     lines = list(readers.read_json(_write(tmp_path, "l.json", '{"a": 1}\n{"a": 2}\n')))
-    arrays = list(readers.read_json(_write(tmp_path, "arr.json", '[{"a": 1}]\n[{"a": 2}, {"a": 3}] tail')))
+    arrays = list(
+        readers.read_json(_write(tmp_path, "arr.json", '[{"a": 1}]\n[{"a": 2}, {"a": 3}] tail'))
+    )
     assert [r.obj for r in lines] == [{"a": 1}, {"a": 2}]
     assert _summary(arrays) == [(1, None), (2, None), (2, None), (2, "invalid_json")]
 
@@ -55,6 +61,10 @@ def test_csv_rows_with_wrong_column_count_are_rejected(tmp_path: Path) -> None:
 
 
 def test_real_suricata_samples_parse_completely(fixtures: Path) -> None:
-    records = [r for path in sorted((fixtures / "suricata").glob("*.json")) for r in readers.read_json(path)]
+    records = [
+        r
+        for path in sorted((fixtures / "suricata").glob("*.json"))
+        for r in readers.read_json(path)
+    ]
     assert len(records) == 548
     assert all(r.error is None and r.obj["event_type"] == "alert" for r in records)

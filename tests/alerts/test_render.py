@@ -10,7 +10,9 @@ def _alert(**fields: object) -> Alert:
 
 def test_render_orders_fields_and_skips_missing() -> None:
     config = RenderConfig(fields=("process_name", "command_line", "user", "dest_port"))
-    alert = _alert(dest_port=443, command_line="powershell  -enc\n SQBFAFgA", process_name="powershell.exe")
+    alert = _alert(
+        dest_port=443, command_line="powershell  -enc\n SQBFAFgA", process_name="powershell.exe"
+    )
     assert render_text(alert, config) == (
         "source: edr | process_name: powershell.exe | command_line: powershell -enc SQBFAFgA | dest_port: 443"
     )
@@ -19,7 +21,9 @@ def test_render_orders_fields_and_skips_missing() -> None:
 def test_render_can_mask_fields_for_faithfulness_checks() -> None:
     config = RenderConfig(fields=("process_name", "command_line"))
     alert = _alert(command_line="whoami", process_name="cmd.exe")
-    assert render_text(alert, config, fields=["process_name"]) == "source: edr | process_name: cmd.exe"
+    assert (
+        render_text(alert, config, fields=["process_name"]) == "source: edr | process_name: cmd.exe"
+    )
 
 
 def test_clip_keeps_head_and_tail_within_limit() -> None:

@@ -120,8 +120,9 @@ def assign_splits(keys: Sequence[SplitKey], config: SplitConfig) -> list[str]:
         assignment = {}
         strata: dict[int | None, list[list[int]]] = defaultdict(list)
         for unit in sorted(units, key=min):
-            labels = [keys[i].label for i in unit if keys[i].label is not None]
-            strata[max(sorted(set(labels)), key=labels.count) if labels else None].append(unit)
+            labels = [label for i in unit if (label := keys[i].label) is not None]
+            majority = max(sorted(set(labels)), key=labels.count) if labels else None
+            strata[majority].append(unit)
         for label in sorted(strata, key=lambda v: -1 if v is None else v):
             rng.shuffle(strata[label])
             assignment.update(_fill(strata[label], keys, config))
