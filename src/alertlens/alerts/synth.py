@@ -24,18 +24,8 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
-from alertlens.alerts.synth_scenarios import (
-    RULES,
-    SCENARIOS,
-    Host,
-    Scenario,
-    Site,
-    World,
-    hexs,
-    time_weight,
-    word,
-    words,
-)
+from alertlens.alerts.synth_parts import RULES, Host, Site, World, hexs, word, words
+from alertlens.alerts.synth_scenarios import SCENARIOS, Scenario, time_weight
 
 log = logging.getLogger(__name__)
 
