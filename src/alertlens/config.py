@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 CONF_DIR = "conf"
 PARAMS_FILE = "params.yaml"
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -68,3 +70,9 @@ def load_group_option(group: str, name: str, root: Path | None = None) -> dict[s
     with path.open(encoding="utf-8") as handle:
         loaded = yaml.safe_load(handle) or {}
     return loaded
+
+
+def section(cls: type[T], cfg: Mapping[str, Any]) -> T:
+    """Build a config dataclass from the keys of a config section it declares (others ignored)."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{key: value for key, value in cfg.items() if key in names})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -73,3 +74,16 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, f
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[name] = float(value)
     return flat
+
+
+def write_metrics_file(path: Path, metrics: Mapping[str, Any]) -> None:
+    """The stage's DVC metrics file (``metrics/<stage>.json``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+
+
+def write_run_record(directory: Path, run_id: str, **extra: str) -> None:
+    """``run.json`` beside a stage's outputs: later stages find the MLflow run through DVC, never
+    through "the latest run", which may be one the run cache skipped."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "run.json").write_text(json.dumps({"mlflow_run_id": run_id, **extra}, indent=2) + "\n")

@@ -155,6 +155,15 @@ def test_label_noise_and_untriaged_shares(alerts: list[dict[str, Any]]) -> None:
     assert not any(a["_synth"]["label_flipped"] for a in untriaged)
 
 
+def test_label_noise_is_mostly_missed_attacks(alerts: list[dict[str, Any]]) -> None:
+    labelled = _labelled(alerts)
+    truly_real = [a for a in labelled if TRUTH[a["_synth"]["scenario"]] == "true_positive"]
+    truly_benign = [a for a in labelled if TRUTH[a["_synth"]["scenario"]] == "false_positive"]
+    missed = sum(a["_synth"]["label_flipped"] for a in truly_real) / len(truly_real)
+    escalated = sum(a["_synth"]["label_flipped"] for a in truly_benign) / len(truly_benign)
+    assert 0.08 <= missed <= 0.16 and escalated <= 0.008
+
+
 def test_flipped_flag_marks_exactly_the_wrong_verdicts(alerts: list[dict[str, Any]]) -> None:
     for alert in _labelled(alerts):
         wrong = alert["triage"]["verdict"] != TRUTH[alert["_synth"]["scenario"]]

@@ -7,6 +7,7 @@ a :class:`SplitKey` per alert; the second routes each alert line to its split's 
 from __future__ import annotations
 
 import hashlib
+import random
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -123,3 +124,25 @@ def prepare_dataset(
 def split_config(data_cfg: Mapping[str, Any]) -> SplitConfig:
     """The ``data.split`` section as a validated SplitConfig."""
     return SplitConfig(**(data_cfg.get("split") or {}))
+
+
+def load_split(prepared_dir: Path, name: str, limit: int | None = None, seed: int = 0) -> list[Alert]:
+    """Labeled alerts of one split; with ``limit``, a sample stratified by label and source.
+
+    Stratifying keeps rare sources and the rare real class represented when a stage trains on
+    a subsample to fit its time budget.
+    """
+    alerts = [a for a in read_alerts(prepared_dir / f"{name}.jsonl") if a.label is not None]
+    if limit is None or limit >= len(alerts):
+        return alerts
+    strata: dict[tuple[int | None, str], list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        strata[(alert.label, alert.source)].append(alert)
+    rng = random.Random(seed)
+    chosen: list[Alert] = []
+    for key in sorted(strata, key=str):
+        members = strata[key]
+        rng.shuffle(members)
+        chosen.extend(members[: max(1, round(limit * len(members) / len(alerts)))])
+    chosen.sort(key=lambda a: (a.timestamp, a.id))
+    return chosen

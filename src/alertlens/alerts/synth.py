@@ -33,7 +33,11 @@ SYNTH_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 SYNTH_WEEKS = 8
 DRIFT_FROM_WEEK = 6  # zero-based: the drift scenarios appear in weeks 7 and 8
 UNTRIAGED_RATE = 0.03
-LABEL_FLIP_RATE = 0.03
+# Analyst error is lopsided in a SOC: real attacks closed as benign at tier 1 are common,
+# while a "true positive" verdict follows an investigation and is rarely wrong. About 2% of
+# verdicts end up wrong overall, almost all of them missed attacks.
+MISSED_ATTACK_RATE = 0.12  # true positive closed as false positive
+OVER_ESCALATION_RATE = 0.003  # false positive recorded as true positive
 
 TENANTS = (  # (tenant, NetBIOS domain, public domain, home country, relative alert volume)
     ("acme", "ACME", "acme-corp.com", "US", 34),
@@ -194,7 +198,8 @@ def _triage(rng: Random, verdict: str) -> tuple[dict[str, str | None], bool]:
     """The analyst's verdict: sometimes missing, sometimes wrong (returned flag says so)."""
     if rng.random() < UNTRIAGED_RATE:
         return {"verdict": None, "analyst": None}, False
-    flipped = rng.random() < LABEL_FLIP_RATE
+    flip_rate = MISSED_ATTACK_RATE if verdict == "true_positive" else OVER_ESCALATION_RATE
+    flipped = rng.random() < flip_rate
     if flipped:
         verdict = "true_positive" if verdict == "false_positive" else "false_positive"
     return {"verdict": verdict, "analyst": rng.choice(ANALYSTS)}, flipped

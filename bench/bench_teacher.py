@@ -1,0 +1,114 @@
+"""Benchmark the teacher: training and inference throughput, fp32 vs bf16, peak memory.
+
+Runs on real rendered alerts from the synthetic generator, with the configured encoder
+(default all-MiniLM-L6-v2). On a GPU it also reports model FLOPs utilization (MFU) against the
+device's dense bf16 peak. Usage:
+
+    python bench/bench_teacher.py [--encoder minilm] [--steps 8] [--max-length 96] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import time
+
+import torch
+
+from alertlens.alerts.mapping import DataMapping
+from alertlens.alerts.render import RenderConfig, render_text
+from alertlens.alerts.synth import generate_alerts
+from alertlens.config import load_group_option
+from alertlens.teacher.batching import EncodedSet, collate, encode
+from alertlens.teacher.encoder import autocast, load_encoder, pick_device
+
+# Dense bf16 peak FLOP/s, for MFU on the GPUs this project is measured on.
+GPU_PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def sample_texts(n: int) -> list[str]:
+    data_cfg = load_group_option("data", "synthetic")
+    mapping, render = DataMapping.from_config(data_cfg), RenderConfig.from_data_config(data_cfg)
+    return [render_text(mapping.normalize(r, raw=""), render) for r in generate_alerts(n, seed=11)]
+
+
+def train_step_seconds(model, data: EncodedSet, batch: int, device, precision: str, steps: int) -> list[float]:  # noqa: ANN001
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    model.train()
+    times = []
+    for step in range(steps + 1):  # the first step warms up kernels and is dropped
+        indices = list(range((step * batch) % (len(data) - batch), (step * batch) % (len(data) - batch) + batch))
+        inputs = collate(data, indices, 0, device)
+        started = time.perf_counter()
+        with autocast(device, precision):
+            loss = model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return times[1:]
+
+
+@torch.no_grad()
+def inference_seconds(model, data: EncodedSet, batch: int, device, precision: str, n: int) -> float:  # noqa: ANN001
+    model.eval()
+    started = time.perf_counter()
+    for start in range(0, n, batch):
+        inputs = collate(data, list(range(start, min(start + batch, n))), 0, device)
+        with autocast(device, precision):
+            model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def mfu(params: int, tokens_per_s: float, device) -> str:  # noqa: ANN001
+    if device.type != "cuda":
+        return ""
+    name = torch.cuda.get_device_name()
+    peak = next((v for k, v in GPU_PEAK_BF16.items() if k in name), None)
+    return f"  MFU {6 * params * tokens_per_s / peak:.1%}" if peak else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", default="minilm")
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--infer", type=int, default=256, help="alerts scored per inference measurement")
+    args = parser.parse_args()
+    device = pick_device()
+    gpu = torch.cuda.get_device_name() if device.type == "cuda" else "none"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, GPU: {gpu}")
+    model, tokenizer = load_encoder(args.encoder, args.max_length, seed=0)
+    model.to(device)
+    params = sum(p.numel() for p in model.parameters())
+    texts = sample_texts(max(args.infer, args.batch * (args.steps + 2)))
+    data = encode(tokenizer, texts, [i % 2 for i in range(len(texts))], args.max_length)
+    tokens_per_alert = data.token_count() / len(data)
+    print(f"encoder {args.encoder} ({params / 1e6:.1f}M parameters), max_length {args.max_length}, "
+          f"{tokens_per_alert:.0f} tokens per alert on average; medians of {args.repeats} runs")
+    for precision in ("fp32", "bf16"):
+        step = statistics.median(statistics.median(
+            train_step_seconds(model, data, args.batch, device, precision, args.steps)) for _ in range(args.repeats))
+        alerts_s = args.batch / step
+        print(f"train  {precision}: {alerts_s:8.1f} alerts/s  {alerts_s * tokens_per_alert:9.0f} tokens/s  "
+              f"(batch {args.batch}, {step * 1000:.0f} ms/step){mfu(params, alerts_s * tokens_per_alert, device)}")
+        for batch in (1, 64):
+            n = min(args.infer, 64 if batch == 1 else args.infer)
+            seconds = statistics.median(inference_seconds(model, data, batch, device, precision, n) for _ in range(args.repeats))
+            print(f"infer  {precision}: {n / seconds:8.1f} alerts/s  at batch {batch}")
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory: {peak:,.0f} MiB ({'GPU allocated' if device.type == 'cuda' else 'process RSS'})")
+
+
+if __name__ == "__main__":
+    main()

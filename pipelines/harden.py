@@ -1,0 +1,94 @@
+"""DVC stage `harden`: adversarially fine-tune the teacher, then attack both teachers.
+
+The hardened teacher is the deployed one. The robustness table (plain vs hardened, per attack)
+is written to metrics/harden.json, so `dvc exp show` compares it across experiments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import mlflow
+
+from alertlens.alerts.dataset import load_split
+from alertlens.alerts.render import render_text
+from alertlens.config import load_params, project_root, section
+from alertlens.errors import reports_errors, setup_logging
+from alertlens.evaluation.robustness import compare_report, robustness_suite
+from alertlens.teacher.adversarial import EmbeddingAttackConfig
+from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher
+from alertlens.teacher.attacks import transforms_by_name
+from alertlens.teacher.augment import AugmentConfig, evasion_variants
+from alertlens.teacher.fit import encode_alerts, operating_point, summary_line
+from alertlens.teacher.pyfunc import log_teacher_model
+from alertlens.teacher.train import TrainConfig, Trainer
+from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file, write_run_record
+
+CHECKPOINTS = Path("models/checkpoints/harden")  # crash recovery only; not a DVC output
+
+
+def harden(teacher: Teacher, cfg: dict, train: list, validation: list) -> dict:
+    """Fine-tune ``teacher`` in place on evasion-augmented data with the embedding adversary."""
+    augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()})
+    variants = evasion_variants(train, augment, cfg["seed"])
+    train_cfg = section(TrainConfig, {**cfg, "precision": teacher.meta.precision})
+    trainer = Trainer(teacher.model, train_cfg, teacher.device, teacher.tokenizer.pad_token_id,
+                      adversary=EmbeddingAttackConfig(**cfg["embedding"]), checkpoint_dir=CHECKPOINTS)
+    length, render = teacher.meta.max_length, teacher.render
+    result = trainer.fit(encode_alerts(teacher.tokenizer, train + variants, render, length),
+                         encode_alerts(teacher.tokenizer, validation, render, length))
+    return {**result.metrics(), "augmented_variants": len(variants), "train_alerts": len(train)}
+
+
+@reports_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")
+    parser.add_argument("--teacher", type=Path, required=True, help="the plain teacher directory")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the hardened teacher")
+    parser.add_argument("--metrics", type=Path, required=True)
+    args = parser.parse_args()
+    setup_logging()
+    params, root = load_params(), project_root()
+    cfg, tcfg = params["harden"], params["teacher"]
+    validation = load_split(args.data, "validation", tcfg["validation_subsample"], tcfg["seed"])
+    test = load_split(args.data, "test", tcfg["test_subsample"], tcfg["seed"])
+    attacked = [a for a in test if a.label == 1][: cfg["attack"]["alerts"]]
+    plain, hardened = load_teacher(args.teacher, tcfg["device"]), load_teacher(args.teacher, tcfg["device"])
+
+    with stage_run("harden", params["tracking"], root) as run:
+        mlflow.log_params(flatten_metrics({"harden": cfg}) | {"harden.enabled": cfg["enabled"]})
+        training = harden(hardened, cfg, load_split(args.data, "train", cfg["train_subsample"], cfg["seed"]),
+                          validation) if cfg["enabled"] else {}
+        point = operating_point(hardened.scorer(), validation, test, tcfg["recall_target"])
+        hardened.meta.threshold = point.threshold
+        plain_point = operating_point(plain.scorer(), validation, test, tcfg["recall_target"])
+        attack = cfg["attack"]
+        suite = {name: robustness_suite(attacked, teacher.scorer(), teacher.meta.threshold,
+                                        transforms_by_name(cfg["augment"]["transforms"]), seed=cfg["seed"],
+                                        query_budget=attack["query_budget"],
+                                        candidates_per_step=attack["candidates_per_step"],
+                                        max_steps=attack["max_steps"], random_tries=attack["random_tries"])
+                 for name, teacher in (("plain", plain), ("hardened", hardened))}
+        robustness = compare_report(suite["plain"], suite["hardened"])
+        f1_drop = plain_point.test["overall"]["f1"] - point.test["overall"]["f1"]
+        metrics = {"training": training, **point.metrics(), "plain_test_f1": plain_point.test["overall"]["f1"],
+                   "clean_f1_drop_points": round(100 * f1_drop, 3), "robustness": robustness}
+        mlflow.log_metrics(flatten_metrics(metrics))
+        mlflow.log_dict(robustness, "robustness.json")
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        save_teacher(args.out, hardened)
+        examples = [render_text(a, hardened.render) for a in test[:4]]
+        model_uri = log_teacher_model(hardened, args.out, examples)
+        write_run_record(args.out, run.info.run_id, model_uri=model_uri)
+    write_metrics_file(args.metrics, metrics)
+    overall = robustness["plain"]["overall"]["attack_success_rate"], robustness["hardened"]["overall"]["attack_success_rate"]
+    print(f"harden: {summary_line(point)}\n        attack success rate plain {overall[0]:.1%} -> hardened "
+          f"{overall[1]:.1%}; clean F1 change {-100 * f1_drop:+.2f} points")
+
+
+if __name__ == "__main__":
+    main()

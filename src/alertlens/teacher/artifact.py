@@ -1,0 +1,79 @@
+"""The saved teacher: ``save_pretrained`` model + tokenizer + how to render and decide."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from alertlens.alerts.render import RenderConfig
+from alertlens.metrics import sigmoid
+from alertlens.teacher.encoder import pick_device
+from alertlens.teacher.scoring import TeacherScorer
+
+META_FILE = "alertlens_teacher.json"
+
+
+@dataclass
+class TeacherMeta:
+    """Everything besides the weights that scoring an alert needs."""
+
+    encoder: str
+    threshold: float  # in logit-margin space: real when margin >= threshold
+    max_length: int
+    precision: str
+    recall_target: float
+    render: dict[str, Any]
+
+
+@dataclass
+class Teacher:
+    """A loaded teacher, ready to score alerts."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    meta: TeacherMeta
+    device: torch.device
+
+    @property
+    def render(self) -> RenderConfig:
+        spec = dict(self.meta.render)
+        return RenderConfig(fields=tuple(spec["fields"]), max_field_chars=spec["max_field_chars"],
+                            separator=spec.get("separator", " | "))
+
+    def scorer(self, batch_size: int = 64) -> TeacherScorer:
+        return TeacherScorer(self.model, self.tokenizer, self.render, self.meta.max_length, self.device,
+                             self.meta.precision, batch_size)
+
+
+def save_teacher(directory: Path, teacher: Teacher) -> None:
+    """Write a directory any transformers user can load, plus our ``alertlens_teacher.json``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    teacher.model.save_pretrained(directory)
+    teacher.tokenizer.save_pretrained(directory)
+    (directory / META_FILE).write_text(json.dumps(asdict(teacher.meta), indent=2) + "\n")
+
+
+def load_teacher(directory: Path, device: str = "auto") -> Teacher:
+    """Load a teacher saved by :func:`save_teacher` (offline)."""
+    meta_path = Path(directory) / META_FILE
+    if not meta_path.is_file():
+        raise ValueError(f"{directory} is not an alertlens teacher (no {META_FILE})")
+    meta = TeacherMeta(**json.loads(meta_path.read_text()))
+    torch_device = pick_device(device)
+    model = AutoModelForSequenceClassification.from_pretrained(str(directory), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    return Teacher(model.to(torch_device).eval(), tokenizer, meta, torch_device)
+
+
+def score_frame(teacher: Teacher, texts: list[str]) -> pd.DataFrame:
+    """The teacher's answer per rendered alert text: margin, probability, verdict."""
+    margins = teacher.scorer().score_texts(texts)
+    probability = sigmoid(margins)
+    verdict = ["real" if m >= teacher.meta.threshold else "false_positive" for m in margins]
+    return pd.DataFrame({"score": margins, "probability": probability, "verdict": verdict})

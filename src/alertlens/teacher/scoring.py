@@ -1,0 +1,65 @@
+"""Score alerts with a teacher: logit margins (real minus false positive), batched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from alertlens.alerts.render import RenderConfig, render_text
+from alertlens.alerts.schema import Alert
+from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode
+from alertlens.teacher.encoder import autocast
+
+
+@torch.no_grad()
+def predict_margins(
+    model: PreTrainedModel,
+    data: EncodedSet,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+    pad_id: int,
+) -> np.ndarray:
+    """Logit margin per example, in the data's order (batches are length-sorted inside)."""
+    was_training = model.training
+    model.eval()
+    margins = np.zeros(len(data), dtype=np.float64)
+    for indices in bucketed_batches([len(ids) for ids in data.input_ids], batch_size):
+        batch = collate(data, indices, pad_id, device)
+        with autocast(device, precision):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        margins[indices] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+    model.train(was_training)
+    return margins
+
+
+class TeacherScorer:
+    """Alerts -> margins through render, tokenize and the model; counts its queries."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        render: RenderConfig,
+        max_length: int,
+        device: torch.device,
+        precision: str = "bf16",
+        batch_size: int = 64,
+    ) -> None:
+        self.model, self.tokenizer, self.render = model, tokenizer, render
+        self.max_length, self.device, self.precision, self.batch_size = max_length, device, precision, batch_size
+        self.queries = 0
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        self.queries += len(texts)
+        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
+        pad_id = self.tokenizer.pad_token_id or 0
+        return predict_margins(self.model, data, self.batch_size, self.device, self.precision, pad_id)
+
+    def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
+        return self.score_texts([render_text(alert, self.render) for alert in alerts])

@@ -1,0 +1,205 @@
+"""The fine-tuning loop, in one place: AdamW, warmup + linear decay, clipping, class weights,
+early stopping on validation PR-AUC, best-model checkpoints, optional embedding adversary."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, get_linear_schedule_with_warmup
+
+from alertlens.teacher.adversarial import EmbeddingAttackConfig, embedding_loss, find_perturbation
+from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate
+from alertlens.teacher.encoder import autocast
+from alertlens.teacher.scoring import predict_margins
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimization settings (the ``teacher`` / ``harden`` config sections)."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    eval_every: int = 0  # steps between validations; 0 = once per epoch
+    patience: int = 2  # validations without improvement before stopping
+    class_weight: str = "balanced"  # balanced | none
+    precision: str = "bf16"
+    seed: int = 17
+
+    def __post_init__(self) -> None:
+        if self.class_weight not in ("balanced", "none"):
+            raise ValueError(f"class_weight must be 'balanced' or 'none', got '{self.class_weight}'")
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
+
+
+@dataclass
+class TrainResult:
+    """What happened in training, for metrics and the benchmark."""
+
+    best_val_pr_auc: float
+    best_step: int
+    steps: int
+    stopped_early: bool
+    seconds: float
+    examples_seen: int
+    tokens_seen: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def alerts_per_second(self) -> float:
+        return self.examples_seen / self.seconds if self.seconds else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens_seen / self.seconds if self.seconds else 0.0
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "best_val_pr_auc": self.best_val_pr_auc,
+            "best_step": self.best_step,
+            "steps": self.steps,
+            "stopped_early": int(self.stopped_early),
+            "train_seconds": round(self.seconds, 2),
+            "train_alerts_per_s": round(self.alerts_per_second, 2),
+            "train_tokens_per_s": round(self.tokens_per_second, 1),
+        }
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def class_weights(labels: list[int], mode: str) -> torch.Tensor | None:
+    """Balanced weights n / (2 * count): real alerts are rare, so they weigh more."""
+    if mode == "none":
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=2).astype(float)
+    return torch.tensor(len(labels) / (2 * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+def _optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def validation_pr_auc(
+    model: PreTrainedModel, val: EncodedSet, config: TrainConfig, device: torch.device, pad_id: int
+) -> float:
+    margins = predict_margins(model, val, config.eval_batch_size, device, config.precision, pad_id)
+    return float(average_precision_score(val.labels, margins))
+
+
+class Trainer:
+    """Fine-tunes a sequence classifier; the best validation state is kept and restored."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        config: TrainConfig,
+        device: torch.device,
+        pad_id: int,
+        adversary: EmbeddingAttackConfig | None = None,
+        checkpoint_dir: Path | None = None,
+    ) -> None:
+        self.model = model.to(device)
+        self.config, self.device, self.pad_id = config, device, pad_id
+        self.adversary = adversary if adversary is not None and adversary.method != "none" else None
+        self.checkpoint_dir = checkpoint_dir
+
+    def _step_loss(self, batch: dict[str, torch.Tensor], loss_fn: torch.nn.Module) -> float:
+        """Forward + backward of one batch (clean, then adversarial if configured)."""
+        ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+        with autocast(self.device, self.config.precision):
+            if self.adversary is None:
+                loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn)
+                loss.backward()
+                return float(loss.detach())
+            loss, embeds = embedding_loss(self.model, ids, mask, labels, loss_fn)
+            embeds.retain_grad()  # the clean backward also yields d(loss)/d(embeddings)
+            loss.backward()
+            delta = find_perturbation(self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad)
+            adv_loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, delta)
+            (self.adversary.weight * adv_loss).backward()
+        return float(loss.detach()) + self.adversary.weight * float(adv_loss.detach())
+
+    def _save_checkpoint(self) -> None:
+        if self.checkpoint_dir is not None:
+            self.model.save_pretrained(self.checkpoint_dir)
+
+    def fit(self, train: EncodedSet, val: EncodedSet) -> TrainResult:
+        """Train for up to ``epochs``, validating every ``eval_every`` steps."""
+        config = self.config
+        seed_everything(config.seed)
+        rng = random.Random(config.seed)
+        weights = class_weights(train.labels, config.class_weight)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else weights.to(self.device))
+        steps_per_epoch = -(-len(train) // config.batch_size)
+        total = steps_per_epoch * config.epochs
+        optimizer = _optimizer(self.model, config)
+        schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
+        eval_every = config.eval_every or steps_per_epoch
+        best, best_step, best_state, waited = -1.0, 0, None, 0
+        history: list[dict[str, float]] = []
+        step = seen = tokens = 0
+        training_seconds = 0.0  # optimizer steps only, validation excluded (for throughput)
+        progress = tqdm(total=total, desc="fine-tune", unit="step", leave=False, mininterval=2.0)
+        self.model.train()
+        stopped = False
+        for _ in range(config.epochs):
+            for indices in bucketed_batches([len(x) for x in train.input_ids], config.batch_size, rng):
+                step_started = time.perf_counter()
+                batch = collate(train, indices, self.pad_id, self.device)
+                loss = self._step_loss(batch, loss_fn)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                training_seconds += time.perf_counter() - step_started
+                step, seen = step + 1, seen + len(indices)
+                tokens += int(batch["attention_mask"].sum())
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss:.3f}")
+                if step % eval_every and step != total:
+                    continue
+                score = validation_pr_auc(self.model, val, config, self.device, self.pad_id)
+                history.append({"step": step, "loss": loss, "val_pr_auc": score})
+                log.info("step %d: loss %.4f, validation PR-AUC %.4f", step, loss, score)
+                if score > best:
+                    best, best_step, waited = score, step, 0
+                    best_state = copy.deepcopy(self.model.state_dict())
+                    self._save_checkpoint()
+                else:
+                    waited += 1
+                    if waited >= config.patience:
+                        stopped = True
+                        break
+            if stopped:
+                break
+        progress.close()
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        return TrainResult(best, best_step, step, stopped, training_seconds, seen, tokens, history)
