@@ -91,8 +91,18 @@ def test_dvc_exp_run_on_a_tiny_export(
     assert metrics["splits"]["test"]["true_positive"] + metrics["splits"]["test"][
         "false_positive"
     ] == pytest.approx(0.2 * labeled, abs=3)  # the tiny experiment's test share reached the stage
-    shown = json.loads(_run(["dvc", "exp", "show", "--json"], repo, pipeline_env))
-    assert "metrics/prepare.json" in json.dumps(shown)
+    shown = json.dumps(json.loads(_run(["dvc", "exp", "show", "--json"], repo, pipeline_env)))
+    assert all(f"metrics/{stage}.json" in shown for stage in ("prepare", "teacher", "harden"))
+
+    teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
+    assert teacher["rows"]["train"] == metrics["splits"]["train"]["true_positive"] + metrics["splits"]["train"]["false_positive"]
+    assert teacher["validation"]["recall"] >= 0.99  # the operating point was chosen for 0.99 recall
+    harden = json.loads((repo / "metrics" / "harden.json").read_text())
+    robustness = harden["robustness"]
+    assert {"plain", "hardened", "asr_ratio_overall"} <= set(robustness)
+    assert {"search", "overall"} <= set(robustness["plain"])
+    saved = json.loads((repo / "models" / "hardened" / "alertlens_teacher.json").read_text())
+    assert saved["threshold"] == harden["threshold"]
 
     manifest = json.loads((repo / "data" / "prepared" / "manifest.json").read_text())
     with sqlite3.connect(

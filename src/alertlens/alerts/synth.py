@@ -37,7 +37,7 @@ UNTRIAGED_RATE = 0.03
 # while a "true positive" verdict follows an investigation and is rarely wrong. About 2% of
 # verdicts end up wrong overall, almost all of them missed attacks.
 MISSED_ATTACK_RATE = 0.12  # true positive closed as false positive
-OVER_ESCALATION_RATE = 0.003  # false positive recorded as true positive
+OVER_ESCALATION_RATE = 0.001  # false positive recorded as true positive
 
 TENANTS = (  # (tenant, NetBIOS domain, public domain, home country, relative alert volume)
     ("acme", "ACME", "acme-corp.com", "US", 34),
