@@ -35,12 +35,18 @@ def sample_texts(n: int) -> list[str]:
     return [render_text(mapping.normalize(r, raw=""), render) for r in generate_alerts(n, seed=11)]
 
 
-def train_step_seconds(model, data: EncodedSet, batch: int, device, precision: str, steps: int) -> list[float]:  # noqa: ANN001
+def train_step_seconds(
+    model, data: EncodedSet, batch: int, device, precision: str, steps: int
+) -> list[float]:  # noqa: ANN001
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
     times = []
     for step in range(steps + 1):  # the first step warms up kernels and is dropped
-        indices = list(range((step * batch) % (len(data) - batch), (step * batch) % (len(data) - batch) + batch))
+        indices = list(
+            range(
+                (step * batch) % (len(data) - batch), (step * batch) % (len(data) - batch) + batch
+            )
+        )
         inputs = collate(data, indices, 0, device)
         started = time.perf_counter()
         with autocast(device, precision):
@@ -76,38 +82,61 @@ def mfu(params: int, tokens_per_s: float, device) -> str:  # noqa: ANN001
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--encoder", default="minilm")
     parser.add_argument("--max-length", type=int, default=96)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--infer", type=int, default=256, help="alerts scored per inference measurement")
+    parser.add_argument(
+        "--infer", type=int, default=256, help="alerts scored per inference measurement"
+    )
     args = parser.parse_args()
     device = pick_device()
     gpu = torch.cuda.get_device_name() if device.type == "cuda" else "none"
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, GPU: {gpu}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, GPU: {gpu}"
+    )
     model, tokenizer = load_encoder(args.encoder, args.max_length, seed=0)
     model.to(device)
     params = sum(p.numel() for p in model.parameters())
     texts = sample_texts(max(args.infer, args.batch * (args.steps + 2)))
     data = encode(tokenizer, texts, [i % 2 for i in range(len(texts))], args.max_length)
     tokens_per_alert = data.token_count() / len(data)
-    print(f"encoder {args.encoder} ({params / 1e6:.1f}M parameters), max_length {args.max_length}, "
-          f"{tokens_per_alert:.0f} tokens per alert on average; medians of {args.repeats} runs")
+    print(
+        f"encoder {args.encoder} ({params / 1e6:.1f}M parameters), max_length {args.max_length}, "
+        f"{tokens_per_alert:.0f} tokens per alert on average; medians of {args.repeats} runs"
+    )
     for precision in ("fp32", "bf16"):
-        step = statistics.median(statistics.median(
-            train_step_seconds(model, data, args.batch, device, precision, args.steps)) for _ in range(args.repeats))
+        step = statistics.median(
+            statistics.median(
+                train_step_seconds(model, data, args.batch, device, precision, args.steps)
+            )
+            for _ in range(args.repeats)
+        )
         alerts_s = args.batch / step
-        print(f"train  {precision}: {alerts_s:8.1f} alerts/s  {alerts_s * tokens_per_alert:9.0f} tokens/s  "
-              f"(batch {args.batch}, {step * 1000:.0f} ms/step){mfu(params, alerts_s * tokens_per_alert, device)}")
+        print(
+            f"train  {precision}: {alerts_s:8.1f} alerts/s  {alerts_s * tokens_per_alert:9.0f} tokens/s  "
+            f"(batch {args.batch}, {step * 1000:.0f} ms/step){mfu(params, alerts_s * tokens_per_alert, device)}"
+        )
         for batch in (1, 64):
             n = min(args.infer, 64 if batch == 1 else args.infer)
-            seconds = statistics.median(inference_seconds(model, data, batch, device, precision, n) for _ in range(args.repeats))
+            seconds = statistics.median(
+                inference_seconds(model, data, batch, device, precision, n)
+                for _ in range(args.repeats)
+            )
             print(f"infer  {precision}: {n / seconds:8.1f} alerts/s  at batch {batch}")
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory: {peak:,.0f} MiB ({'GPU allocated' if device.type == 'cuda' else 'process RSS'})")
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    print(
+        f"peak memory: {peak:,.0f} MiB ({'GPU allocated' if device.type == 'cuda' else 'process RSS'})"
+    )
 
 
 if __name__ == "__main__":

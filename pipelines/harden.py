@@ -31,14 +31,24 @@ CHECKPOINTS = Path("models/checkpoints/harden")  # crash recovery only; not a DV
 
 def harden(teacher: Teacher, cfg: dict, train: list, validation: list) -> dict:
     """Fine-tune ``teacher`` in place on evasion-augmented data with the embedding adversary."""
-    augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()})
+    augment = AugmentConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()}
+    )
     variants = evasion_variants(train, augment, cfg["seed"])
     train_cfg = section(TrainConfig, {**cfg, "precision": teacher.meta.precision})
-    trainer = Trainer(teacher.model, train_cfg, teacher.device, teacher.tokenizer.pad_token_id,
-                      adversary=EmbeddingAttackConfig(**cfg["embedding"]), checkpoint_dir=CHECKPOINTS)
+    trainer = Trainer(
+        teacher.model,
+        train_cfg,
+        teacher.device,
+        teacher.tokenizer.pad_token_id,
+        adversary=EmbeddingAttackConfig(**cfg["embedding"]),
+        checkpoint_dir=CHECKPOINTS,
+    )
     length, render = teacher.meta.max_length, teacher.render
-    result = trainer.fit(encode_alerts(teacher.tokenizer, train + variants, render, length),
-                         encode_alerts(teacher.tokenizer, validation, render, length))
+    result = trainer.fit(
+        encode_alerts(teacher.tokenizer, train + variants, render, length),
+        encode_alerts(teacher.tokenizer, validation, render, length),
+    )
     return {**result.metrics(), "augmented_variants": len(variants), "train_alerts": len(train)}
 
 
@@ -47,7 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")
     parser.add_argument("--teacher", type=Path, required=True, help="the plain teacher directory")
-    parser.add_argument("--out", type=Path, required=True, help="directory for the hardened teacher")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory for the hardened teacher"
+    )
     parser.add_argument("--metrics", type=Path, required=True)
     args = parser.parse_args()
     setup_logging()
@@ -56,26 +68,50 @@ def main() -> None:
     validation = load_split(args.data, "validation", tcfg["validation_subsample"], tcfg["seed"])
     test = load_split(args.data, "test", tcfg["test_subsample"], tcfg["seed"])
     attacked = [a for a in test if a.label == 1][: cfg["attack"]["alerts"]]
-    plain, hardened = load_teacher(args.teacher, tcfg["device"]), load_teacher(args.teacher, tcfg["device"])
+    plain, hardened = (
+        load_teacher(args.teacher, tcfg["device"]),
+        load_teacher(args.teacher, tcfg["device"]),
+    )
 
     with stage_run("harden", params["tracking"], root) as run:
         mlflow.log_params(flatten_metrics({"harden": cfg}) | {"harden.enabled": cfg["enabled"]})
-        training = harden(hardened, cfg, load_split(args.data, "train", cfg["train_subsample"], cfg["seed"]),
-                          validation) if cfg["enabled"] else {}
+        training = (
+            harden(
+                hardened,
+                cfg,
+                load_split(args.data, "train", cfg["train_subsample"], cfg["seed"]),
+                validation,
+            )
+            if cfg["enabled"]
+            else {}
+        )
         point = operating_point(hardened.scorer(), validation, test, tcfg["recall_target"])
         hardened.meta.threshold = point.threshold
         plain_point = operating_point(plain.scorer(), validation, test, tcfg["recall_target"])
         attack = cfg["attack"]
-        suite = {name: robustness_suite(attacked, teacher.scorer(), teacher.meta.threshold,
-                                        transforms_by_name(cfg["augment"]["transforms"]), seed=cfg["seed"],
-                                        query_budget=attack["query_budget"],
-                                        candidates_per_step=attack["candidates_per_step"],
-                                        max_steps=attack["max_steps"], random_tries=attack["random_tries"])
-                 for name, teacher in (("plain", plain), ("hardened", hardened))}
+        suite = {
+            name: robustness_suite(
+                attacked,
+                teacher.scorer(),
+                teacher.meta.threshold,
+                transforms_by_name(cfg["augment"]["transforms"]),
+                seed=cfg["seed"],
+                query_budget=attack["query_budget"],
+                candidates_per_step=attack["candidates_per_step"],
+                max_steps=attack["max_steps"],
+                random_tries=attack["random_tries"],
+            )
+            for name, teacher in (("plain", plain), ("hardened", hardened))
+        }
         robustness = compare_report(suite["plain"], suite["hardened"])
         f1_drop = plain_point.test["overall"]["f1"] - point.test["overall"]["f1"]
-        metrics = {"training": training, **point.metrics(), "plain_test_f1": plain_point.test["overall"]["f1"],
-                   "clean_f1_drop_points": round(100 * f1_drop, 3), "robustness": robustness}
+        metrics = {
+            "training": training,
+            **point.metrics(),
+            "plain_test_f1": plain_point.test["overall"]["f1"],
+            "clean_f1_drop_points": round(100 * f1_drop, 3),
+            "robustness": robustness,
+        }
         mlflow.log_metrics(flatten_metrics(metrics))
         mlflow.log_dict(robustness, "robustness.json")
         if args.out.exists():
@@ -85,9 +121,14 @@ def main() -> None:
         model_uri = log_teacher_model(hardened, args.out, examples)
         write_run_record(args.out, run.info.run_id, model_uri=model_uri)
     write_metrics_file(args.metrics, metrics)
-    overall = robustness["plain"]["overall"]["attack_success_rate"], robustness["hardened"]["overall"]["attack_success_rate"]
-    print(f"harden: {summary_line(point)}\n        attack success rate plain {overall[0]:.1%} -> hardened "
-          f"{overall[1]:.1%}; clean F1 change {-100 * f1_drop:+.2f} points")
+    overall = (
+        robustness["plain"]["overall"]["attack_success_rate"],
+        robustness["hardened"]["overall"]["attack_success_rate"],
+    )
+    print(
+        f"harden: {summary_line(point)}\n        attack success rate plain {overall[0]:.1%} -> hardened "
+        f"{overall[1]:.1%}; clean F1 change {-100 * f1_drop:+.2f} points"
+    )
 
 
 if __name__ == "__main__":

@@ -42,17 +42,33 @@ def main() -> None:
         model, tokenizer = load_encoder(cfg["encoder"], length, seed)
         unk_rate = check_vocabulary(tokenizer, train, render, cfg["unknown_token_warn"])
         device = pick_device(cfg["device"])
-        trainer = Trainer(model, train_cfg, device, tokenizer.pad_token_id, checkpoint_dir=CHECKPOINTS)
-        result = trainer.fit(encode_alerts(tokenizer, train, render, length),
-                             encode_alerts(tokenizer, validation, render, length))
-        meta = TeacherMeta(cfg["encoder"], math.nan, length, train_cfg.precision, cfg["recall_target"], render.to_dict())
+        trainer = Trainer(
+            model, train_cfg, device, tokenizer.pad_token_id, checkpoint_dir=CHECKPOINTS
+        )
+        result = trainer.fit(
+            encode_alerts(tokenizer, train, render, length),
+            encode_alerts(tokenizer, validation, render, length),
+        )
+        meta = TeacherMeta(
+            cfg["encoder"],
+            math.nan,
+            length,
+            train_cfg.precision,
+            cfg["recall_target"],
+            render.to_dict(),
+        )
         teacher = Teacher(trainer.model, tokenizer, meta, device)
-        point = operating_point(teacher.scorer(train_cfg.eval_batch_size), validation, test, cfg["recall_target"])
+        point = operating_point(
+            teacher.scorer(train_cfg.eval_batch_size), validation, test, cfg["recall_target"]
+        )
         teacher.meta.threshold = point.threshold
         save_teacher(args.out, teacher)
-        metrics = {"training": result.metrics(), "unknown_token_rate": round(unk_rate, 5),
-                   "rows": {"train": len(train), "validation": len(validation), "test": len(test)},
-                   **point.metrics()}
+        metrics = {
+            "training": result.metrics(),
+            "unknown_token_rate": round(unk_rate, 5),
+            "rows": {"train": len(train), "validation": len(validation), "test": len(test)},
+            **point.metrics(),
+        }
         mlflow.log_metrics(flatten_metrics(metrics))
         model_uri = log_teacher_model(teacher, args.out, [render_text(a, render) for a in test[:4]])
         write_run_record(args.out, run.info.run_id, model_uri=model_uri)

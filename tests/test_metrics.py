@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from alertlens.metrics import binary_report, choose_threshold, expected_calibration_error, sliced_report
+from alertlens.metrics import (
+    binary_report,
+    choose_threshold,
+    expected_calibration_error,
+    sliced_report,
+)
 
 SCORES = np.array([3.0, 2.0, 1.0, 0.5, -0.5, -1.0, -2.0, -3.0])
 LABELS = np.array([1, 1, 0, 1, 0, 1, 0, 0])
@@ -35,6 +40,8 @@ def test_calibration_error_of_perfect_and_overconfident_predictions() -> None:
 
 
 def test_sliced_report_has_each_source() -> None:
-    report = sliced_report(SCORES, LABELS, ["edr", "edr", "waf", "waf", "edr", "waf", "edr", "waf"], 0.5)
+    report = sliced_report(
+        SCORES, LABELS, ["edr", "edr", "waf", "waf", "edr", "waf", "edr", "waf"], 0.5
+    )
     assert set(report) == {"overall", "edr", "waf"}
     assert report["edr"]["confusion"] == {"tp": 2, "fp": 0, "fn": 0, "tn": 2}

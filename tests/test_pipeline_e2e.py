@@ -95,7 +95,11 @@ def test_dvc_exp_run_on_a_tiny_export(
     assert all(f"metrics/{stage}.json" in shown for stage in ("prepare", "teacher", "harden"))
 
     teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
-    assert teacher["rows"]["train"] == metrics["splits"]["train"]["true_positive"] + metrics["splits"]["train"]["false_positive"]
+    assert (
+        teacher["rows"]["train"]
+        == metrics["splits"]["train"]["true_positive"]
+        + metrics["splits"]["train"]["false_positive"]
+    )
     assert teacher["validation"]["recall"] >= 0.99  # the operating point was chosen for 0.99 recall
     harden = json.loads((repo / "metrics" / "harden.json").read_text())
     robustness = harden["robustness"]

@@ -34,7 +34,9 @@ def choose_threshold(scores: np.ndarray, labels: np.ndarray, recall_target: floa
     return float(positives[keep - 1])
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
+) -> float:
     """ECE: bin by predicted probability, weight |accuracy - confidence| by bin size."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(probabilities, edges[1:-1], right=True), 0, bins - 1)
@@ -75,7 +77,9 @@ def binary_report(scores: np.ndarray, labels: np.ndarray, threshold: float) -> d
         "accuracy": (tp + tn) / labels.size if labels.size else 0.0,
         "pr_auc": _safe(average_precision_score, labels, scores),
         "roc_auc": _safe(roc_auc_score, labels, scores),
-        "calibration_error": expected_calibration_error(sigmoid(scores), labels) if labels.size else None,
+        "calibration_error": expected_calibration_error(sigmoid(scores), labels)
+        if labels.size
+        else None,
         "auto_close_share": tn / (tn + fp) if tn + fp else 0.0,
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
     }

@@ -86,4 +86,6 @@ def write_run_record(directory: Path, run_id: str, **extra: str) -> None:
     """``run.json`` beside a stage's outputs: later stages find the MLflow run through DVC, never
     through "the latest run", which may be one the run cache skipped."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "run.json").write_text(json.dumps({"mlflow_run_id": run_id, **extra}, indent=2) + "\n")
+    (directory / "run.json").write_text(
+        json.dumps({"mlflow_run_id": run_id, **extra}, indent=2) + "\n"
+    )

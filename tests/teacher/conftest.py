@@ -19,10 +19,20 @@ def toy_alerts(n: int, seed: int = 0) -> list[Alert]:
     alerts = []
     for i in range(n):
         real = i % 3 == 0
-        cmd = (f"powershell.exe -nop -w hidden -enc {rng.choice(['SQBFAFgA', 'JABjAD0A', 'aQBlAHgA'])}"
-               if real else f"powershell.exe -ExecutionPolicy Bypass -File \\\\mgmt\\{rng.choice(['inv', 'patch', 'bkp'])}.ps1")
-        alerts.append(Alert(id=f"t{i}", timestamp=float(i), source="edr", label=int(real),
-                            fields={"process_name": "powershell.exe", "command_line": cmd}))
+        cmd = (
+            f"powershell.exe -nop -w hidden -enc {rng.choice(['SQBFAFgA', 'JABjAD0A', 'aQBlAHgA'])}"
+            if real
+            else f"powershell.exe -ExecutionPolicy Bypass -File \\\\mgmt\\{rng.choice(['inv', 'patch', 'bkp'])}.ps1"
+        )
+        alerts.append(
+            Alert(
+                id=f"t{i}",
+                timestamp=float(i),
+                source="edr",
+                label=int(real),
+                fields={"process_name": "powershell.exe", "command_line": cmd},
+            )
+        )
     return alerts
 
 

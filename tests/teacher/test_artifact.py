@@ -24,10 +24,17 @@ def saved_teacher(tiny, tmp_path: Path) -> Path:
 def test_saved_teacher_scores_exactly_like_the_original(tiny, saved_teacher: Path) -> None:
     model, tokenizer = tiny
     alerts = toy_alerts(6)
-    original = Teacher(model, tokenizer, TeacherMeta("tiny", 0.25, 64, "fp32", 0.99, RENDER.to_dict()), pick_device("cpu"))
+    original = Teacher(
+        model,
+        tokenizer,
+        TeacherMeta("tiny", 0.25, 64, "fp32", 0.99, RENDER.to_dict()),
+        pick_device("cpu"),
+    )
     loaded = load_teacher(saved_teacher, "cpu")
     assert loaded.meta.threshold == 0.25 and loaded.render == RENDER
-    np.testing.assert_allclose(loaded.scorer()(alerts), original.scorer()(alerts), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.scorer()(alerts), original.scorer()(alerts), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
@@ -37,7 +44,10 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_pyfunc_model_round_trips_through_mlflow(saved_teacher: Path) -> None:
     teacher = load_teacher(saved_teacher, "cpu")
-    texts = ["source: edr | command_line: powershell -enc SQBFAFgA", "source: edr | command_line: backup.ps1"]
+    texts = [
+        "source: edr | command_line: powershell -enc SQBFAFgA",
+        "source: edr | command_line: backup.ps1",
+    ]
     with mlflow.start_run():
         uri = log_teacher_model(teacher, saved_teacher, texts)
     served = mlflow.pyfunc.load_model(uri)
@@ -45,6 +55,8 @@ def test_pyfunc_model_round_trips_through_mlflow(saved_teacher: Path) -> None:
     assert list(answer.columns) == ["score", "probability", "verdict"]
     expected = teacher.scorer().score_texts(texts)
     np.testing.assert_allclose(answer["score"].to_numpy(), expected, rtol=1e-5, atol=1e-6)
-    assert answer["verdict"].tolist() == ["real" if s >= 0.25 else "false_positive" for s in expected]
+    assert answer["verdict"].tolist() == [
+        "real" if s >= 0.25 else "false_positive" for s in expected
+    ]
     assert [i.name for i in served.metadata.get_input_schema().inputs] == ["text"]
     assert not math.isnan(answer["probability"].iloc[0])

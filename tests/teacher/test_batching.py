@@ -16,7 +16,9 @@ def test_training_batches_shuffle_but_keep_every_index_once() -> None:
     first = bucketed_batches(lengths, 8, random.Random(0))
     second = bucketed_batches(lengths, 8, random.Random(1))
     assert sorted(i for b in first for i in b) == list(range(500)) and first != second
-    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(
+        first
+    )
     assert spread < 10  # batches hold similar lengths: little padding
 
 

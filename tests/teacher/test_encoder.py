@@ -25,7 +25,9 @@ def test_unknown_encoder_is_a_clear_error_not_a_download() -> None:
         load_encoder("no-such-org/no-such-model", 32, 0)
 
 
-def test_unknown_token_rate_warns_for_text_the_vocabulary_lacks(tiny, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_token_rate_warns_for_text_the_vocabulary_lacks(
+    tiny, caplog: pytest.LogCaptureFixture
+) -> None:
     _, tokenizer = tiny
     assert unknown_token_rate(tokenizer, ["powershell -enc abc"]) == 0.0
     alerts = toy_alerts(3)

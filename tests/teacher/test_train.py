@@ -14,11 +14,22 @@ from .conftest import RENDER, toy_alerts
 def _fit(adversary: EmbeddingAttackConfig | None = None):  # noqa: ANN202
     model, tokenizer = load_encoder("tiny", max_length=64, seed=0)
     train, val = toy_alerts(150, seed=1), toy_alerts(60, seed=2)
-    config = TrainConfig(epochs=3, batch_size=16, learning_rate=3e-3, warmup_ratio=0.05, precision="fp32", eval_every=5)
+    config = TrainConfig(
+        epochs=3,
+        batch_size=16,
+        learning_rate=3e-3,
+        warmup_ratio=0.05,
+        precision="fp32",
+        eval_every=5,
+    )
     scorer = TeacherScorer(model, tokenizer, RENDER, 64, pick_device("cpu"), "fp32")
     before = scorer(val)
-    trainer = Trainer(model, config, pick_device("cpu"), tokenizer.pad_token_id, adversary=adversary)
-    result = trainer.fit(encode_alerts(tokenizer, train, RENDER, 64), encode_alerts(tokenizer, val, RENDER, 64))
+    trainer = Trainer(
+        model, config, pick_device("cpu"), tokenizer.pad_token_id, adversary=adversary
+    )
+    result = trainer.fit(
+        encode_alerts(tokenizer, train, RENDER, 64), encode_alerts(tokenizer, val, RENDER, 64)
+    )
     labels = np.array([a.label for a in val])
     after = scorer(val)
     # Judged at the threshold the stage would pick on validation (all real alerts kept).

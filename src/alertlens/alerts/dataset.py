@@ -7,8 +7,8 @@ a :class:`SplitKey` per alert; the second routes each alert line to its split's 
 from __future__ import annotations
 
 import hashlib
-import random
 import json
+import random
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -126,7 +126,9 @@ def split_config(data_cfg: Mapping[str, Any]) -> SplitConfig:
     return SplitConfig(**(data_cfg.get("split") or {}))
 
 
-def load_split(prepared_dir: Path, name: str, limit: int | None = None, seed: int = 0) -> list[Alert]:
+def load_split(
+    prepared_dir: Path, name: str, limit: int | None = None, seed: int = 0
+) -> list[Alert]:
     """Labeled alerts of one split; with ``limit``, a sample stratified by label and source.
 
     Stratifying keeps rare sources and the rare real class represented when a stage trains on

@@ -155,7 +155,13 @@ def _to_ip(value: Any) -> str:
     return text
 
 
-_COERCERS: dict[str, Callable[[Any], FieldValue]] = {"str": _to_str, "int": _to_int, "float": _to_float, "bool": _to_bool, "ip": _to_ip}
+_COERCERS: dict[str, Callable[[Any], FieldValue]] = {
+    "str": _to_str,
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "ip": _to_ip,
+}
 
 
 def coerce(value: Any, kind: str) -> FieldValue:

@@ -29,7 +29,9 @@ class EmbeddingAttackConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"harden.embedding.method must be one of {METHODS}, got '{self.method}'")
+            raise ValueError(
+                f"harden.embedding.method must be one of {METHODS}, got '{self.method}'"
+            )
         if self.epsilon <= 0 or self.steps < 1:
             raise ValueError("harden.embedding.epsilon must be > 0 and steps >= 1")
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import pandas as pd
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from alertlens.alerts.render import RenderConfig
 from alertlens.metrics import sigmoid
@@ -43,12 +48,22 @@ class Teacher:
     @property
     def render(self) -> RenderConfig:
         spec = dict(self.meta.render)
-        return RenderConfig(fields=tuple(spec["fields"]), max_field_chars=spec["max_field_chars"],
-                            separator=spec.get("separator", " | "))
+        return RenderConfig(
+            fields=tuple(spec["fields"]),
+            max_field_chars=spec["max_field_chars"],
+            separator=spec.get("separator", " | "),
+        )
 
     def scorer(self, batch_size: int = 64) -> TeacherScorer:
-        return TeacherScorer(self.model, self.tokenizer, self.render, self.meta.max_length, self.device,
-                             self.meta.precision, batch_size)
+        return TeacherScorer(
+            self.model,
+            self.tokenizer,
+            self.render,
+            self.meta.max_length,
+            self.device,
+            self.meta.precision,
+            batch_size,
+        )
 
 
 def save_teacher(directory: Path, teacher: Teacher) -> None:
@@ -66,7 +81,9 @@ def load_teacher(directory: Path, device: str = "auto") -> Teacher:
         raise ValueError(f"{directory} is not an alertlens teacher (no {META_FILE})")
     meta = TeacherMeta(**json.loads(meta_path.read_text()))
     torch_device = pick_device(device)
-    model = AutoModelForSequenceClassification.from_pretrained(str(directory), local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(directory), local_files_only=True
+    )
     tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     return Teacher(model.to(torch_device).eval(), tokenizer, meta, torch_device)
 

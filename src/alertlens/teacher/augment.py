@@ -28,11 +28,19 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         transforms_by_name([*self.transforms, *self.false_positive_transforms])  # names must exist
-        if self.variants_per_true_positive < 0 or self.max_compose < 1 or not 0 <= self.false_positive_share <= 1:
-            raise ValueError("augment: variants >= 0, max_compose >= 1, false_positive_share in [0, 1]")
+        if (
+            self.variants_per_true_positive < 0
+            or self.max_compose < 1
+            or not 0 <= self.false_positive_share <= 1
+        ):
+            raise ValueError(
+                "augment: variants >= 0, max_compose >= 1, false_positive_share in [0, 1]"
+            )
 
 
-def compose_variant(alert: Alert, transforms: Sequence[EvasionTransform], depth: int, rng: random.Random) -> Alert | None:
+def compose_variant(
+    alert: Alert, transforms: Sequence[EvasionTransform], depth: int, rng: random.Random
+) -> Alert | None:
     """Apply up to ``depth`` applicable transforms in random order; None if none applies."""
     variant, applied = alert, 0
     for transform in rng.sample(list(transforms), len(transforms)):
@@ -51,7 +59,10 @@ def evasion_variants(alerts: Sequence[Alert], config: AugmentConfig, seed: int) 
     variants: list[Alert] = []
     for alert in alerts:
         if alert.label == 1:
-            tries = [(real_transforms, rng.randint(1, config.max_compose)) for _ in range(config.variants_per_true_positive)]
+            tries = [
+                (real_transforms, rng.randint(1, config.max_compose))
+                for _ in range(config.variants_per_true_positive)
+            ]
         elif rng.random() < config.false_positive_share:
             tries = [(benign_transforms, 1)]
         else:

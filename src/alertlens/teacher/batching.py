@@ -73,7 +73,11 @@ def collate(
 
 
 def iterate(
-    data: EncodedSet, batch_size: int, pad_id: int, device: torch.device, rng: random.Random | None = None
+    data: EncodedSet,
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    rng: random.Random | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Padded batches over the whole set, bucketed by length."""
     for indices in bucketed_batches([len(ids) for ids in data.input_ids], batch_size, rng):

@@ -25,7 +25,12 @@ from transformers import (
 log = logging.getLogger(__name__)
 
 NUM_LABELS = 2
-TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
+TINY = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+}
 
 
 def bundled_minilm_path() -> Path:
@@ -41,7 +46,9 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(str(source), local_files_only=True)
 
 
-def load_encoder(name: str, max_length: int, seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_encoder(
+    name: str, max_length: int, seed: int
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A sequence classifier (2 labels: false positive, real) and its tokenizer."""
     torch.manual_seed(seed)  # the classification head is freshly initialized
     try:

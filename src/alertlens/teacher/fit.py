@@ -23,19 +23,30 @@ from alertlens.teacher.scoring import TeacherScorer
 log = logging.getLogger(__name__)
 
 
-def encode_alerts(tokenizer: Any, alerts: Sequence[Alert], render: RenderConfig, max_length: int) -> EncodedSet:
+def encode_alerts(
+    tokenizer: Any, alerts: Sequence[Alert], render: RenderConfig, max_length: int
+) -> EncodedSet:
     """Render and tokenize labeled alerts."""
-    return encode(tokenizer, [render_text(a, render) for a in alerts], [int(a.label or 0) for a in alerts], max_length)
+    return encode(
+        tokenizer,
+        [render_text(a, render) for a in alerts],
+        [int(a.label or 0) for a in alerts],
+        max_length,
+    )
 
 
-def check_vocabulary(tokenizer: Any, alerts: Sequence[Alert], render: RenderConfig, warn_above: float) -> float:
+def check_vocabulary(
+    tokenizer: Any, alerts: Sequence[Alert], render: RenderConfig, warn_above: float
+) -> float:
     """Unknown-token rate on the data; warns when the encoder does not fit the language."""
     rate = unknown_token_rate(tokenizer, [render_text(a, render) for a in alerts[:2000]])
     if rate > warn_above:
         log.warning(
             "%.1f%% of tokens are unknown to the encoder's tokenizer (above %.0f%%): the alert text "
             "may not be in a language it knows. Switch encoders with `-S teacher.encoder=<model id or path>`"
-            " (e.g. a multilingual BERT).", 100 * rate, 100 * warn_above,
+            " (e.g. a multilingual BERT).",
+            100 * rate,
+            100 * warn_above,
         )
     return rate
 
@@ -49,17 +60,35 @@ class OperatingPoint:
     test: dict[str, Any]
 
     def metrics(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "validation": _headline(self.validation), "test": {
-            name: _headline(report) for name, report in self.test.items()}}
+        return {
+            "threshold": self.threshold,
+            "validation": _headline(self.validation),
+            "test": {name: _headline(report) for name, report in self.test.items()},
+        }
 
 
 def _headline(report: Mapping[str, Any]) -> dict[str, Any]:
     """The figures worth a column in `dvc exp show` (the confusion counts stay in MLflow)."""
-    keys = ("precision", "recall", "f1", "accuracy", "pr_auc", "roc_auc", "calibration_error", "auto_close_share", "n")
-    return {key: (round(report[key], 5) if isinstance(report[key], float) else report[key]) for key in keys}
+    keys = (
+        "precision",
+        "recall",
+        "f1",
+        "accuracy",
+        "pr_auc",
+        "roc_auc",
+        "calibration_error",
+        "auto_close_share",
+        "n",
+    )
+    return {
+        key: (round(report[key], 5) if isinstance(report[key], float) else report[key])
+        for key in keys
+    }
 
 
-def operating_point(scorer: TeacherScorer, validation: Sequence[Alert], test: Sequence[Alert], recall_target: float) -> OperatingPoint:
+def operating_point(
+    scorer: TeacherScorer, validation: Sequence[Alert], test: Sequence[Alert], recall_target: float
+) -> OperatingPoint:
     """Choose the threshold for ``recall_target`` on validation; report validation and test."""
     val_scores, val_labels = scorer(validation), np.array([a.label for a in validation])
     threshold = choose_threshold(val_scores, val_labels, recall_target)
@@ -74,6 +103,8 @@ def operating_point(scorer: TeacherScorer, validation: Sequence[Alert], test: Se
 def summary_line(point: OperatingPoint) -> str:
     """One line for the console: the operating point on the test split."""
     overall = point.test["overall"]
-    return (f"threshold {point.threshold:.3f}; test recall {overall['recall']:.3f}, precision "
-            f"{overall['precision']:.3f}, F1 {overall['f1']:.3f}, PR-AUC {overall['pr_auc'] or 0:.3f}, "
-            f"false positives auto-closable {overall['auto_close_share']:.1%}")
+    return (
+        f"threshold {point.threshold:.3f}; test recall {overall['recall']:.3f}, precision "
+        f"{overall['precision']:.3f}, F1 {overall['f1']:.3f}, PR-AUC {overall['pr_auc'] or 0:.3f}, "
+        f"false positives auto-closable {overall['auto_close_share']:.1%}"
+    )

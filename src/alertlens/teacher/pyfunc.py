@@ -18,11 +18,15 @@ class TeacherPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.teacher = load_teacher(Path(context.artifacts["teacher"]))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         return score_frame(self.teacher, model_input["text"].astype(str).tolist())
 
 
-def log_teacher_model(teacher: Teacher, directory: Path, example_texts: list[str], name: str = "teacher") -> str:
+def log_teacher_model(
+    teacher: Teacher, directory: Path, example_texts: list[str], name: str = "teacher"
+) -> str:
     """Log the teacher with a signature inferred from real examples; returns the model URI."""
     example = pd.DataFrame({"text": example_texts})
     signature = infer_signature(example, score_frame(teacher, example_texts))

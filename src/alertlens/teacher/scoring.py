@@ -30,7 +30,9 @@ def predict_margins(
     for indices in bucketed_batches([len(ids) for ids in data.input_ids], batch_size):
         batch = collate(data, indices, pad_id, device)
         with autocast(device, precision):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits
         margins[indices] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
     model.train(was_training)
     return margins
@@ -50,7 +52,12 @@ class TeacherScorer:
         batch_size: int = 64,
     ) -> None:
         self.model, self.tokenizer, self.render = model, tokenizer, render
-        self.max_length, self.device, self.precision, self.batch_size = max_length, device, precision, batch_size
+        self.max_length, self.device, self.precision, self.batch_size = (
+            max_length,
+            device,
+            precision,
+            batch_size,
+        )
         self.queries = 0
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -59,7 +66,9 @@ class TeacherScorer:
         self.queries += len(texts)
         data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
-        return predict_margins(self.model, data, self.batch_size, self.device, self.precision, pad_id)
+        return predict_margins(
+            self.model, data, self.batch_size, self.device, self.precision, pad_id
+        )
 
     def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
         return self.score_texts([render_text(alert, self.render) for alert in alerts])

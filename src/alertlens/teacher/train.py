@@ -44,7 +44,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.class_weight not in ("balanced", "none"):
-            raise ValueError(f"class_weight must be 'balanced' or 'none', got '{self.class_weight}'")
+            raise ValueError(
+                f"class_weight must be 'balanced' or 'none', got '{self.class_weight}'"
+            )
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
 
@@ -99,10 +101,13 @@ def class_weights(labels: list[int], mode: str) -> torch.Tensor | None:
 def _optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW without weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
@@ -141,7 +146,9 @@ class Trainer:
             loss, embeds = embedding_loss(self.model, ids, mask, labels, loss_fn)
             embeds.retain_grad()  # the clean backward also yields d(loss)/d(embeddings)
             loss.backward()
-            delta = find_perturbation(self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad)
+            delta = find_perturbation(
+                self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad
+            )
             adv_loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, delta)
             (self.adversary.weight * adv_loss).backward()
         return float(loss.detach()) + self.adversary.weight * float(adv_loss.detach())
@@ -156,11 +163,15 @@ class Trainer:
         seed_everything(config.seed)
         rng = random.Random(config.seed)
         weights = class_weights(train.labels, config.class_weight)
-        loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else weights.to(self.device))
+        loss_fn = torch.nn.CrossEntropyLoss(
+            weight=None if weights is None else weights.to(self.device)
+        )
         steps_per_epoch = -(-len(train) // config.batch_size)
         total = steps_per_epoch * config.epochs
         optimizer = _optimizer(self.model, config)
-        schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
+        schedule = get_linear_schedule_with_warmup(
+            optimizer, int(config.warmup_ratio * total), total
+        )
         eval_every = config.eval_every or steps_per_epoch
         best, best_step, best_state, waited = -1.0, 0, None, 0
         history: list[dict[str, float]] = []
@@ -170,7 +181,9 @@ class Trainer:
         self.model.train()
         stopped = False
         for _ in range(config.epochs):
-            for indices in bucketed_batches([len(x) for x in train.input_ids], config.batch_size, rng):
+            for indices in bucketed_batches(
+                [len(x) for x in train.input_ids], config.batch_size, rng
+            ):
                 step_started = time.perf_counter()
                 batch = collate(train, indices, self.pad_id, self.device)
                 loss = self._step_loss(batch, loss_fn)
