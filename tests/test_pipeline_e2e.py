@@ -92,7 +92,8 @@ def test_dvc_exp_run_on_a_tiny_export(
         "false_positive"
     ] == pytest.approx(0.2 * labeled, abs=3)  # the tiny experiment's test share reached the stage
     shown = json.dumps(json.loads(_run(["dvc", "exp", "show", "--json"], repo, pipeline_env)))
-    assert all(f"metrics/{stage}.json" in shown for stage in ("prepare", "teacher", "harden"))
+    stages = ("prepare", "teacher", "harden", "distill", "evaluate")
+    assert all(f"metrics/{stage}.json" in shown for stage in stages)
 
     teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
     assert (
@@ -103,10 +104,21 @@ def test_dvc_exp_run_on_a_tiny_export(
     assert teacher["validation"]["recall"] >= 0.99  # the operating point was chosen for 0.99 recall
     harden = json.loads((repo / "metrics" / "harden.json").read_text())
     robustness = harden["robustness"]
-    assert {"plain", "hardened", "asr_ratio_overall"} <= set(robustness)
-    assert {"search", "overall"} <= set(robustness["plain"])
+    for point in ("soc", "balanced"):  # each operating point compares both teachers
+        assert {"plain", "hardened", "asr_ratio_overall"} <= set(robustness[point])
+        assert {"search", "overall"} <= set(robustness[point]["plain"])
     saved = json.loads((repo / "models" / "hardened" / "alertlens_teacher.json").read_text())
     assert saved["threshold"] == harden["threshold"]
+    distill = json.loads((repo / "metrics" / "distill.json").read_text())
+    assert distill["features"] > 100 and 0 <= distill["validation_agreement"] <= 1
+    evaluate = json.loads((repo / "metrics" / "evaluate.json").read_text())
+    assert {"test", "adversarial"} <= set(evaluate["fidelity"])
+    assert (
+        evaluate["faithfulness"]["n"] > 0
+        and (repo / "reports" / "plots" / "shap_summary.png").is_file()
+    )
+    explained = json.loads((repo / "reports" / "explained_alerts.json").read_text())
+    assert len(explained) == 2 and all(e["additivity_error"] < 1e-6 and e["field_contributions"] for e in explained)
 
     manifest = json.loads((repo / "data" / "prepared" / "manifest.json").read_text())
     with sqlite3.connect(

@@ -40,6 +40,12 @@ def _ingest(args: argparse.Namespace) -> None:
     print(counts.summary())
 
 
+def _explain(args: argparse.Namespace) -> None:
+    from alertlens.explain_cli import run_explain
+
+    run_explain(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alertlens", description="Explainable triage of security alerts."
@@ -67,6 +73,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-reject-ratio", type=float, default=None, help="override the config's ratio"
     )
     ingest.set_defaults(handler=_ingest)
+
+    explain = commands.add_parser(
+        "explain",
+        help="verdict, reasons and counterfactual for alerts (one JSON alert or a JSONL batch)",
+    )
+    explain.add_argument(
+        "input", nargs="?", default="-", help="alert file (JSON or JSONL); - or nothing = stdin"
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="print JSON (one object per alert, JSON Lines)"
+    )
+    source = explain.add_mutually_exclusive_group()
+    source.add_argument("--run", help="MLflow run id of a distill stage: use the pair it produced")
+    source.add_argument("--champion", action="store_true", help="use the registry's champion pair")
+    explain.add_argument(
+        "--teacher", type=Path, help="hardened teacher directory (default models/hardened)"
+    )
+    explain.add_argument(
+        "--surrogate", type=Path, help="surrogate directory (default models/surrogate)"
+    )
+    explain.add_argument(
+        "--normalized",
+        action="store_true",
+        help="input alerts are already normalized (as in data/prepared), not raw export records",
+    )
+    explain.add_argument(
+        "--teacher-view",
+        action="store_true",
+        help="also show the teacher's integrated-gradients tokens and attention rollout",
+    )
+    explain.add_argument(
+        "--no-counterfactual", action="store_true", help="skip the counterfactual search"
+    )
+    explain.set_defaults(handler=_explain)
     return parser
 
 

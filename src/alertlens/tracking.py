@@ -89,3 +89,14 @@ def write_run_record(directory: Path, run_id: str, **extra: str) -> None:
     (directory / "run.json").write_text(
         json.dumps({"mlflow_run_id": run_id, **extra}, indent=2) + "\n"
     )
+
+
+def use_project_store(root: Path) -> str:
+    """Point MLflow at the project's store without creating anything (for reading runs)."""
+    from alertlens.config import load_group_option
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(
+        load_group_option("tracking", "default", root)["uri"], root
+    )
+    mlflow.set_tracking_uri(uri)
+    return uri

@@ -1,6 +1,6 @@
 import pytest
 
-from alertlens.alerts.render import RenderConfig, clip, render_text, text_digest
+from alertlens.alerts.render import RenderConfig, clip, render_spans, render_text, text_digest
 from alertlens.alerts.schema import Alert
 
 
@@ -42,3 +42,15 @@ def test_render_is_deterministic_and_digest_follows_text() -> None:
 def test_render_config_rejects_tiny_limits() -> None:
     with pytest.raises(ValueError, match="max_field_chars"):
         RenderConfig(fields=(), max_field_chars=4)
+
+
+def test_render_spans_point_at_each_value() -> None:
+    config = RenderConfig(fields=("process_name", "command_line"))
+    alert = _alert(command_line="powershell -enc  AAA", process_name="powershell.exe")
+    text, spans = render_spans(alert, config)
+    assert text == render_text(alert, config)
+    assert [(name, text[start:end]) for name, start, end in spans] == [
+        ("source", "edr"),
+        ("process_name", "powershell.exe"),
+        ("command_line", "powershell -enc AAA"),
+    ]

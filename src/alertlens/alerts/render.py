@@ -48,14 +48,15 @@ def clip(text: str, limit: int) -> str:
     return text[:head] + ELLIPSIS + text[-tail:]
 
 
-def render_text(alert: Alert, config: RenderConfig, fields: Sequence[str] | None = None) -> str:
-    """Deterministic text of an alert: ``source: ids | rule_name: ... | url: ...``.
+def rendered_pieces(
+    alert: Alert, config: RenderConfig, fields: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(field, rendered value) pairs in order, ``source`` first, missing fields left out.
 
-    Missing fields are left out. Whitespace runs (newlines in command lines) become one space
-    so the same alert always renders the same way. ``fields`` overrides the configured order,
-    e.g. to render an alert with some fields masked.
+    Whitespace runs (newlines in command lines) become one space so the same alert always
+    renders the same way. ``fields`` overrides the configured order, e.g. to mask fields.
     """
-    pieces = [f"source: {alert.source}"]
+    pieces = [("source", alert.source)]
     values = alert.fields
     for name in config.fields if fields is None else fields:
         value = values.get(name)
@@ -63,8 +64,32 @@ def render_text(alert: Alert, config: RenderConfig, fields: Sequence[str] | None
             continue
         text = " ".join(str(value).split()) if not isinstance(value, bool) else str(value).lower()
         if text:
-            pieces.append(f"{name}: {clip(text, config.max_field_chars)}")
-    return config.separator.join(pieces)
+            pieces.append((name, clip(text, config.max_field_chars)))
+    return pieces
+
+
+def render_text(alert: Alert, config: RenderConfig, fields: Sequence[str] | None = None) -> str:
+    """Deterministic text of an alert: ``source: ids | rule_name: ... | url: ...``."""
+    return config.separator.join(
+        f"{name}: {text}" for name, text in rendered_pieces(alert, config, fields)
+    )
+
+
+def render_spans(alert: Alert, config: RenderConfig) -> tuple[str, list[tuple[str, int, int]]]:
+    """The rendered text and, per field, the character span of its value in that text.
+
+    Token attributions map back to fields (and words inside them) through these spans.
+    """
+    parts: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    offset = 0
+    for index, (name, text) in enumerate(rendered_pieces(alert, config)):
+        prefix = (config.separator if index else "") + f"{name}: "
+        start = offset + len(prefix)
+        spans.append((name, start, start + len(text)))
+        parts.append(prefix + text)
+        offset = start + len(text)
+    return "".join(parts), spans
 
 
 def text_digest(text: str) -> str:

@@ -9,8 +9,9 @@ shortcut for "real".
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from alertlens.alerts.schema import Alert
 from alertlens.teacher.attacks import EvasionTransform, transforms_by_name
@@ -25,6 +26,14 @@ class AugmentConfig:
     max_compose: int = 2
     false_positive_share: float = 0.2
     false_positive_transforms: tuple[str, ...] = field(default=("benign_padding", "char_edit"))
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> AugmentConfig:
+        """From a config section (YAML lists become tuples)."""
+        values: dict[str, Any] = {
+            key: tuple(v) if isinstance(v, list) else v for key, v in cfg.items()
+        }
+        return cls(**values)
 
     def __post_init__(self) -> None:
         transforms_by_name([*self.transforms, *self.false_positive_transforms])  # names must exist

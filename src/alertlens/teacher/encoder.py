@@ -59,9 +59,12 @@ def load_encoder(
         config = BertConfig(
             vocab_size=tokenizer.vocab_size,
             max_position_embeddings=max(max_length, 64),
-            num_labels=NUM_LABELS,
-            **TINY,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=128,
         )
+        config.num_labels = NUM_LABELS
         return BertForSequenceClassification(config), tokenizer
     source = str(bundled_minilm_path()) if name == "minilm" else name
     try:

@@ -8,11 +8,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
 
 from alertlens.teacher.artifact import Teacher, load_teacher, score_frame
 
 
-class TeacherPyfunc(mlflow.pyfunc.PythonModel):
+class TeacherPyfunc(PythonModel):
     """Loads the saved teacher directory from the model's artifacts."""
 
     def load_context(self, context: Any) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from alertlens.alerts.render import RenderConfig, render_text
@@ -27,7 +28,16 @@ def predict_margins(
     was_training = model.training
     model.eval()
     margins = np.zeros(len(data), dtype=np.float64)
-    for indices in bucketed_batches([len(ids) for ids in data.input_ids], batch_size):
+    batches = bucketed_batches([len(ids) for ids in data.input_ids], batch_size)
+    # A bar only for long scoring jobs (transfer sets, attack suites), not per-alert calls.
+    for indices in tqdm(
+        batches,
+        desc="teacher scoring",
+        unit="batch",
+        leave=False,
+        mininterval=2.0,
+        disable=len(data) < 2000,
+    ):
         batch = collate(data, indices, pad_id, device)
         with autocast(device, precision):
             logits = model(

@@ -38,6 +38,9 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_every: int = 0  # steps between validations; 0 = once per epoch
     patience: int = 2  # validations without improvement before stopping
+    # Restore the best validation state at the end. Hardening turns this off: clean PR-AUC
+    # would otherwise pick the least-hardened checkpoint.
+    keep_best: bool = True
     class_weight: str = "balanced"  # balanced | none
     precision: str = "bf16"
     seed: int = 17
@@ -100,7 +103,8 @@ def class_weights(labels: list[int], mode: str) -> torch.Tensor | None:
 
 def _optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW without weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)
@@ -130,7 +134,7 @@ class Trainer:
         adversary: EmbeddingAttackConfig | None = None,
         checkpoint_dir: Path | None = None,
     ) -> None:
-        self.model = model.to(device)
+        self.model = model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
         self.config, self.device, self.pad_id = config, device, pad_id
         self.adversary = adversary if adversary is not None and adversary.method != "none" else None
         self.checkpoint_dir = checkpoint_dir
@@ -146,6 +150,7 @@ class Trainer:
             loss, embeds = embedding_loss(self.model, ids, mask, labels, loss_fn)
             embeds.retain_grad()  # the clean backward also yields d(loss)/d(embeddings)
             loss.backward()
+            assert embeds.grad is not None
             delta = find_perturbation(
                 self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad
             )
@@ -201,7 +206,7 @@ class Trainer:
                 score = validation_pr_auc(self.model, val, config, self.device, self.pad_id)
                 history.append({"step": step, "loss": loss, "val_pr_auc": score})
                 log.info("step %d: loss %.4f, validation PR-AUC %.4f", step, loss, score)
-                if score > best:
+                if score > best or not config.keep_best:
                     best, best_step, waited = score, step, 0
                     best_state = copy.deepcopy(self.model.state_dict())
                     self._save_checkpoint()

@@ -1,0 +1,122 @@
+"""Benchmark explanations: the surrogate (TreeSHAP) against explainers run on the teacher.
+
+On the same test alerts, in one run: the surrogate's explanation at batch size 1 (p50/p95,
+feature extraction and reason text included) and batched; LIME (lime_text, default 5,000
+samples), shap's Partition explainer and Captum integrated gradients on the hardened teacher.
+Needs a trained pair (`make run`). Usage:
+
+    python bench/bench_explain.py [--alerts 300] [--teacher-alerts 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from alertlens.alerts.dataset import load_split
+from alertlens.alerts.render import render_text
+from alertlens.config import project_root
+from alertlens.metrics import sigmoid
+from alertlens.teacher.interpret import integrated_gradients
+from alertlens.triage import TriagePair
+
+
+def percentile_ms(seconds: list[float], q: float) -> float:
+    return float(np.percentile(seconds, q) * 1000)
+
+
+def surrogate_single(pair: TriagePair, alerts: list) -> list[float]:
+    """Seconds per alert, one alert at a time (what an online request pays)."""
+    times = []
+    for alert in alerts:
+        started = time.perf_counter()
+        pair.explainer.explain([alert], counterfactuals=False)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def surrogate_batched(pair: TriagePair, alerts: list, repeats: int) -> float:
+    """Alerts per second explaining a batch (extraction, TreeSHAP and reasons)."""
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        pair.explainer.explain(alerts, counterfactuals=False)
+        runs.append(len(alerts) / (time.perf_counter() - started))
+    return statistics.median(runs)
+
+
+def teacher_explainers(pair: TriagePair, alerts: list) -> dict[str, list[float]]:
+    """Seconds per alert for LIME, shap Partition and Captum IG on the teacher."""
+    import shap
+    from lime.lime_text import LimeTextExplainer
+
+    scorer = pair.teacher.scorer(batch_size=128)
+
+    def probabilities(texts: list[str]) -> np.ndarray:
+        p = sigmoid(scorer.score_texts(list(texts)))
+        return np.column_stack([1 - p, p])
+
+    lime = LimeTextExplainer(class_names=["false_positive", "real"], random_state=0)
+    partition = shap.Explainer(
+        lambda texts: scorer.score_texts(list(texts)), shap.maskers.Text(r"\W+")
+    )
+    explainers = {
+        "lime (5,000 samples)": lambda text, _: lime.explain_instance(
+            text, probabilities, num_features=10
+        ),
+        "shap partition": lambda text, _: partition([text]),
+        "captum IG (32 steps)": lambda _, alert: integrated_gradients(pair.teacher, alert),
+    }
+    times: dict[str, list[float]] = {name: [] for name in explainers}
+    for alert in alerts:
+        text = render_text(alert, pair.teacher.render)
+        for name, run in explainers.items():
+            started = time.perf_counter()
+            run(text, alert)
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--alerts", type=int, default=1000, help="alerts for the surrogate figures")
+    parser.add_argument(
+        "--teacher-alerts", type=int, default=3, help="alerts for the teacher-side explainers"
+    )
+    args = parser.parse_args()
+    root = project_root()
+    pair = TriagePair.from_dirs(root / "models" / "hardened", root / "models" / "surrogate")
+    alerts = load_split(root / "data" / "prepared", "test", args.alerts, seed=5)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; surrogate: {len(pair.surrogate.columns)} features, "
+        f"{pair.surrogate.booster.num_trees()} trees; {len(alerts)} test alerts"
+    )
+    pair.explainer.explain(
+        alerts[:50], counterfactuals=False
+    )  # warm caches, as a running service would be
+    single = surrogate_single(pair, alerts)
+    batched = surrogate_batched(pair, alerts, repeats=3)
+    print(
+        f"surrogate, batch 1:   p50 {percentile_ms(single, 50):.3f} ms  p95 {percentile_ms(single, 95):.3f} ms per alert"
+    )
+    print(f"surrogate, batched:   {batched:,.0f} alerts/s")
+    teacher_times = teacher_explainers(pair, alerts[: args.teacher_alerts])
+    fastest = min(statistics.median(t) for t in teacher_times.values())
+    for name, seconds in teacher_times.items():
+        print(
+            f"teacher, {name:22s} median {statistics.median(seconds):8.2f} s per alert "
+            f"({len(seconds)} alerts)"
+        )
+    ratio = fastest / (percentile_ms(single, 50) / 1000)
+    print(f"surrogate p50 is {ratio:,.0f}x faster than the fastest teacher-side explainer")
+
+
+if __name__ == "__main__":
+    main()

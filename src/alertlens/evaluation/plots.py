@@ -1,0 +1,61 @@
+"""Evaluation plots: SHAP beeswarm, per-alert waterfalls, teacher-vs-surrogate scatter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import shap  # noqa: E402
+
+
+def shap_explanation(
+    contributions: np.ndarray, matrix: np.ndarray, names: Sequence[str]
+) -> shap.Explanation:
+    """LightGBM pred_contrib output (base value in the last column) as a shap.Explanation."""
+    return shap.Explanation(
+        values=contributions[:, :-1],
+        base_values=contributions[:, -1],
+        data=matrix,
+        feature_names=list(names),
+    )
+
+
+def beeswarm(explanation: shap.Explanation, path: Path, max_display: int = 20) -> Path:
+    """SHAP summary (beeswarm) over many alerts."""
+    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
+    return _save(path)
+
+
+def waterfall(explanation: shap.Explanation, index: int, path: Path, title: str) -> Path:
+    """One alert's contributions from the base value to its margin."""
+    shap.plots.waterfall(explanation[index], max_display=12, show=False)
+    plt.title(title, fontsize=9)
+    return _save(path)
+
+
+def score_scatter(teacher: np.ndarray, surrogate: np.ndarray, threshold: float, path: Path) -> Path:
+    """Teacher margin vs surrogate margin, with the shared threshold on both axes."""
+    fig, axis = plt.subplots(figsize=(5, 5))
+    agree = (teacher >= threshold) == (surrogate >= threshold)
+    axis.scatter(teacher[agree], surrogate[agree], s=6, alpha=0.5, label="agree")
+    axis.scatter(teacher[~agree], surrogate[~agree], s=10, color="crimson", label="disagree")
+    axis.axvline(threshold, color="grey", lw=0.8)
+    axis.axhline(threshold, color="grey", lw=0.8)
+    axis.set_xlabel("teacher logit margin")
+    axis.set_ylabel("surrogate score")
+    axis.set_title(f"fidelity: {agree.mean():.3f} agreement at the operating point")
+    axis.legend(loc="upper left")
+    return _save(path, fig)
+
+
+def _save(path: Path, fig: plt.Figure | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (fig or plt.gcf()).savefig(path, dpi=110, bbox_inches="tight")
+    plt.close("all")
+    return path

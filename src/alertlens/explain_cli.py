@@ -1,0 +1,123 @@
+"""`alertlens explain`: read alerts, load the pair, print verdicts and reasons."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from alertlens.alerts.mapping import RecordError
+from alertlens.alerts.schema import Alert
+from alertlens.config import ConfigError, project_root
+from alertlens.tracking import use_project_store
+from alertlens.triage import TriagePair
+
+
+def read_records(source: str) -> list[Any]:
+    """One JSON value (an alert or a list of alerts) or JSON Lines, from a file or stdin."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{source} is not UTF-8 text") from None
+    if not text.strip():
+        raise ValueError("no alert given: the input is empty")
+    try:
+        value = json.loads(text)
+        return value if isinstance(value, list) else [value]
+    except json.JSONDecodeError:
+        pass
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
+    return records
+
+
+def to_alerts(pair: TriagePair, records: list[Any], normalized: bool) -> list[Alert]:
+    """Records -> alerts; a bad record is an error that names it."""
+    alerts = []
+    for number, record in enumerate(records, start=1):
+        try:
+            if normalized:
+                if not isinstance(record, dict) or not {"id", "timestamp", "source"} <= set(record):
+                    raise RecordError(
+                        "missing_field", "a normalized alert needs id, timestamp and source"
+                    )
+                alerts.append(Alert.from_dict(record))
+            else:
+                alerts.extend(pair.normalize([record]))
+        except RecordError as exc:
+            raise ValueError(f"alert {number}: {exc.message} ({exc.reason})") from None
+    return alerts
+
+
+def load_pair(args: argparse.Namespace) -> TriagePair:
+    root = project_root()
+    if args.run or args.champion:
+        use_project_store(root)
+    if args.run:
+        return TriagePair.from_run(args.run)
+    if args.champion:
+        from alertlens.registry import champion_pair
+
+        return champion_pair()
+    teacher = args.teacher or root / "models" / "hardened"
+    surrogate = args.surrogate or root / "models" / "surrogate"
+    if not teacher.is_dir() or not surrogate.is_dir():
+        raise ConfigError(
+            f"no trained pair at {teacher} and {surrogate}: run `make run` first, or pass --run"
+        )
+    return TriagePair.from_dirs(teacher, surrogate)
+
+
+def render_answer(answer: dict[str, Any]) -> str:
+    """Plain text for an analyst."""
+    teacher, surrogate, explanation = answer["teacher"], answer["surrogate"], answer["explanation"]
+    lines = [
+        f"alert {answer['alert_id']} ({answer['source']}): {answer['verdict'].upper().replace('_', ' ')}",
+        f"  teacher   {teacher['verdict']:<15} score {teacher['score']:+.2f} (threshold {teacher['threshold']:+.2f})",
+        f"  surrogate {surrogate['verdict']:<15} score {surrogate['score']:+.2f}",
+    ]
+    if not answer["agree"]:
+        lines.append(
+            "  WARNING: teacher and surrogate disagree; the reasons below explain the surrogate, not the "
+            "teacher, and are unreliable (unusual or adversarial input?)"
+        )
+    lines.append("  reasons:")
+    lines.extend(f"    {reason['text']}" for reason in explanation["reasons"])
+    if explanation["missing_fields"]:
+        lines.append(f"  missing fields: {', '.join(explanation['missing_fields'])}")
+    if explanation.get("counterfactual"):
+        lines.append(f"  counterfactual: {explanation['counterfactual']['text']}")
+    for view in ("integrated_gradients", "attention_rollout"):
+        if view in answer:
+            lines.append(f"  teacher view ({view.replace('_', ' ')}): {answer[view]}")
+    return "\n".join(lines)
+
+
+def run_explain(args: argparse.Namespace) -> None:
+    records = read_records(args.input)
+    pair = load_pair(args)
+    alerts = to_alerts(pair, records, args.normalized)
+    answers = pair.triage(alerts, counterfactuals=not args.no_counterfactual)
+    if args.teacher_view:
+        from alertlens.teacher.interpret import (
+            attention_rollout,
+            integrated_gradients,
+            render_tokens,
+        )
+
+        for alert, answer in zip(alerts, answers, strict=True):
+            answer["integrated_gradients"] = render_tokens(
+                integrated_gradients(pair.teacher, alert)[0]
+            )
+            answer["attention_rollout"] = render_tokens(attention_rollout(pair.teacher, alert))
+    for answer in answers:
+        print(json.dumps(answer, default=str) if args.json else render_answer(answer))

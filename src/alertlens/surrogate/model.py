@@ -1,0 +1,259 @@
+"""The surrogate: LightGBM on typed alert features, predicting the teacher's logit margin.
+
+Rows are encoded straight to a float matrix (categoricals as integer codes of levels fixed at
+training), so scoring one alert costs a feature extraction and one booster call, with no
+pandas in the hot path. The booster's raw score lives in the teacher's logit-margin space, so
+the teacher's threshold is the surrogate's threshold too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from alertlens.alerts.schema import Alert
+from alertlens.features.extract import FeatureExtractor
+from alertlens.features.spec import FeatureSpec
+from alertlens.metrics import sigmoid
+
+OBJECTIVES = ("regression", "cross_entropy")
+BOOSTER_FILE = "booster.txt"
+META_FILE = "surrogate.json"
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """LightGBM settings (the ``surrogate`` config section)."""
+
+    # regression fits the teacher's margin (L2). cross_entropy fits soft labels at the operating
+    # point, sigmoid((margin - threshold) / temperature): the teacher's margins crowd around a
+    # conservative threshold, and a small temperature spends the trees on that boundary.
+    objective: str = "cross_entropy"
+    temperature: float = 0.1
+    num_leaves: int = 15
+    # TreeSHAP costs trees x leaves x depth^2 per alert: shallow trees keep explanations fast.
+    max_depth: int = 5
+    learning_rate: float = 0.1
+    n_estimators: int = 800
+    min_data_in_leaf: int = 10
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.9
+    lambda_l2: float = 1.0
+    cat_smooth: float = 10.0
+    early_stopping_rounds: int = 50
+    num_threads: int = 2
+    seed: int = 31
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"surrogate.objective must be one of {OBJECTIVES}, got '{self.objective}'"
+            )
+
+    def lightgbm_params(self) -> dict[str, Any]:
+        return {
+            "objective": "regression" if self.objective == "regression" else "cross_entropy",
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": self.lambda_l2,
+            "cat_smooth": self.cat_smooth,
+            "num_threads": self.num_threads,
+            "seed": self.seed,
+            "deterministic": True,
+            "verbosity": -1,
+        }
+
+
+@dataclass
+class RowEncoder:
+    """Extractor rows -> float matrix; categorical levels are fixed once, at training."""
+
+    extractor: FeatureExtractor
+    levels: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.categorical = [
+            i for i, c in enumerate(self.extractor.columns) if c.dtype == "categorical"
+        ]
+        self._codes = {
+            i: {
+                level: code
+                for code, level in enumerate(self.levels.get(self.extractor.columns[i].name, []))
+            }
+            for i in self.categorical
+        }
+
+    def fit_levels(self, rows: Sequence[Sequence[Any]], min_count: int = 3) -> None:
+        """Keep each categorical value seen at least ``min_count`` times (rarer ones = unseen)."""
+        for i in self.categorical:
+            counts: dict[str, int] = {}
+            for row in rows:
+                if row[i] is not None:
+                    counts[row[i]] = counts.get(row[i], 0) + 1
+            name = self.extractor.columns[i].name
+            self.levels[name] = sorted(v for v, n in counts.items() if n >= min_count)
+        self.__post_init__()
+
+    def encode(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
+        """Numeric cells as floats (None -> NaN); categoricals as level codes (unseen -> NaN)."""
+        matrix = np.full((len(rows), len(self.extractor.columns)), np.nan)
+        categorical = set(self.categorical)
+        for r, row in enumerate(rows):
+            for i, cell in enumerate(row):
+                if cell is None:
+                    continue
+                if i in categorical:
+                    code = self._codes[i].get(cell)
+                    if code is not None:
+                        matrix[r, i] = code
+                else:
+                    matrix[r, i] = cell
+        return matrix
+
+
+@dataclass
+class SurrogateModel:
+    """A fitted booster with its feature spec, category levels and operating threshold."""
+
+    booster: lgb.Booster
+    encoder: RowEncoder
+    threshold: float
+    objective: str = "regression"
+    temperature: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict)
+    # One thread: a single alert is scored in microseconds, thread start-up would dominate.
+    predict_threads: int = 1
+
+    @property
+    def columns(self) -> list[str]:
+        return [c.name for c in self.encoder.extractor.columns]
+
+    def matrix(self, alerts: Sequence[Alert]) -> np.ndarray:
+        extract = self.encoder.extractor.extract
+        return self.encoder.encode([extract(alert) for alert in alerts])
+
+    def _to_teacher_space(self, raw: np.ndarray) -> np.ndarray:
+        """Booster raw scores -> the teacher's logit-margin space (affine, so SHAP stays additive)."""
+        if self.objective == "regression":
+            return raw
+        return raw * self.temperature + self.threshold
+
+    def margins_from_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores in the teacher's logit-margin space, comparable with its threshold."""
+        raw = self.booster.predict(matrix, raw_score=True, num_threads=self.predict_threads)
+        return self._to_teacher_space(np.asarray(raw, dtype=float))
+
+    def margins(self, alerts: Sequence[Alert]) -> np.ndarray:
+        return self.margins_from_matrix(self.matrix(alerts))
+
+    def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
+        """A Scorer, like the teacher's: alerts -> margins."""
+        return self.margins(alerts)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions per column plus the base value in the last column, in the
+        teacher's logit space: they add up to :meth:`margins_from_matrix`."""
+        contrib = np.asarray(
+            self.booster.predict(matrix, pred_contrib=True, num_threads=self.predict_threads)
+        )
+        if self.objective == "regression":
+            return contrib
+        scaled = contrib * self.temperature
+        scaled[:, -1] += self.threshold
+        return scaled
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / BOOSTER_FILE))
+        meta = {
+            **self.meta,
+            "threshold": self.threshold,
+            "objective": self.objective,
+            "temperature": self.temperature,
+            "feature_spec": self.encoder.extractor.spec.to_dict(),
+            "levels": self.encoder.levels,
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> SurrogateModel:
+        meta_path = Path(directory) / META_FILE
+        if not meta_path.is_file():
+            raise ValueError(f"{directory} is not an alertlens surrogate (no {META_FILE})")
+        meta = json.loads(meta_path.read_text())
+        extractor = FeatureExtractor(FeatureSpec.from_config(meta.pop("feature_spec")))
+        encoder = RowEncoder(extractor, meta.pop("levels"))
+        booster = lgb.Booster(model_file=str(Path(directory) / BOOSTER_FILE))
+        threshold, objective = float(meta.pop("threshold")), meta.pop("objective")
+        return cls(
+            booster, encoder, threshold, objective, float(meta.pop("temperature", 1.0)), meta
+        )
+
+
+def fit_surrogate(
+    spec: FeatureSpec,
+    train: Sequence[Alert],
+    train_margins: np.ndarray,
+    valid: Sequence[Alert],
+    valid_margins: np.ndarray,
+    threshold: float,
+    config: SurrogateConfig,
+) -> SurrogateModel:
+    """Fit LightGBM to the teacher's margins (or probabilities), early-stopped on validation."""
+    encoder = RowEncoder(FeatureExtractor(spec))
+    rows = [encoder.extractor.extract(a) for a in train]
+    encoder.fit_levels(rows)
+    x_train = encoder.encode(rows)
+    x_valid = encoder.encode([encoder.extractor.extract(a) for a in valid])
+
+    def target(margins: np.ndarray) -> np.ndarray:
+        if config.objective == "regression":
+            return margins
+        return sigmoid((margins - threshold) / config.temperature)
+
+    names = [c.name for c in encoder.extractor.columns]
+    train_set = lgb.Dataset(
+        x_train,
+        target(train_margins),
+        feature_name=names,
+        categorical_feature=encoder.categorical,
+        free_raw_data=False,
+    )
+    valid_set = lgb.Dataset(x_valid, target(valid_margins), reference=train_set)
+    booster = lgb.train(
+        config.lightgbm_params(),
+        train_set,
+        num_boost_round=config.n_estimators,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+    )
+    meta = {"best_iteration": booster.best_iteration, "train_rows": len(train)}
+    return SurrogateModel(booster, encoder, threshold, config.objective, config.temperature, meta)
+
+
+def agreement(
+    teacher_margins: np.ndarray, surrogate_margins: np.ndarray, threshold: float
+) -> float:
+    """Share of alerts where both models take the same side of the shared threshold."""
+    if len(teacher_margins) == 0:
+        return math.nan
+    return float(np.mean((teacher_margins >= threshold) == (surrogate_margins >= threshold)))
+
+
+def feature_spec_with(
+    base: Mapping[str, Any], extra_features: Sequence[Mapping[str, Any]]
+) -> FeatureSpec:
+    """The configured spec plus learned features (teacher-guided keywords)."""
+    return FeatureSpec.from_config({**base, "features": [*base["features"], *extra_features]})

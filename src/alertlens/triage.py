@@ -1,0 +1,124 @@
+"""The deployed pair: the hardened teacher decides, the surrogate explains, and the two are
+checked against each other on every alert.
+
+When they disagree, the surrogate's reasons describe a decision the teacher did not make, so
+the answer says so and marks the explanation unreliable; disagreement is also a useful signal
+of adversarial or out-of-distribution input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alertlens.alerts.mapping import DataMapping
+from alertlens.alerts.schema import Alert
+from alertlens.metrics import sigmoid
+from alertlens.surrogate.explain import Explainer, FieldReference
+from alertlens.surrogate.model import SurrogateModel
+from alertlens.teacher.artifact import Teacher, load_teacher
+
+DATA_CONFIG_FILE = "data_config.json"
+
+
+def verdict(margin: float, threshold: float) -> str:
+    return "real" if margin >= threshold else "false_positive"
+
+
+@dataclass
+class TriagePair:
+    """A hardened teacher and its surrogate, loaded together."""
+
+    teacher: Teacher
+    surrogate: SurrogateModel
+    explainer: Explainer
+    mapping: DataMapping | None
+    origin: str
+
+    @classmethod
+    def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path, device: str = "auto") -> TriagePair:
+        """Load from a teacher and a surrogate directory (pipeline outputs or downloads)."""
+        if not (Path(surrogate_dir) / "reference.json").is_file():
+            raise ValueError(f"{surrogate_dir} is not a surrogate directory (no reference.json)")
+        surrogate = SurrogateModel.load(surrogate_dir)
+        reference = FieldReference.from_dict(
+            json.loads((Path(surrogate_dir) / "reference.json").read_text())
+        )
+        data_cfg_path = Path(surrogate_dir) / DATA_CONFIG_FILE
+        mapping = (
+            DataMapping.from_config(json.loads(data_cfg_path.read_text()))
+            if data_cfg_path.is_file()
+            else None
+        )
+        return cls(
+            load_teacher(teacher_dir, device),
+            surrogate,
+            Explainer(surrogate, reference),
+            mapping,
+            origin=f"{teacher_dir} + {surrogate_dir}",
+        )
+
+    @classmethod
+    def from_run(cls, run_id: str, device: str = "auto") -> TriagePair:
+        """Download the pair a distill run produced (its surrogate and the teacher it mimics)."""
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        tags = MlflowClient().get_run(run_id).data.tags
+        if "alertlens.teacher_model_uri" not in tags:
+            raise ValueError(
+                f"run {run_id} is not a distill run (no alertlens.teacher_model_uri tag)"
+            )
+        surrogate_dir = Path(
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="surrogate")
+        )
+        teacher_root = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=tags["alertlens.teacher_model_uri"])
+        )
+        pair = cls.from_dirs(teacher_root / "artifacts" / "teacher", surrogate_dir, device)
+        pair.origin = f"MLflow run {run_id}"
+        return pair
+
+    def normalize(self, records: Sequence[Any]) -> list[Alert]:
+        """Raw export records -> alerts, with the data config the pair was trained on."""
+        if self.mapping is None:
+            raise ValueError(
+                "this surrogate was saved without its data config; pass normalized alerts"
+            )
+        return [
+            self.mapping.normalize(record, raw=json.dumps(record, sort_keys=True))
+            for record in records
+        ]
+
+    def triage(self, alerts: Sequence[Alert], counterfactuals: bool = True) -> list[dict[str, Any]]:
+        """Per alert: both verdicts, agreement, the surrogate's reasons and counterfactual."""
+        teacher_margins = self.teacher.scorer()(alerts)
+        explanations = self.explainer.explain(alerts, counterfactuals=counterfactuals)
+        threshold = self.teacher.meta.threshold
+        answers = []
+        for alert, margin, explanation in zip(alerts, teacher_margins, explanations, strict=True):
+            agree = verdict(margin, threshold) == explanation.verdict
+            answers.append(
+                {
+                    "alert_id": alert.id,
+                    "source": alert.source,
+                    "verdict": verdict(margin, threshold),
+                    "teacher": {
+                        "verdict": verdict(margin, threshold),
+                        "score": round(float(margin), 4),
+                        "probability": round(float(sigmoid(margin)), 4),
+                        "threshold": threshold,
+                    },
+                    "surrogate": {
+                        "verdict": explanation.verdict,
+                        "score": round(explanation.margin, 4),
+                    },
+                    "agree": agree,
+                    "explanation_reliable": agree,
+                    "explanation": explanation.to_dict(),
+                }
+            )
+        return answers

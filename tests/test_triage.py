@@ -1,0 +1,190 @@
+"""The deployed pair and `alertlens explain`, on a tiny teacher and a toy surrogate."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from alertlens.alerts.mapping import DataMapping
+from alertlens.alerts.render import RenderConfig
+from alertlens.features.spec import FeatureSpec
+from alertlens.surrogate.explain import FieldReference
+from alertlens.surrogate.model import SurrogateConfig, fit_surrogate
+from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
+from alertlens.teacher.encoder import load_encoder
+from alertlens.triage import DATA_CONFIG_FILE, TriagePair
+
+SPEC = {
+    "networks": {"scanners": ["10.0.5.0/28"]},
+    "features": [
+        {"kind": "keywords", "field": "command_line", "keywords": ["-enc", "whoami"]},
+        {"kind": "ip", "field": "src_ip", "networks": ["scanners"]},
+        {"kind": "numeric", "field": "dest_port"},
+    ],
+}
+
+
+def _record(i: int, cmd: str, src: str | None = "203.0.113.5") -> dict:
+    record = {
+        "id": f"r{i}",
+        "ts": 1767607200 + i,
+        "kind": "edr",
+        "host": "h",
+        "verdict": "tp",
+        "proc": {"cmd": cmd},
+        "net": {"port": 443},
+    }
+    if src:
+        record["net"]["src"] = src
+    return record
+
+
+@pytest.fixture(scope="module")
+def pair_dirs(tmp_path_factory: pytest.TempPathFactory, toy_config: dict) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("pair")
+    model, tokenizer = load_encoder("tiny", 64, seed=0)
+    with (
+        torch.no_grad()
+    ):  # a random tiny BERT barely varies its margin; amplify it so reasons exist
+        model.classifier.weight.mul_(300.0)
+    render = RenderConfig(fields=("command_line", "src_ip", "dest_port"))
+    teacher = Teacher(
+        model,
+        tokenizer,
+        TeacherMeta("tiny", 0.0, 64, "fp32", 0.99, render.to_dict()),
+        torch.device("cpu"),
+    )
+    save_teacher(root / "teacher", teacher)
+    mapping, rng = DataMapping.from_config(toy_config), random.Random(0)
+    cmds = [
+        "powershell -enc SQBFAFgA",
+        "cmd.exe /c whoami",
+        "backup.exe /full",
+        "notepad.exe a.txt",
+    ]
+    alerts = [
+        mapping.normalize(
+            _record(i, rng.choice(cmds), f"10.0.5.{rng.choice([3, 120])}"), raw=str(i)
+        )
+        for i in range(240)
+    ]
+    margins = teacher.scorer()(alerts)  # the surrogate mimics the real (tiny) teacher
+    surrogate = fit_surrogate(
+        FeatureSpec.from_config(SPEC),
+        alerts[:200],
+        margins[:200],
+        alerts[200:],
+        margins[200:],
+        0.0,
+        SurrogateConfig(
+            objective="regression", n_estimators=40, num_leaves=4, min_data_in_leaf=3, num_threads=1
+        ),
+    )
+    surrogate.save(root / "surrogate")
+    (root / "surrogate" / "reference.json").write_text(
+        json.dumps(FieldReference.from_alerts(alerts, margins, 0.0).to_dict())
+    )
+    (root / "surrogate" / DATA_CONFIG_FILE).write_text(json.dumps(toy_config))
+    return root / "teacher", root / "surrogate"
+
+
+@pytest.fixture(scope="module")
+def toy_config() -> dict:
+    return {
+        "name": "toy",
+        "format": "jsonl",
+        "id": "id",
+        "timestamp": "ts",
+        "source": "kind",
+        "label": {"path": "verdict", "false_positive": ["fp"], "true_positive": ["tp"]},
+        "fields": {
+            "command_line": "proc.cmd",
+            "dest_port": {"path": "net.port", "type": "int"},
+            "src_ip": {"path": "net.src", "type": "ip"},
+        },
+        "text_fields": ["command_line", "src_ip", "dest_port"],
+    }
+
+
+def test_pair_answers_with_both_verdicts_and_flags_disagreement(
+    pair_dirs: tuple[Path, Path],
+) -> None:
+    pair = TriagePair.from_dirs(*pair_dirs, device="cpu")
+    alerts = pair.normalize(
+        [_record(i, c) for i, c in enumerate(["powershell -enc SQBFAFgA", "notepad.exe a.txt"])]
+    )
+    answers = pair.triage(alerts)
+    teacher_margins = pair.teacher.scorer()(alerts)
+    for answer, margin in zip(answers, teacher_margins, strict=True):
+        assert answer["teacher"]["score"] == pytest.approx(margin, abs=1e-3)
+        assert (
+            answer["verdict"]
+            == answer["teacher"]["verdict"]
+            == ("real" if margin >= 0 else "false_positive")
+        )
+        assert answer["agree"] == (answer["surrogate"]["verdict"] == answer["teacher"]["verdict"])
+        assert answer["explanation_reliable"] == answer["agree"]
+        assert answer["explanation"]["reasons"]
+
+
+def _explain(
+    pair_dirs: tuple[Path, Path], stdin: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    teacher, surrogate = pair_dirs
+    command = [
+        sys.executable,
+        "-m",
+        "alertlens.cli",
+        "explain",
+        "--teacher",
+        str(teacher),
+        "--surrogate",
+        str(surrogate),
+        *args,
+    ]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True)
+
+
+def test_explain_prints_verdicts_reasons_and_missing_fields(pair_dirs: tuple[Path, Path]) -> None:
+    result = _explain(pair_dirs, json.dumps(_record(1, "cmd.exe /c whoami", src=None)))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "alert r1 (edr):" in result.stdout
+        and "teacher " in result.stdout
+        and "surrogate " in result.stdout
+    )
+    assert "missing fields: src_ip" in result.stdout and "reasons:" in result.stdout
+
+
+def test_explain_json_batch(pair_dirs: tuple[Path, Path]) -> None:
+    batch = "\n".join(json.dumps(_record(i, "powershell -enc SQBFAFgA")) for i in range(3))
+    result = _explain(pair_dirs, batch, "--json")
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and [a["alert_id"] for a in answers] == ["r0", "r1", "r2"]
+    assert {"teacher", "surrogate", "agree", "explanation"} <= set(answers[0])
+    assert np.isfinite(answers[0]["explanation"]["margin"])
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ('{"id": "r1", "ts": ', "line 1 is not valid JSON"),
+        (
+            json.dumps({"id": "r1", "kind": "edr"}),
+            "alert 1: required field timestamp ('ts') is missing (missing_field)",
+        ),
+        ("", "no alert given"),
+    ],
+)
+def test_explain_rejects_malformed_alerts_clearly(
+    pair_dirs: tuple[Path, Path], stdin: str, message: str
+) -> None:
+    result = _explain(pair_dirs, stdin)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
