@@ -107,8 +107,9 @@ def main() -> None:
         mlflow.log_metrics(flatten_metrics(metrics))
 
         matrix = surrogate.matrix(sample)
+        shown = [surrogate.encoder.extractor.extract(a) for a in sample]
         explanation = plots.shap_explanation(
-            surrogate.contributions(matrix), matrix, surrogate.columns
+            surrogate.contributions(matrix), matrix, surrogate.columns, shown
         )
         written = [
             plots.beeswarm(explanation, args.plots / "shap_summary.png"),

@@ -15,13 +15,22 @@ import shap  # noqa: E402
 
 
 def shap_explanation(
-    contributions: np.ndarray, matrix: np.ndarray, names: Sequence[str]
+    contributions: np.ndarray,
+    matrix: np.ndarray,
+    names: Sequence[str],
+    shown: Sequence[Sequence[object]],
 ) -> shap.Explanation:
-    """LightGBM pred_contrib output (base value in the last column) as a shap.Explanation."""
+    """LightGBM pred_contrib output (base value in the last column) as a shap.Explanation.
+
+    ``shown`` holds the extracted values as an analyst reads them (category names, not codes).
+    """
     return shap.Explanation(
         values=contributions[:, :-1],
         base_values=contributions[:, -1],
         data=matrix,
+        display_data=np.array(
+            [["missing" if v is None else v for v in row] for row in shown], dtype=object
+        ),
         feature_names=list(names),
     )
 
