@@ -42,8 +42,10 @@ test: setup  ## run the test suite (fast; CPU only)
 test-full: setup  ## run every test, slow ones included
 	pytest -m ""
 
-bench: setup  ## run the benchmarks (they print their figures)
+bench: setup  ## run the benchmarks (they print their figures; bench_explain needs `make run` first)
 	python bench/bench_data.py
+	python bench/bench_teacher.py
+	python bench/bench_explain.py
 
 lint: setup  ## ruff and mypy
 	ruff check src tests pipelines bench
