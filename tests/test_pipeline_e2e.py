@@ -118,7 +118,9 @@ def test_dvc_exp_run_on_a_tiny_export(
         and (repo / "reports" / "plots" / "shap_summary.png").is_file()
     )
     explained = json.loads((repo / "reports" / "explained_alerts.json").read_text())
-    assert len(explained) == 2 and all(e["additivity_error"] < 1e-6 and e["field_contributions"] for e in explained)
+    assert len(explained) == 2 and all(
+        e["additivity_error"] < 1e-6 and e["field_contributions"] for e in explained
+    )
 
     manifest = json.loads((repo / "data" / "prepared" / "manifest.json").read_text())
     with sqlite3.connect(

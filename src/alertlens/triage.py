@@ -17,15 +17,11 @@ from typing import Any
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.metrics import sigmoid
-from alertlens.surrogate.explain import Explainer, FieldReference
+from alertlens.surrogate.explain import Explainer, FieldReference, verdict_of
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, load_teacher
 
 DATA_CONFIG_FILE = "data_config.json"
-
-
-def verdict(margin: float, threshold: float) -> str:
-    return "real" if margin >= threshold else "false_positive"
 
 
 @dataclass
@@ -100,14 +96,14 @@ class TriagePair:
         threshold = self.teacher.meta.threshold
         answers = []
         for alert, margin, explanation in zip(alerts, teacher_margins, explanations, strict=True):
-            agree = verdict(margin, threshold) == explanation.verdict
+            agree = verdict_of(margin, threshold) == explanation.verdict
             answers.append(
                 {
                     "alert_id": alert.id,
                     "source": alert.source,
-                    "verdict": verdict(margin, threshold),
+                    "verdict": verdict_of(margin, threshold),
                     "teacher": {
-                        "verdict": verdict(margin, threshold),
+                        "verdict": verdict_of(margin, threshold),
                         "score": round(float(margin), 4),
                         "probability": round(float(sigmoid(margin)), 4),
                         "threshold": threshold,

@@ -68,3 +68,8 @@ def test_real_suricata_samples_parse_completely(fixtures: Path) -> None:
     ]
     assert len(records) == 548
     assert all(r.error is None and r.obj["event_type"] == "alert" for r in records)
+
+
+def test_rejected_csv_rows_keep_their_quoting(tmp_path: Path) -> None:
+    records = list(readers.read_csv(_write(tmp_path, "a.csv", 'id,cmd\n1,"a,b",extra\n')))
+    assert records[0].error[0] == "wrong_column_count" and records[0].raw == '1,"a,b",extra'

@@ -198,7 +198,7 @@ def read_csv(path: Path) -> Iterator[RawRecord]:
         line = reader.line_num + 1
         for row in reader:
             start, line = line, reader.line_num + 1
-            raw = ",".join(row)
+            raw = _csv_line(row)
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
@@ -216,6 +216,13 @@ def read_csv(path: Path) -> Iterator[RawRecord]:
                     name: value for name, value in zip(header, row, strict=True) if value != ""
                 }
                 yield RawRecord(str(path), start, raw, obj=cells)
+
+
+def _csv_line(row: list[str]) -> str:
+    """A row written back as CSV (quoting kept), so a rejected row reads as it did."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(row)
+    return buffer.getvalue()
 
 
 READERS = {"jsonl": read_json_lines, "json": read_json, "eve": read_json, "csv": read_csv}
