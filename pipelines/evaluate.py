@@ -12,7 +12,7 @@ from alertlens.alerts.dataset import load_split
 from alertlens.config import load_params, project_root
 from alertlens.errors import reports_errors, setup_logging
 from alertlens.evaluation import plots
-from alertlens.evaluation.faithfulness import faithfulness_report
+from alertlens.evaluation.faithfulness import evidence_ranking, faithfulness_report
 from alertlens.evaluation.fidelity import fidelity_report
 from alertlens.surrogate.explain import Explainer, FieldReference
 from alertlens.surrogate.model import SurrogateModel
@@ -20,13 +20,6 @@ from alertlens.teacher.artifact import load_teacher
 from alertlens.teacher.augment import AugmentConfig, evasion_variants
 from alertlens.teacher.interpret import field_ranking, integrated_gradients
 from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file
-
-
-def evidence_ranking(field_contributions: dict[str, float], teacher_says_real: bool) -> list[str]:
-    """Fields by their evidence for the teacher's verdict, strongest first (ERASER rationales
-    support the predicted class; a field arguing against it is not part of the reason)."""
-    sign = 1.0 if teacher_says_real else -1.0
-    return sorted(field_contributions, key=lambda name: -sign * field_contributions[name])
 
 
 def run_id(directory: Path) -> str:

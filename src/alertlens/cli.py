@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from alertlens.errors import reports_errors, setup_logging
+from alertlens.promotion.cli import add_promote_parser
 
 log = logging.getLogger("alertlens")
 
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-counterfactual", action="store_true", help="skip the counterfactual search"
     )
     explain.set_defaults(handler=_explain)
+    add_promote_parser(commands)
     return parser
 
 

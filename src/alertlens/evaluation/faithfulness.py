@@ -159,6 +159,15 @@ def deletion_curve(
     return _curve(_predicted(full, full >= threshold), removed)
 
 
+def evidence_ranking(
+    field_contributions: Mapping[str, float], teacher_says_real: bool
+) -> list[str]:
+    """Fields by their evidence for the teacher's verdict, strongest first (ERASER rationales
+    support the predicted class; a field arguing against it is not part of the reason)."""
+    sign = 1.0 if teacher_says_real else -1.0
+    return sorted(field_contributions, key=lambda name: -sign * field_contributions[name])
+
+
 def _spearman(first: Sequence[str], second: Sequence[str]) -> float:
     """Spearman's rho of two orders of the same distinct fields (no ties, so the closed form)."""
     n = len(first)

@@ -1,0 +1,38 @@
+"""DVC stage `promote`: register the run's pair as challenger and let the gates decide
+whether it becomes champion (conf/gates). A refused challenger is a normal outcome, not an
+error: the decision file says why."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from alertlens.config import load_params, project_root
+from alertlens.errors import reports_errors, setup_logging
+from alertlens.promotion.run import run_promotion
+
+
+@reports_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")
+    parser.add_argument("--teacher", type=Path, required=True, help="the hardened teacher")
+    parser.add_argument("--surrogate", type=Path, required=True)
+    parser.add_argument("--decision", type=Path, required=True, help="decision file to write")
+    parser.add_argument("--metrics", type=Path, required=True)
+    args = parser.parse_args()
+    setup_logging()
+    decision = run_promotion(
+        load_params(),
+        project_root(),
+        args.data,
+        args.teacher,
+        args.surrogate,
+        args.decision,
+        args.metrics,
+    )
+    print(f"promote: {decision.to_text()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Promotion of a run's teacher + surrogate pair: scorecards, gates, registry decisions."""

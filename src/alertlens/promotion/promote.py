@@ -1,0 +1,254 @@
+"""Promotion: register the run's pair as challenger, score it and the champion on the same
+alerts, apply the gates, and move ``champion`` only when every gate passes.
+
+The decision (every gate's value, threshold and verdict, both scorecards, the versions and
+the links to data, commit and runs) goes to a JSON file DVC tracks, onto both model versions
+as tags, and into an MLflow run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alertlens.alerts.dataset import load_split
+from alertlens.alerts.ingest import AlertStream
+from alertlens.alerts.mapping import DataMapping
+from alertlens.alerts.schema import Alert
+from alertlens.config import ConfigError, load_group_option, section
+from alertlens.promotion.gates import GateResult, evaluate_gates
+from alertlens.promotion.scorecard import Scorecard, ScorecardConfig, scorecard
+from alertlens.registry import (
+    CHAMPION,
+    SURROGATE_RUN_TAG,
+    PairVersions,
+    champion_pair,
+    make_champion,
+    pair_at,
+    register_pair,
+    registered_pair,
+    tag_pair,
+)
+from alertlens.teacher.attacks import transforms_by_name
+from alertlens.teacher.augment import AugmentConfig
+from alertlens.triage import TriagePair
+
+log = logging.getLogger(__name__)
+
+DECISION_TAG_PREFIX = "alertlens.gate."
+
+
+@dataclass
+class Challenger:
+    """The pair this pipeline run produced, with the run records its stages wrote."""
+
+    teacher_dir: Path
+    surrogate_dir: Path
+    teacher_run: dict[str, str]
+    surrogate_run: dict[str, str]
+
+    @classmethod
+    def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path) -> Challenger:
+        records = []
+        for directory in (teacher_dir, surrogate_dir):
+            path = Path(directory) / "run.json"
+            if not path.is_file():
+                raise ConfigError(f"{path} is missing: run the pipeline stages first")
+            record = json.loads(path.read_text())
+            if "model_uri" not in record:
+                raise ConfigError(
+                    f"{path} names no logged model (model_uri): rerun that stage with this version"
+                )
+            records.append(record)
+        return cls(Path(teacher_dir), Path(surrogate_dir), records[0], records[1])
+
+    def links(self, data_version: str | None, git_commit: str | None) -> dict[str, str]:
+        """Tags linking a registered version to its data, code and runs."""
+        links = {
+            "alertlens.teacher_run": self.teacher_run["mlflow_run_id"],
+            SURROGATE_RUN_TAG: self.surrogate_run["mlflow_run_id"],
+        }
+        if data_version:
+            links["alertlens.data_version"] = data_version
+        if git_commit:
+            links["alertlens.git_commit"] = git_commit
+        return links
+
+
+@dataclass
+class Decision:
+    """What the gates said and what was done about it."""
+
+    promoted: bool
+    dry_run: bool
+    summary: str
+    gates: list[GateResult]
+    challenger: Scorecard
+    champion: Scorecard | None
+    challenger_versions: PairVersions | None = None
+    champion_before: PairVersions | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    decided_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
+
+    @property
+    def failed(self) -> list[GateResult]:
+        return [gate for gate in self.gates if not gate.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        def versions(pair: PairVersions | None) -> dict[str, str] | None:
+            return None if pair is None else {"teacher": pair.teacher, "surrogate": pair.surrogate}
+
+        return {
+            "promoted": self.promoted,
+            "dry_run": self.dry_run,
+            "summary": self.summary,
+            "decided_at": self.decided_at,
+            "challenger_versions": versions(self.challenger_versions),
+            "champion_before": versions(self.champion_before),
+            "links": self.links,
+            "gates": [gate.to_dict() for gate in self.gates],
+            "scorecards": {"challenger": self.challenger, "champion": self.champion},
+        }
+
+    def to_text(self) -> str:
+        lines = [self.summary, *(f"  {gate.line()}" for gate in self.gates)]
+        return "\n".join(lines)
+
+    def tags(self) -> dict[str, str]:
+        """The decision as model version tags (one per gate, plus the outcome)."""
+        tags = {
+            "alertlens.decision": "promoted" if self.promoted else "refused",
+            "alertlens.decided_at": self.decided_at,
+            "alertlens.gates_failed": str(len(self.failed)),
+        }
+        for gate in self.gates:
+            value = "missing" if gate.value is None else f"{gate.value:.4f}"
+            tags[DECISION_TAG_PREFIX + gate.name.replace(":", ".")] = (
+                f"{'pass' if gate.passed else 'FAIL'} {value} ({gate.rule})"
+            )
+        return tags
+
+
+def read_golden(path: Path, data_config: str | Mapping[str, Any]) -> list[Alert]:
+    """The fixed golden set: every record must be accepted (a golden set with rejects is a bug)."""
+    if not path.exists():
+        raise ConfigError(f"golden set {path} not found (gates.golden.path)")
+    cfg = load_group_option("data", data_config) if isinstance(data_config, str) else data_config
+    rejected = io.StringIO()
+    stream = AlertStream(DataMapping.from_config(cfg), rejected)
+    alerts = list(stream.from_path(path))
+    counts = stream.finish(max_reject_ratio=0.0)
+    log.info("golden set: %s", counts.summary())
+    return [a for a in alerts if a.label is not None]
+
+
+def gate_datasets(
+    data_dir: Path, gates_cfg: Mapping[str, Any], data_cfg: Mapping[str, Any], root: Path
+) -> dict[str, list[Alert]]:
+    """The alerts both pairs are scored on: the current test split and the golden set."""
+    seed = int(gates_cfg["scorecard"]["seed"])
+    datasets = {"test": load_split(data_dir, "test", gates_cfg.get("test_subsample"), seed)}
+    golden = gates_cfg.get("golden") or {}
+    if golden.get("path"):
+        datasets["golden"] = read_golden(
+            root / golden["path"], golden.get("data_config") or data_cfg
+        )
+    return datasets
+
+
+def score_pair(
+    pair: TriagePair, datasets: Mapping[str, Sequence[Alert]], params: Mapping[str, Any]
+) -> Scorecard:
+    """A pair's scorecard with the run's evasion transforms and sample sizes."""
+    augment = params["harden"]["augment"]
+    return scorecard(
+        pair,
+        datasets,
+        AugmentConfig.from_config(augment),
+        transforms_by_name(augment["transforms"]),
+        section(ScorecardConfig, params["gates"]["scorecard"]),
+    )
+
+
+def data_version(root: Path) -> str | None:
+    """The md5 data.dvc pins for data/raw: the data version a pair was trained on."""
+    path = root / "data.dvc"
+    if not path.is_file():
+        return None
+    outs = (yaml.safe_load(path.read_text()) or {}).get("outs") or [{}]
+    return outs[0].get("md5")
+
+
+def _summary(promoted: bool, first: bool, failed: Sequence[GateResult], dry_run: bool) -> str:
+    would = "would be " if dry_run else ""
+    if promoted:
+        basis = "the absolute floors pass (first pair)" if first else "every gate passes"
+        return f"challenger {would}promoted to {CHAMPION}: {basis}"
+    names = ", ".join(gate.name for gate in failed)
+    return f"challenger {would}refused: {len(failed)} gate(s) failed: {names}"
+
+
+def decide(
+    challenger_card: Scorecard,
+    champion_card: Scorecard | None,
+    gates_cfg: Mapping[str, Any],
+    dry_run: bool,
+) -> Decision:
+    """Apply the gates; the first pair (no champion) needs only the absolute floors."""
+    gates = evaluate_gates(challenger_card, champion_card, gates_cfg)
+    failed = [gate for gate in gates if not gate.passed]
+    promoted = not failed
+    return Decision(
+        promoted=promoted,
+        dry_run=dry_run,
+        summary=_summary(promoted, champion_card is None, failed, dry_run),
+        gates=gates,
+        challenger=challenger_card,
+        champion=champion_card,
+    )
+
+
+def promote(
+    challenger: Challenger,
+    datasets: Mapping[str, Sequence[Alert]],
+    params: Mapping[str, Any],
+    links: Mapping[str, str],
+    dry_run: bool = False,
+    device: str = "auto",
+) -> Decision:
+    """Register (unless dry-run), score both pairs on ``datasets``, gate, and act."""
+    surrogate_run = challenger.surrogate_run["mlflow_run_id"]
+    versions = registered_pair(surrogate_run)
+    if versions is None and not dry_run:
+        versions = register_pair(
+            challenger.teacher_run["model_uri"], challenger.surrogate_run["model_uri"], links
+        )
+        log.info("registered %s as challenger", versions)
+    champion = pair_at(CHAMPION)
+    pair = TriagePair.from_dirs(challenger.teacher_dir, challenger.surrogate_dir, device)
+    challenger_card = score_pair(pair, datasets, params)
+    champion_card = None
+    if champion is not None and champion != versions:
+        champion_card = score_pair(champion_pair(), datasets, params)
+    decision = decide(challenger_card, champion_card, params["gates"], dry_run)
+    decision.challenger_versions, decision.champion_before = versions, champion
+    decision.links = dict(links)
+    if champion is not None and champion == versions:
+        decision.summary = f"{versions} already holds {CHAMPION}: nothing to do"
+        decision.promoted = False
+        return decision
+    if not dry_run and versions is not None:
+        tag_pair(versions, decision.tags())
+        if decision.promoted:
+            make_champion(versions)
+    return decision

@@ -1,0 +1,62 @@
+"""Promotion as the `promote` stage and `alertlens promote` run it: one MLflow run, the
+decision file (tracked by DVC) and flat metrics for `dvc exp show`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from alertlens.promotion.promote import Challenger, Decision, data_version, gate_datasets, promote
+from alertlens.tracking import configure, flatten_metrics, git_commit, stage_run, write_metrics_file
+
+
+def promotion_metrics(decision: Decision) -> dict[str, Any]:
+    """Numbers for DVC metrics and MLflow: the outcome and both scorecards."""
+    return {
+        "promoted": int(decision.promoted),
+        "gates_failed": len(decision.failed),
+        "gates_total": len(decision.gates),
+        "challenger": decision.challenger,
+        "champion": decision.champion or {},
+    }
+
+
+def run_promotion(
+    params: Mapping[str, Any],
+    root: Path,
+    data_dir: Path,
+    teacher_dir: Path,
+    surrogate_dir: Path,
+    decision_path: Path | None,
+    metrics_path: Path | None,
+    dry_run: bool = False,
+) -> Decision:
+    """Promote the pair in ``teacher_dir`` + ``surrogate_dir``; a dry run registers, tags,
+    writes and logs nothing."""
+    challenger = Challenger.from_dirs(teacher_dir, surrogate_dir)
+    datasets = gate_datasets(data_dir, params["gates"], params["data"], root)
+    links = challenger.links(data_version(root), git_commit(root))
+    device = params["teacher"]["device"]
+    if dry_run:
+        configure(params["tracking"], root)
+        return promote(challenger, datasets, params, links, dry_run=True, device=device)
+
+    with stage_run("promote", params["tracking"], root) as run:
+        links["alertlens.promote_run"] = run.info.run_id
+        decision = promote(challenger, datasets, params, links, device=device)
+        metrics = promotion_metrics(decision)
+        mlflow.log_metrics(flatten_metrics(metrics))
+        mlflow.set_tags(
+            {**links, "alertlens.decision": "promoted" if decision.promoted else "refused"}
+        )
+        mlflow.log_dict(decision.to_dict(), "promotion.json")
+    if decision_path is not None:
+        decision_path.parent.mkdir(parents=True, exist_ok=True)
+        decision_path.write_text(json.dumps(decision.to_dict(), indent=2) + "\n")
+    if metrics_path is not None:
+        write_metrics_file(metrics_path, metrics)
+    return decision

@@ -1,0 +1,75 @@
+"""Gates: floors, no-regression checks against the champion, and config errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from alertlens.promotion.gates import evaluate_gates, floor_gates, relative_gates
+
+CFG = {
+    "floors": {"test.recall": {"min": 0.97}, "robustness.attack_success_rate": {"max": 0.1}},
+    "relative": {
+        "test.recall": {"max_drop": 0.01},
+        "robustness.attack_success_rate": {"max_increase": 0.03},
+    },
+}
+
+
+def test_floors_pass_at_the_boundary_and_fail_past_it() -> None:
+    results = floor_gates(
+        {"test.recall": 0.97, "robustness.attack_success_rate": 0.11}, CFG["floors"]
+    )
+    assert [(r.name, r.passed) for r in results] == [
+        ("floor:test.recall", True),
+        ("floor:robustness.attack_success_rate", False),
+    ]
+    assert results[1].threshold == 0.1 and results[1].rule == "<= 0.1"
+
+
+@pytest.mark.parametrize("value", [None, math.nan])
+def test_a_missing_or_undefined_metric_fails_its_floor(value: float | None) -> None:
+    (result,) = floor_gates({"test.recall": value}, {"test.recall": {"min": 0.5}})
+    assert not result.passed
+    assert "missing" in result.line() or "nan" in result.line()
+
+
+def test_relative_gates_compare_with_the_champion_in_the_right_direction() -> None:
+    champion = {"test.recall": 0.99, "robustness.attack_success_rate": 0.02}
+    ok = relative_gates(
+        {"test.recall": 0.981, "robustness.attack_success_rate": 0.05}, champion, CFG["relative"]
+    )
+    assert all(r.passed for r in ok)
+    assert ok[0].threshold == pytest.approx(0.98)
+    assert ok[1].threshold == pytest.approx(0.05)
+    worse = relative_gates(
+        {"test.recall": 0.979, "robustness.attack_success_rate": 0.051}, champion, CFG["relative"]
+    )
+    assert [r.passed for r in worse] == [False, False]
+
+
+def test_a_champion_without_the_metric_does_not_block() -> None:
+    (result,) = relative_gates(
+        {"test.recall": 0.5}, {"test.recall": None}, {"test.recall": {"max_drop": 0.01}}
+    )
+    assert result.passed and result.rule == "champion has no value"
+
+
+def test_without_a_champion_only_the_floors_apply() -> None:
+    card = {"test.recall": 0.99, "robustness.attack_success_rate": 0.0}
+    assert [r.name.split(":")[0] for r in evaluate_gates(card, None, CFG)] == ["floor", "floor"]
+    assert len(evaluate_gates(card, card, CFG)) == 4
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"floors": {"test.recall": {"above": 0.9}}},
+        {"floors": {"test.recall": 0.9}},
+        {"relative": {"test.recall": {"max_drop": 0.1, "max_increase": 0.1}}},
+    ],
+)
+def test_malformed_gate_config_names_the_key(cfg: dict) -> None:
+    with pytest.raises(ValueError, match=r"gates\.(floors|relative)\.test\.recall"):
+        evaluate_gates({}, None, cfg)
