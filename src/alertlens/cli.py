@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from alertlens.errors import reports_errors, setup_logging
+from alertlens.monitoring.cli import add_drift_parser
 from alertlens.promotion.cli import add_promote_parser
+from alertlens.retraining.cli import add_retrain_parser
 
 log = logging.getLogger("alertlens")
 
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(handler=_explain)
     add_promote_parser(commands)
+    add_drift_parser(commands)
+    add_retrain_parser(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`alertlens promote` and `alertlens rollback`."""
+"""`alertlens promote`, `alertlens rollback` and `alertlens audit`."""
 
 from __future__ import annotations
 
@@ -49,8 +49,20 @@ def _rollback(args: argparse.Namespace) -> None:
     print(f"champion rolled back from {before} to {after}: {args.reason}")
 
 
+def _audit(args: argparse.Namespace) -> None:
+    import json
+
+    from alertlens.config import project_root
+    from alertlens.promotion.audit import audit_record, audit_text
+    from alertlens.tracking import use_project_store
+
+    use_project_store(project_root())
+    record = audit_record(args.version)
+    print(json.dumps(record, indent=2) if args.json else audit_text(record))
+
+
 def add_promote_parser(commands: Any) -> None:
-    """Register `promote` and `rollback` on the CLI's subcommands."""
+    """Register `promote`, `rollback` and `audit` on the CLI's subcommands."""
     promote = commands.add_parser(
         "promote",
         help="register the pipeline's pair as challenger; promote it if every gate passes",
@@ -73,3 +85,13 @@ def add_promote_parser(commands: Any) -> None:
     )
     rollback.add_argument("--reason", required=True, help="why (kept on the model versions)")
     rollback.set_defaults(handler=_rollback)
+
+    audit = commands.add_parser(
+        "audit",
+        help="follow a registered pair to its data version, commit, config, runs and gates",
+    )
+    audit.add_argument(
+        "version", nargs="?", default="champion", help="surrogate version number or alias"
+    )
+    audit.add_argument("--json", action="store_true", help="print the record as JSON")
+    audit.set_defaults(handler=_audit)

@@ -54,6 +54,8 @@ def run_promotion(
             {**links, "alertlens.decision": "promoted" if decision.promoted else "refused"}
         )
         mlflow.log_dict(decision.to_dict(), "promotion.json")
+        # The composed config of this run: the audit trail's "which config" answer.
+        mlflow.log_artifact(str(root / "params.yaml"))
     if decision_path is not None:
         decision_path.parent.mkdir(parents=True, exist_ok=True)
         decision_path.write_text(json.dumps(decision.to_dict(), indent=2) + "\n")

@@ -1,0 +1,184 @@
+"""`alertlens retrain`: add a new export to data/raw, rerun the pipeline, report the decision.
+
+Safe to run from cron:
+- a lock stops two runs overlapping (the second exits at once, saying who holds it);
+- the export is checked with the data config before anything is touched, and a failed
+  pipeline run never moves ``champion`` (only the promote stage does, after its gates);
+- files are stored under their content hash, so a rerun with the same export adds nothing,
+  DVC finds every stage up to date, and nothing changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alertlens.alerts.ingest import AlertStream, IngestCounts, input_files
+from alertlens.alerts.mapping import DataMapping
+from alertlens.alerts.schema import Alert
+from alertlens.config import ConfigError, load_params
+from alertlens.promotion.promote import data_version
+from alertlens.retraining.lock import exclusive_lock
+
+log = logging.getLogger(__name__)
+
+RAW_DIR = Path("data/raw")
+DECISION_FILE = Path("reports/promotion.json")
+LOCK_FILE = Path(".alertlens/retrain.lock")
+
+
+class PipelineFailed(Exception):
+    """``dvc exp run`` exited non-zero."""
+
+
+@dataclass
+class RetrainResult:
+    """What one retrain did, for the summary and for scripts (``--json``)."""
+
+    export_counts: dict[str, Any]
+    added_files: list[str]
+    data_version_before: str | None
+    data_version_after: str | None
+    pipeline_ran: bool = False
+    decision: dict[str, Any] | None = None
+    skipped_reason: str | None = None
+    drift: dict[str, Any] | None = field(default=None)
+
+    @property
+    def promoted(self) -> bool:
+        return bool(self.decision and self.decision.get("promoted"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "promoted": self.promoted}
+
+    def summary(self) -> str:
+        counts = self.export_counts
+        lines = [
+            f"export: {counts['records_read']} records = {counts['accepted']} accepted + "
+            f"{counts['rejected']} rejected + {counts['filtered']} filtered",
+        ]
+        if self.skipped_reason:
+            return "\n".join([*lines, f"retrain skipped: {self.skipped_reason}"])
+        added = ", ".join(self.added_files) or "none (already in data/raw)"
+        lines.append(f"added to {RAW_DIR}: {added}")
+        lines.append(f"data version: {self.data_version_before} -> {self.data_version_after}")
+        if not self.pipeline_ran:
+            lines.append("pipeline up to date: no stage ran, registry unchanged")
+        elif self.decision is None:
+            lines.append("promote stage did not run: registry unchanged")
+        else:
+            lines.append(self.decision["summary"])
+            lines += [
+                f"  {'PASS' if g['passed'] else 'FAIL'}  {g['name']}: "
+                f"{'missing' if g['value'] is None else format(g['value'], '.4f')} ({g['rule']})"
+                for g in self.decision["gates"]
+            ]
+        return "\n".join(lines)
+
+
+def check_export(
+    path: Path, data_cfg: dict[str, Any]
+) -> tuple[list[Path], list[Alert], IngestCounts]:
+    """Read the export with the pipeline's data config; too many rejects stops the retrain
+    before data/raw is touched."""
+    mapping = DataMapping.from_config(data_cfg)
+    files = input_files(path, mapping.files)
+    if not files:
+        raise ConfigError(f"{path}: no files matching '{mapping.files}'")
+    stream = AlertStream(mapping, io.StringIO())
+    alerts = [alert for file in files for alert in stream.from_file(file)]
+    counts = stream.finish(float(data_cfg.get("max_reject_ratio", 0.05)))
+    return files, alerts, counts
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def add_to_raw(files: Sequence[Path], raw_dir: Path) -> list[str]:
+    """Copy export files into ``raw_dir`` under content-hashed names; files whose content is
+    already there are skipped. Returns the names added."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    present = {_digest(p) for p in raw_dir.rglob("*") if p.is_file()}
+    added = []
+    for file in files:
+        digest = _digest(file)
+        if digest in present:
+            continue
+        name = f"{file.stem}-{digest[:12]}{file.suffix}"
+        shutil.copyfile(file, raw_dir / name)
+        present.add(digest)
+        added.append(name)
+    return added
+
+
+def _env() -> dict[str, str]:
+    """The venv's bin first on PATH: DVC stages call `python`, which must be this one."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_command(args: Sequence[str], root: Path) -> None:
+    """Run a command in the project, its output passed through; non-zero exit raises."""
+    log.info("running: %s", " ".join(args))
+    done = subprocess.run(list(args), cwd=root, env=_env(), check=False)
+    if done.returncode != 0:
+        raise PipelineFailed(f"'{' '.join(args)}' exited with status {done.returncode}")
+
+
+def _file_state(path: Path) -> str | None:
+    return _digest(path) if path.is_file() else None
+
+
+def retrain(
+    root: Path,
+    new_data: Path,
+    overrides: Sequence[str] = (),
+    drift_check: Callable[[list[Alert]], dict[str, Any]] | None = None,
+    runner: Callable[[Sequence[str], Path], None] = run_command,
+) -> RetrainResult:
+    """Add ``new_data`` to data/raw, ``dvc add`` it, ``dvc exp run`` (with ``-S`` overrides),
+    and return what the promote stage decided.
+
+    ``drift_check`` (for ``--if-drift``) gets the export's alerts and returns the drift report
+    as a dict with ``warranted``; when it says no, nothing is touched.
+    """
+    with exclusive_lock(root / LOCK_FILE):
+        params = load_params(root / "params.yaml")
+        files, alerts, counts = check_export(new_data, params["data"])
+        result = RetrainResult(counts.as_dict(), [], data_version(root), None)
+        if drift_check is not None:
+            result.drift = drift_check(alerts)
+            if not result.drift.get("warranted"):
+                result.skipped_reason = "no drift warrants retraining (--if-drift)"
+                return result
+        result.added_files = add_to_raw(files, root / RAW_DIR)
+        runner(["dvc", "add", str(RAW_DIR)], root)
+        result.data_version_after = data_version(root)
+        decision_before = _file_state(root / DECISION_FILE)
+        stamps_before = _stage_stamp(root)
+        runner(["dvc", "exp", "run", *(arg for o in overrides for arg in ("-S", o))], root)
+        result.pipeline_ran = _stage_stamp(root) != stamps_before
+        if _file_state(root / DECISION_FILE) != decision_before:
+            result.decision = json.loads((root / DECISION_FILE).read_text())
+        return result
+
+
+def _stage_stamp(root: Path) -> str | None:
+    """dvc.lock's content: it changes exactly when some stage ran."""
+    return _file_state(root / "dvc.lock")
