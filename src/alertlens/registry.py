@@ -61,7 +61,7 @@ def _pair_of(client: MlflowClient, surrogate: ModelVersion) -> PairVersions:
             f"{SURROGATE_MODEL} v{surrogate.version} has no {TEACHER_VERSION_TAG} tag: "
             "it was not registered by alertlens"
         )
-    return PairVersions(teacher=teacher, surrogate=surrogate.version)
+    return PairVersions(teacher=str(teacher), surrogate=str(surrogate.version))
 
 
 def pair_at(alias: str, client: MlflowClient | None = None) -> PairVersions | None:
@@ -105,12 +105,12 @@ def register_pair(
     surrogate = mlflow.register_model(
         surrogate_model_uri,
         SURROGATE_MODEL,
-        tags={**tags, TEACHER_VERSION_TAG: teacher.version},
+        tags={**tags, TEACHER_VERSION_TAG: str(teacher.version)},
     )
     client.set_model_version_tag(
         TEACHER_MODEL, teacher.version, SURROGATE_VERSION_TAG, surrogate.version
     )
-    pair = PairVersions(teacher=teacher.version, surrogate=surrogate.version)
+    pair = PairVersions(teacher=str(teacher.version), surrogate=str(surrogate.version))
     set_alias(CHALLENGER, pair, client)
     return pair
 

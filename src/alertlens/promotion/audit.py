@@ -36,10 +36,10 @@ def audit_record(ref: str = "champion", client: MlflowClient | None = None) -> d
     teacher = client.get_model_version(TEACHER_MODEL, teacher_number) if teacher_number else None
     tags = dict(surrogate.tags)
     return {
-        "surrogate_version": surrogate.version,
+        "surrogate_version": str(surrogate.version),
         "teacher_version": teacher_number,
         "teacher_links_back": teacher is not None
-        and teacher.tags.get(SURROGATE_VERSION_TAG) == surrogate.version,
+        and teacher.tags.get(SURROGATE_VERSION_TAG) == str(surrogate.version),
         "aliases": list(surrogate.aliases),
         "data_version": tags.get("alertlens.data_version"),
         "git_commit": tags.get("alertlens.git_commit"),

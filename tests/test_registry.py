@@ -1,0 +1,80 @@
+"""Registry bookkeeping on a real (throwaway) MLflow store: linked pair versions, aliases that
+move together, idempotent registration, rollback along the champion history."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from alertlens.config import ConfigError
+from alertlens.registry import (
+    CHALLENGER,
+    CHAMPION,
+    SURROGATE_MODEL,
+    TEACHER_MODEL,
+    make_champion,
+    pair_at,
+    register_pair,
+    registered_pair,
+    rollback,
+)
+
+
+class Constant(mlflow.pyfunc.PythonModel):  # registry tests need models, not good ones
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        return [0] * len(model_input)
+
+
+def _run_pair(index: int) -> tuple[str, str, str]:
+    """Log a stand-in teacher and surrogate in one run; returns (teacher uri, surrogate uri, run)."""
+    with mlflow.start_run() as run:
+        teacher = mlflow.pyfunc.log_model(
+            name=f"teacher{index}", python_model=Constant(), pip_requirements=["mlflow"]
+        )
+        surrogate = mlflow.pyfunc.log_model(
+            name=f"surrogate{index}", python_model=Constant(), pip_requirements=["mlflow"]
+        )
+    return teacher.model_uri, surrogate.model_uri, run.info.run_id
+
+
+def _register(index: int):  # noqa: ANN202
+    teacher, surrogate, run_id = _run_pair(index)
+    links = {"alertlens.surrogate_run": run_id, "alertlens.data_version": f"md5-{index}"}
+    return register_pair(teacher, surrogate, links)
+
+
+def test_a_registered_pair_links_both_ways_and_is_challenger() -> None:
+    pair = _register(1)
+    client = MlflowClient()
+    surrogate = client.get_model_version(SURROGATE_MODEL, pair.surrogate)
+    teacher = client.get_model_version(TEACHER_MODEL, pair.teacher)
+    assert surrogate.tags["alertlens.teacher_version"] == pair.teacher
+    assert teacher.tags["alertlens.surrogate_version"] == pair.surrogate
+    assert surrogate.tags["alertlens.data_version"] == teacher.tags["alertlens.data_version"]
+    assert pair_at(CHALLENGER) == pair and pair_at(CHAMPION) is None
+    assert registered_pair(surrogate.tags["alertlens.surrogate_run"]) == pair
+    assert registered_pair("no-such-run") is None
+
+
+def test_champion_moves_on_both_models_and_rolls_back_along_its_history() -> None:
+    first, second, third = _register(1), _register(2), _register(3)
+    assert make_champion(first) is None
+    assert make_champion(second) == first
+    assert make_champion(third) == second
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias(TEACHER_MODEL, CHAMPION).version) == third.teacher
+
+    assert rollback("bad week") == (third, second)
+    assert pair_at(CHAMPION) == second
+    assert str(client.get_model_version_by_alias(TEACHER_MODEL, CHAMPION).version) == second.teacher
+    rolled = client.get_model_version(SURROGATE_MODEL, third.surrogate)
+    assert rolled.tags["alertlens.rollback_reason"] == "bad week"
+    assert rollback("again") == (second, first)
+    with pytest.raises(ConfigError, match="first champion"):
+        rollback("nothing before the first")
+
+
+def test_rollback_without_a_champion_says_so() -> None:
+    with pytest.raises(ConfigError, match="nothing to roll back"):
+        rollback("why")
