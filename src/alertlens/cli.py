@@ -10,6 +10,7 @@ from pathlib import Path
 from alertlens.errors import reports_errors, setup_logging
 from alertlens.monitoring.cli import add_drift_parser
 from alertlens.promotion.cli import add_promote_parser
+from alertlens.reporting.cli import add_report_parser
 from alertlens.retraining.cli import add_retrain_parser
 
 log = logging.getLogger("alertlens")
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(handler=_explain)
     add_promote_parser(commands)
+    add_report_parser(commands)
     add_drift_parser(commands)
     add_retrain_parser(commands)
     return parser

@@ -1,0 +1,26 @@
+"""DVC stage `report`: reports/index.html, the run's challenger beside the champion, the
+promotion decision, plots and explained alerts; also logged into the promote stage's run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from alertlens.config import load_params, project_root
+from alertlens.errors import reports_errors, setup_logging
+from alertlens.reporting.cli import print_outcome
+from alertlens.reporting.run import write_report
+
+
+@reports_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="HTML page to write")
+    args = parser.parse_args()
+    setup_logging()
+    report, logged = write_report(load_params(), project_root(), args.out)
+    print_outcome(args.out, report, logged, use_mlflow=True)
+
+
+if __name__ == "__main__":
+    main()

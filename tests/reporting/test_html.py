@@ -1,0 +1,202 @@
+"""The rendered page: gates, scorecards, plots, alerts, escaping, and gaps."""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from alertlens.reporting.collect import ReportInputs, collect_report
+from alertlens.reporting.html import render_report
+
+from .conftest import MALICIOUS, decision, explained, tiny_png, write_inputs
+
+URI = "sqlite:////tmp/mlflow.db"
+
+
+class Rows(HTMLParser):
+    """Table rows as lists of (text, class) cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[tuple[str, str]]] = []
+        self.cell: list[str] | None = None
+        self.cls = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell, self.cls = [], dict(attrs).get("class") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(("".join(self.cell).strip(), self.cls))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def rows(page: str) -> list[list[tuple[str, str]]]:
+    parser = Rows()
+    parser.feed(page)
+    return parser.rows
+
+
+def row_of(page: str, first_cell: str) -> list[str]:
+    """The texts of the (first) row whose first cell is ``first_cell``."""
+    return next([text for text, _ in r] for r in rows(page) if r and r[0][0] == first_cell)
+
+
+def render(champion: dict[str, Any] | None, inputs: ReportInputs) -> str:
+    report = collect_report(inputs)
+    report["champion"] = champion
+    return render_report(report, URI)
+
+
+CHAMPION = {
+    "versions": {"teacher": "1", "surrogate": "1"},
+    "basis": "the champion when the gates decided",
+    "tags": {"alertlens.git_commit": "0123abcd"},
+    "runs": {"harden": "dddd4444", "distill": "eeee5555", "evaluate": "ffff6666"},
+    "metrics": {
+        "harden": {"test.overall.f1": 0.5021},
+        "evaluate": {"fidelity.test.agreement": 0.9},
+    },
+    "note": None,
+}
+
+
+def test_gate_table_shows_value_threshold_rule_and_coloured_verdict(
+    report_inputs: ReportInputs,
+) -> None:
+    page = render(CHAMPION, report_inputs)
+    gate_rows = [r for r in rows(page) if len(r) == 6 and r[5][0] in ("PASS", "FAIL")]
+    assert [[cell for cell in r] for r in gate_rows] == [
+        [
+            ("Required level: real alerts caught (recall), test split", ""),
+            ("floor:test.recall", "code"),
+            ("99.56%", "num"),
+            ("97.00%", "num"),
+            (">= 0.97", "code"),
+            ("PASS", "pass"),
+        ],
+        [
+            ("No worse than the champion: F1, test split", ""),
+            ("vs_champion:test.f1", "code"),
+            ("0.4712", "num"),
+            ("0.4920", "num"),
+            ("drop <= 0.02 from 0.5120", "code"),
+            ("FAIL", "fail"),
+        ],
+    ]
+    assert "1 of 2 gates pass" in page
+    assert '<div class="banner fail"><strong>Refused</strong>' in page
+
+
+def test_both_scorecards_stand_side_by_side(report_inputs: ReportInputs) -> None:
+    page = render(CHAMPION, report_inputs)
+    assert row_of(page, "F1, test split") == [
+        "F1, test split",
+        "test.f1",
+        "0.471",
+        "0.512",
+        "-0.041",
+    ]
+    assert row_of(page, "Evasion attacks that succeed, robustness") == [
+        "Evasion attacks that succeed, robustness",
+        "robustness.attack_success_rate",
+        "0.25%",
+        "1.0%",
+        "-0.8 pts",
+    ]
+    assert row_of(page, "F1, golden set")[3] == "n/a"  # undefined for the champion
+
+
+def test_stage_metrics_compare_challenger_with_champion_runs(report_inputs: ReportInputs) -> None:
+    page = render(CHAMPION, report_inputs)
+    assert row_of(page, "F1") == ["F1", "0.469", "0.502", "-0.033"]
+    assert row_of(page, "Agrees with the teacher") == [
+        "Agrees with the teacher",
+        "92.4%",
+        "90.0%",
+        "+2.4 pts",
+    ]
+    assert row_of(page, "waf: recall") == ["waf: recall", "97.7%", "n/a", ""]
+    assert row_of(page, "url encode (random)") == [
+        "url encode (random)",
+        "40",
+        "8.7%",
+        "0.0%",
+        "n/a",
+    ]
+    assert row_of(page, "Git commit") == ["Git commit", "bf37819e", "0123abcd"]
+
+
+def test_plots_are_embedded_so_the_page_stands_alone(report_inputs: ReportInputs) -> None:
+    page = render(CHAMPION, report_inputs)
+    uri = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    assert page.count(f'src="{uri}"') == 2  # the SHAP summary and the alert's waterfall
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_explained_alerts_show_verdict_reasons_and_counterfactual(
+    report_inputs: ReportInputs,
+) -> None:
+    page = render(CHAMPION, report_inputs)
+    assert '<code>SYN-0016997</code> <span class="verdict fp">false positive</span>' in page
+    assert row_of(page, 'rule_name is "ET WEB"') == [
+        'rule_name is "ET WEB"',
+        "-0.16 toward false positive",
+    ]
+    assert "would be real if x" in page
+
+
+def test_malicious_alert_content_is_escaped(tmp_path: Path) -> None:
+    inputs = write_inputs(
+        tmp_path,
+        decision(summary=MALICIOUS),
+        explained(alert_id=MALICIOUS, text='<img src=x onerror="alert(2)">'),
+    )
+    page = render(CHAMPION, inputs)
+    assert MALICIOUS not in page and "<img src=x" not in page
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in page
+    # and scripts could not run even if one slipped through
+    assert "Content-Security-Policy\" content=\"default-src 'none'; img-src data:;" in page
+
+
+def test_first_run_says_there_is_no_champion(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(champion=False, promoted=True), explained())
+    page = render(None, inputs)
+    assert "<strong>No champion yet:</strong>" in page
+    assert "Champion: none yet." in page
+    assert row_of(page, "F1") == ["F1", "0.469"]  # no champion columns at all
+    assert '<div class="banner pass"><strong>Promoted</strong>' in page
+
+
+def test_missing_inputs_give_a_readable_page(tmp_path: Path) -> None:
+    page = render(None, ReportInputs().under(tmp_path))
+    for heading in ("1. The promotion decision", "6. Explained alerts", "8. Audit trail"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "<strong>No promotion decision</strong>" in page
+    assert "teacher stage metrics not available:" in page
+    assert "No explained alerts are available." in page
+    assert "No plots are available." in page
+
+
+def test_audit_trail_gives_commands_to_follow_each_link(report_inputs: ReportInputs) -> None:
+    page = render(CHAMPION, report_inputs)
+    for command in (
+        "git show bf37819e:params.yaml",
+        "git log --oneline -S 5d41402abc4b2a76b9719d911017c592 -- data.dvc",
+        "dvc exp show",
+        f"MLFLOW_TRACKING_URI={URI} mlflow runs describe --run-id bbbb2222",
+        f"MLFLOW_TRACKING_URI={URI} mlflow artifacts download -u runs:/cccc3333/promotion.json -d alertlens-audit",
+    ):
+        assert command in page
+    assert row_of(page, "Evaluation run") == ["Evaluation run", "n/a", "runs:/ffff6666"]
