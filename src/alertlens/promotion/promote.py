@@ -239,7 +239,7 @@ def promote(
     challenger_card = score_pair(pair, datasets, params)
     champion_card = None
     if champion is not None and champion != versions:
-        champion_card = score_pair(champion_pair(), datasets, params)
+        champion_card = score_pair(champion_pair(device), datasets, params)
     decision = decide(challenger_card, champion_card, params["gates"], dry_run)
     decision.challenger_versions, decision.champion_before = versions, champion
     decision.links = dict(links)
