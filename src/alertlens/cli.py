@@ -12,6 +12,7 @@ from alertlens.monitoring.cli import add_drift_parser
 from alertlens.promotion.cli import add_promote_parser
 from alertlens.reporting.cli import add_report_parser
 from alertlens.retraining.cli import add_retrain_parser
+from alertlens.serving.cli import add_serve_parser
 
 log = logging.getLogger("alertlens")
 
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(commands)
     add_drift_parser(commands)
     add_retrain_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 

@@ -8,16 +8,18 @@ of adversarial or out-of-distribution input.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.metrics import sigmoid
-from alertlens.surrogate.explain import Explainer, FieldReference, verdict_of
+from alertlens.surrogate.explain import Explainer, Explanation, FieldReference, verdict_of
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, load_teacher
 
@@ -78,43 +80,85 @@ class TriagePair:
         pair.origin = f"MLflow run {run_id}"
         return pair
 
-    def normalize(self, records: Sequence[Any]) -> list[Alert]:
-        """Raw export records -> alerts, with the data config the pair was trained on."""
+    @cached_property
+    def _triage_mapping(self) -> DataMapping:
+        """The data config minus its label rule: triage never reads an analyst's verdict, and a
+        new alert has none yet (a config without an ``unlabeled`` rule would reject it)."""
         if self.mapping is None:
             raise ValueError(
                 "this surrogate was saved without its data config; pass normalized alerts"
             )
+        return dataclasses.replace(self.mapping, label=None)
+
+    def normalize(self, records: Sequence[Any]) -> list[Alert]:
+        """Raw export records -> alerts, with the data config the pair was trained on.
+
+        Raises RecordError for the first record the config cannot map.
+        """
+        mapping = self._triage_mapping
+        # The raw text only identifies a record whose source has no id field; skip the dump.
+        if mapping.id is not None:
+            return [mapping.normalize(record, raw="") for record in records]
         return [
-            self.mapping.normalize(record, raw=json.dumps(record, sort_keys=True))
-            for record in records
+            mapping.normalize(record, raw=json.dumps(record, sort_keys=True)) for record in records
         ]
 
-    def triage(self, alerts: Sequence[Alert], counterfactuals: bool = True) -> list[dict[str, Any]]:
-        """Per alert: both verdicts, agreement, the surrogate's reasons and counterfactual."""
-        teacher_margins = self.teacher.scorer()(alerts)
-        explanations = self.explainer.explain(alerts, counterfactuals=counterfactuals)
-        threshold = self.teacher.meta.threshold
-        answers = []
-        for alert, margin, explanation in zip(alerts, teacher_margins, explanations, strict=True):
-            agree = verdict_of(margin, threshold) == explanation.verdict
-            answers.append(
+    def triage(
+        self,
+        alerts: Sequence[Alert],
+        counterfactuals: bool = True,
+        use_teacher: bool = True,
+        top_k: int = 5,
+        full_explanation: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Per alert: both verdicts, agreement, the surrogate's top reasons and counterfactual.
+
+        ``use_teacher=False`` is the fast path: the surrogate decides alone, so the teacher's
+        fields and the agreement check are None (unchecked, not "agrees").
+        ``full_explanation=False`` gives only ``reasons`` and ``missing_fields`` in place of the
+        whole explanation (per-field contributions, base value, counterfactual): what a client
+        of the served model reads, at a fraction of the size.
+        """
+        explanations = self.explainer.explain(alerts, top_k=top_k, counterfactuals=counterfactuals)
+        teachers: list[dict[str, Any] | None] = [None] * len(alerts)
+        if use_teacher:
+            threshold = self.teacher.meta.threshold
+            teachers = [
                 {
-                    "alert_id": alert.id,
-                    "source": alert.source,
                     "verdict": verdict_of(margin, threshold),
-                    "teacher": {
-                        "verdict": verdict_of(margin, threshold),
-                        "score": round(float(margin), 4),
-                        "probability": round(float(sigmoid(margin)), 4),
-                        "threshold": threshold,
-                    },
-                    "surrogate": {
-                        "verdict": explanation.verdict,
-                        "score": round(explanation.margin, 4),
-                    },
-                    "agree": agree,
-                    "explanation_reliable": agree,
-                    "explanation": explanation.to_dict(),
+                    "score": round(float(margin), 4),
+                    "probability": round(float(sigmoid(margin)), 4),
+                    "threshold": threshold,
                 }
-            )
-        return answers
+                for margin in self.teacher.scorer()(alerts).tolist()
+            ]
+        return [
+            _answer(alert, explanation, teacher, full_explanation)
+            for alert, explanation, teacher in zip(alerts, explanations, teachers, strict=True)
+        ]
+
+
+def _answer(
+    alert: Alert, explanation: Explanation, teacher: dict[str, Any] | None, full: bool
+) -> dict[str, Any]:
+    """One alert's answer; the teacher decides when it was asked, else the surrogate."""
+    agree = None if teacher is None else teacher["verdict"] == explanation.verdict
+    answer = {
+        "alert_id": alert.id,
+        "source": alert.source,
+        "verdict": explanation.verdict if teacher is None else teacher["verdict"],
+        "decided_by": "surrogate" if teacher is None else "teacher",
+        "teacher": teacher,
+        "surrogate": {"verdict": explanation.verdict, "score": round(explanation.margin, 4)},
+        "agree": agree,
+        "explanation_reliable": agree,
+    }
+    if full:
+        answer["explanation"] = explanation.to_dict()
+    else:
+        answer["reasons"] = [
+            {"field": r.field, "text": r.text, "contribution": round(r.contribution, 4)}
+            for r in explanation.reasons
+        ]
+        answer["missing_fields"] = explanation.missing_fields
+    return answer

@@ -1,0 +1,174 @@
+"""Benchmark the served pair model over HTTP on localhost.
+
+Logs the pipeline's pair (`models/hardened` + `models/surrogate`) as the pyfunc model into a
+throwaway MLflow store, starts `alertlens serve` on it, and measures, in both modes (pair:
+the teacher decides; surrogate: the fast path), batched throughput (requests of --batch raw
+alerts, sent one after another on one keep-alive connection) and the latency of one-alert
+requests (p50/p95). Figures are medians over --repeats. The client runs on the same machine and
+shares its cores with the server. Usage:
+
+    python bench/bench_serve.py [--batch 256] [--batches 8] [--single 200] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from alertlens.config import project_root
+from alertlens.serving.pair_model import log_pair_model
+
+MODES = ("surrogate", "pair")
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def sample_records(path: Path, n: int, seed: int = 3) -> list[dict]:
+    """``n`` raw records drawn at random from an export (JSON Lines)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in random.Random(seed).sample(lines, n)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(model_uri: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+    command = [sys.executable, "-m", "alertlens.cli", "serve", "--model-uri", model_uri]
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise SystemExit("the server did not come up within 300 s")
+
+
+def body(records: list[dict], mode: str) -> bytes:
+    return json.dumps({"inputs": records, "params": {"mode": mode}}).encode()
+
+
+def post(connection: http.client.HTTPConnection, payload: bytes) -> bytes:
+    connection.request(
+        "POST", "/invocations", payload, headers={"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    answer = response.read()
+    if response.status != 200:
+        raise SystemExit(f"HTTP {response.status}: {answer[:300]!r}")
+    return answer
+
+
+def throughput(port: int, batches: list[bytes], alerts: int) -> float:
+    """Alerts per second over all batches, sent back to back."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    for payload in batches:
+        post(connection, payload)
+    return alerts / (time.perf_counter() - started)
+
+
+def latencies(port: int, singles: list[bytes]) -> list[float]:
+    """Seconds per one-alert request."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    times = []
+    for payload in singles:
+        started = time.perf_counter()
+        post(connection, payload)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    root = project_root()
+    parser.add_argument("--teacher", type=Path, default=root / "models" / "hardened")
+    parser.add_argument("--surrogate", type=Path, default=root / "models" / "surrogate")
+    parser.add_argument("--records", type=Path, default=root / "data" / "raw" / "alerts.jsonl")
+    parser.add_argument("--batch", type=int, default=256, help="alerts per batched request")
+    parser.add_argument("--batches", type=int, default=8, help="batched requests per repeat")
+    parser.add_argument("--single", type=int, default=200, help="one-alert requests per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    args = parser.parse_args()
+
+    records = sample_records(args.records, args.batch * args.batches + args.single)
+    batched, singles = records[: args.batch * args.batches], records[args.batch * args.batches :]
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
+        os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+        with mlflow.start_run():
+            model_uri = log_pair_model(args.teacher, args.surrogate).model_uri
+        port = free_port()
+        server = start_server(model_uri, port, args.workers, env)
+        try:
+            print(
+                f"machine: {cpu_name()}, {os.cpu_count()} cores, no GPU; server: alertlens serve "
+                f"--workers {args.workers}; load average at start {os.getloadavg()[0]:.1f}"
+            )
+            for mode in MODES:
+                batch_bodies = [
+                    body(batched[i : i + args.batch], mode)
+                    for i in range(0, len(batched), args.batch)
+                ]
+                single_bodies = [body([record], mode) for record in singles]
+                if mode == "pair":
+                    single_bodies = single_bodies[: max(20, args.single // 4)]
+                throughput(port, batch_bodies[:1], args.batch)  # warm up: first calls pay setup
+                latencies(port, single_bodies[:10])
+                rates, p50s, p95s = [], [], []
+                for _ in range(args.repeats):
+                    rates.append(throughput(port, batch_bodies, len(batched)))
+                    times = latencies(port, single_bodies)
+                    p50s.append(float(np.percentile(times, 50)) * 1000)
+                    p95s.append(float(np.percentile(times, 95)) * 1000)
+                print(
+                    f"{mode:9s} batched ({args.batch}/request): "
+                    f"{statistics.median(rates):,.0f} alerts/s "
+                    f"(repeats: {', '.join(f'{r:,.0f}' for r in rates)}); one alert: "
+                    f"p50 {statistics.median(p50s):.1f} ms, p95 {statistics.median(p95s):.1f} ms "
+                    f"({len(single_bodies)} requests)"
+                )
+            print(f"load average at end {os.getloadavg()[0]:.1f}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

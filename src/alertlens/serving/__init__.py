@@ -1,0 +1,1 @@
+"""Serving the deployed pair: the MLflow pyfunc model and `alertlens serve`."""

@@ -1,0 +1,191 @@
+"""`alertlens serve`: MLflow's own scoring server for a pyfunc model, plus a request-size limit.
+
+The app is the one `mlflow models serve` runs (``mlflow.pyfunc.scoring_server.init``: /ping,
+/health, /version, /invocations, the same JSON formats and errors), run with uvicorn in this
+environment, like ``--env-manager local``: no conda or virtualenv is built, nothing is fetched.
+MLflow's server reads any body whole, however large; :class:`BodySizeLimit` answers 413 before
+that. Malformed JSON is answered 400 by MLflow itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_URI = "models:/alertlens-surrogate@champion"
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# How uvicorn's worker processes learn what to serve (as MLflow's own app module does).
+MODEL_PATH_ENV = "ALERTLENS_SERVE_MODEL_PATH"
+MAX_BODY_ENV = "ALERTLENS_SERVE_MAX_BODY_BYTES"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodySizeLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets 413 and never reaches the app.
+
+    A declared Content-Length is checked before reading; a chunked body is read up to the limit
+    and then handed on whole (the scoring server reads it whole anyway).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._too_large(send, declared)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._too_large(send, None)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _too_large(self, send: Send, size: int | None) -> None:
+        size_text = f" is {size:,} bytes," if size is not None else ""
+        message = (
+            f"request body{size_text} over the limit of {self.max_bytes:,} bytes "
+            "(alertlens serve --max-body-bytes): send fewer alerts per request"
+        )
+        await _send_json(send, 413, {"error_code": "REQUEST_TOO_LARGE", "message": message})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # uvicorn's HTTP parser rejects a malformed length itself
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the buffered body once, then waits on the client as before."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    content = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+def create_app(model_path: str, max_body_bytes: int) -> ASGIApp:
+    """MLflow's scoring-server app for the model at ``model_path``, behind the size limit."""
+    from mlflow.pyfunc import scoring_server
+
+    model = scoring_server.load_model_with_mlflow_config(model_path)
+    return BodySizeLimit(scoring_server.init(model), max_body_bytes)
+
+
+def app_from_env() -> ASGIApp:
+    """The uvicorn factory each worker calls (configured through the environment)."""
+    return create_app(os.environ[MODEL_PATH_ENV], int(os.environ[MAX_BODY_ENV]))
+
+
+@contextmanager
+def local_model(model_uri: str) -> Iterator[str]:
+    """A local directory holding the model: downloaded once here, not once per worker, and
+    removed when the server stops."""
+    if Path(model_uri).is_dir():
+        yield str(Path(model_uri).resolve())
+        return
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from alertlens.config import ConfigError
+
+    with tempfile.TemporaryDirectory(prefix="alertlens-serve-") as target:
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=target)
+        except MlflowException as exc:
+            raise ConfigError(
+                f"cannot load {model_uri} from the MLflow store at {mlflow.get_tracking_uri()}: "
+                f"{exc.message.splitlines()[0]} (promote a pair first, or pass --model-uri)"
+            ) from None
+        yield path
+
+
+@contextmanager
+def stop_cleanly_on_signals() -> Iterator[None]:
+    """SIGINT/SIGTERM end the process through Python, so cleanup runs.
+
+    uvicorn shuts down gracefully on a signal and then raises it again with the handler it
+    found installed; the default one would kill the process before the download is removed.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve(
+    model_uri: str = DEFAULT_MODEL_URI,
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    workers: int = 1,
+) -> None:
+    """Serve ``model_uri`` until interrupted."""
+    import uvicorn
+
+    if max_body_bytes < 1:
+        raise ValueError(f"--max-body-bytes must be at least 1; got {max_body_bytes}")
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1; got {workers}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535; got {port}")
+    with stop_cleanly_on_signals(), local_model(model_uri) as model_path:
+        os.environ[MODEL_PATH_ENV] = model_path
+        os.environ[MAX_BODY_ENV] = str(max_body_bytes)
+        log.info("serving %s on http://%s:%d (POST /invocations)", model_uri, host, port)
+        uvicorn.run(
+            "alertlens.serving.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+        )

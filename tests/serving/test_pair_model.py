@@ -1,0 +1,145 @@
+"""The pair pyfunc on raw records: in process, and logged + loaded through MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModelContext
+
+from alertlens.serving.pair_model import PairModel, example_record, log_pair_model
+from alertlens.triage import TriagePair
+
+from .conftest import EXPORT_CONFIG
+
+KEYS = {
+    "index",
+    "alert_id",
+    "source",
+    "verdict",
+    "decided_by",
+    "teacher",
+    "surrogate",
+    "agree",
+    "explanation_reliable",
+    "reasons",
+    "missing_fields",
+    "error",
+}
+
+
+@pytest.fixture(scope="module")
+def pair_model(pair_dirs: tuple[Path, Path]) -> PairModel:
+    teacher, surrogate = pair_dirs
+    model = PairModel()
+    model.load_context(
+        PythonModelContext({"teacher": str(teacher), "surrogate": str(surrogate)}, None)
+    )
+    return model
+
+
+def expected_margins(pair: TriagePair, records: list[dict[str, Any]]) -> tuple[list, list]:
+    alerts = pair.normalize(records)
+    return pair.teacher.scorer()(alerts).tolist(), pair.surrogate.margins(alerts).tolist()
+
+
+def test_pair_scores_raw_records_with_both_models_and_reasons(
+    pair_model: PairModel, records: list[dict[str, Any]]
+) -> None:
+    answers = pair_model.predict(None, records)
+    teacher_margins, surrogate_margins = expected_margins(pair_model.pair, records)
+    threshold = pair_model.pair.teacher.meta.threshold
+    assert [a["index"] for a in answers] == [0, 1, 2]
+    assert [a["alert_id"] for a in answers] == ["a1", "a2", "a3"]
+    for answer, teacher, surrogate in zip(answers, teacher_margins, surrogate_margins, strict=True):
+        assert set(answer) == KEYS and answer["error"] is None
+        assert answer["teacher"]["score"] == pytest.approx(teacher, abs=1e-4)
+        assert answer["surrogate"]["score"] == pytest.approx(surrogate, abs=1e-4)
+        assert answer["verdict"] == answer["teacher"]["verdict"]
+        assert answer["verdict"] == ("real" if teacher >= threshold else "false_positive")
+        assert answer["agree"] is (answer["teacher"]["verdict"] == answer["surrogate"]["verdict"])
+        assert answer["explanation_reliable"] is answer["agree"]
+        assert 1 <= len(answer["reasons"]) <= 5
+    top = answers[0]["reasons"][0]
+    assert top["field"] == "command_line" and '"-enc"' in top["text"] and top["contribution"] > 1
+    assert answers[0]["missing_fields"] == []
+    assert answers[2]["missing_fields"] == ["src_ip", "failed_logins"]
+
+
+def test_surrogate_only_mode_leaves_the_teacher_out(
+    pair_model: PairModel, records: list[dict[str, Any]]
+) -> None:
+    answers = pair_model.predict(None, records, params={"mode": "surrogate", "max_reasons": 1})
+    _, surrogate_margins = expected_margins(pair_model.pair, records)
+    for answer, margin in zip(answers, surrogate_margins, strict=True):
+        assert answer["decided_by"] == "surrogate" and answer["teacher"] is None
+        assert answer["agree"] is None and answer["explanation_reliable"] is None
+        assert answer["verdict"] == answer["surrogate"]["verdict"]
+        assert answer["verdict"] == ("real" if margin >= 0.0 else "false_positive")
+        assert len(answer["reasons"]) == 1
+    assert answers[0]["verdict"] == "real" and answers[1]["verdict"] == "false_positive"
+
+
+def test_a_record_that_cannot_be_normalized_gets_its_own_error(
+    pair_model: PairModel, records: list[dict[str, Any]]
+) -> None:
+    no_timestamp = {k: v for k, v in records[0].items() if k != "ts"}
+    bad_port = {**records[1], "auth": {"failures": "many"}}
+    answers = pair_model.predict(None, [no_timestamp, records[2], bad_port])
+    assert answers[0]["error"] == {
+        "reason": "missing_field",
+        "message": "required field timestamp ('ts') is missing",
+    }
+    assert answers[2]["error"]["reason"] == "wrong_type"
+    for failed in (answers[0], answers[2]):
+        assert set(failed) == KEYS and failed["verdict"] is None and failed["reasons"] == []
+    assert answers[1]["alert_id"] == "a3" and answers[1]["error"] is None
+    assert [a["index"] for a in answers] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mode": "fast"}, "params.mode must be one of pair, surrogate; got 'fast'"),
+        ({"max_reasons": -1}, "params.max_reasons must be between 0 and 50; got -1"),
+    ],
+)
+def test_bad_params_are_the_clients_error(
+    pair_model: PairModel, records: list[dict[str, Any]], params: dict, message: str
+) -> None:
+    with pytest.raises(MlflowException, match=message.replace("(", r"\(")) as caught:
+        pair_model.predict(None, records, params=params)
+    assert caught.value.get_http_status_code() == 400
+
+
+def test_example_record_is_the_smallest_record_the_config_accepts() -> None:
+    assert example_record(EXPORT_CONFIG) == {
+        "id": "example-1",
+        "ts": "2026-01-05T00:00:00Z",
+        "kind": "edr",
+    }
+    assert example_record({"id": "a.b", "timestamp": ["t.x", "t.y"]}) == {
+        "a": {"b": "example-1"},
+        "t": {"x": "2026-01-05T00:00:00Z"},
+    }
+
+
+def test_logged_pair_loads_with_signature_params_and_defaults(
+    pair_dirs: tuple[Path, Path], records: list[dict[str, Any]]
+) -> None:
+    with mlflow.start_run():
+        info = log_pair_model(*pair_dirs)
+    assert info.signature.params.to_dict() == [
+        {"name": "mode", "type": "string", "default": "pair", "shape": None},
+        {"name": "max_reasons", "type": "long", "default": 5, "shape": None},
+    ]
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    answers = loaded.predict(records)
+    assert [a["decided_by"] for a in answers] == ["teacher"] * 3
+    fast = loaded.predict(records, params={"mode": "surrogate"})
+    assert [a["surrogate"] for a in fast] == [a["surrogate"] for a in answers]
+    with pytest.raises(MlflowException, match="Expected dict, but got str"):
+        loaded.predict(["not an alert"])

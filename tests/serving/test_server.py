@@ -1,0 +1,184 @@
+"""`alertlens serve`: the size limit in process, then a real server on localhost serving the
+registered champion from a throwaway MLflow store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from alertlens.registry import CHAMPION, SURROGATE_MODEL
+from alertlens.serving.pair_model import log_pair_model
+from alertlens.serving.server import BodySizeLimit
+
+MAX_BODY = 4096
+START_TIMEOUT_S = 120
+
+
+def run_asgi(app: Any, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> list[dict]:
+    """Send one POST through ``app``; returns the messages it sent back."""
+    incoming = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+async def echo_length(scope: Any, receive: Any, send: Any) -> None:
+    """A stand-in for the scoring server: answers with the size of the body it read."""
+    message = await receive()
+    body = str(len(message["body"])).encode() if not message["more_body"] else b"partial"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_body_over_the_declared_limit_is_refused_before_reading() -> None:
+    sent = run_asgi(BodySizeLimit(echo_length, 10), [b"x" * 11], [(b"content-length", b"11")])
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["message"] == (
+        "request body is 11 bytes, over the limit of 10 bytes (alertlens serve "
+        "--max-body-bytes): send fewer alerts per request"
+    )
+
+
+def test_chunked_body_is_counted_and_a_small_one_reaches_the_app_whole() -> None:
+    app = BodySizeLimit(echo_length, 10)
+    refused = run_asgi(app, [b"x" * 6, b"x" * 6], [])
+    assert refused[0]["status"] == 413 and b"over the limit of 10 bytes" in refused[1]["body"]
+    passed = run_asgi(app, [b"x" * 4, b"x" * 6], [])
+    assert passed[0]["status"] == 200 and passed[1]["body"] == b"10"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_healthy(process: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited ({process.returncode}) before answering")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the server did not answer /ping within {START_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def server(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Log and register the pair as the champion, then `alertlens serve` it on a free port."""
+    store = f"sqlite:///{tmp_path_factory.mktemp('serve_store') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", store)
+        with mlflow.start_run():
+            info = log_pair_model(*pair_dirs)
+        version = mlflow.register_model(info.model_uri, SURROGATE_MODEL).version
+        MlflowClient().set_registered_model_alias(SURROGATE_MODEL, CHAMPION, version)
+    port = free_port()
+    command = [sys.executable, "-m", "alertlens.cli", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--max-body-bytes", str(MAX_BODY)],
+        env={**os.environ, "MLFLOW_TRACKING_URI": store},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(process, url)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_served_champion_answers_per_alert(server: str, records: list[dict]) -> None:
+    broken = {"id": "b1", "kind": "edr"}
+    status, answer = post(
+        f"{server}/invocations", json.dumps({"inputs": [*records, broken]}).encode()
+    )
+    assert status == 200
+    answers = answer["predictions"]
+    assert [a["alert_id"] for a in answers] == ["a1", "a2", "a3", None]
+    first = answers[0]
+    assert first["decided_by"] == "teacher" and first["teacher"]["score"] is not None
+    assert first["explanation_reliable"] == (
+        first["teacher"]["verdict"] == first["surrogate"]["verdict"]
+    )
+    assert first["reasons"][0]["field"] == "command_line" and len(first["reasons"]) <= 5
+    assert answers[2]["missing_fields"] == ["src_ip", "failed_logins"]
+    assert answers[2]["verdict"] in ("real", "false_positive")
+    assert answers[3]["error"] == {
+        "reason": "missing_field",
+        "message": "required field timestamp ('ts') is missing",
+    }
+
+
+def test_served_surrogate_only_mode(server: str, records: list[dict]) -> None:
+    body = {"inputs": records[:2], "params": {"mode": "surrogate", "max_reasons": 2}}
+    status, answer = post(f"{server}/invocations", json.dumps(body).encode())
+    assert status == 200
+    assert [a["verdict"] for a in answer["predictions"]] == ["real", "false_positive"]
+    assert all(a["teacher"] is None and len(a["reasons"]) <= 2 for a in answer["predictions"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b'{"inputs": [{"id": "a1"', 400, "Ensure that input is a valid JSON formatted string"),
+        (
+            json.dumps({"inputs": [{"pad": "x" * MAX_BODY}]}).encode(),
+            413,
+            "over the limit of 4,096 bytes (alertlens serve --max-body-bytes)",
+        ),
+        (b'{"inputs": ["not an alert"]}', 400, "Expected dict, but got str"),
+        (b'{"inputs": [], "params": {"mode": "fast"}}', 400, "params.mode must be one of"),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_a_clear_message(
+    server: str, body: bytes, status: int, message: str
+) -> None:
+    got_status, answer = post(f"{server}/invocations", body)
+    assert got_status == status and message in answer["message"]
