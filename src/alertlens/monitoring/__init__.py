@@ -1,0 +1,1 @@
+"""Monitoring the deployed pair: drift of new alert exports against its training data."""
