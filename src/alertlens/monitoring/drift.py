@@ -362,6 +362,45 @@ def _check_profile_matches(reference: ReferenceProfile, columns: list[str]) -> N
         )
 
 
+def feature_drifts(
+    pair: TriagePair, alerts: Sequence[Alert], reference: ReferenceProfile, cfg: DriftConfig
+) -> list[FeatureDrift]:
+    """PSI of every profiled surrogate feature (but the ignored ones), most drifted first."""
+    columns = pair.surrogate.columns
+    _check_profile_matches(reference, columns)
+    rows = feature_rows(pair.surrogate, sample(alerts, cfg.max_feature_alerts, cfg.seed))
+    position = {name: i for i, name in enumerate(columns)}
+    drifts = [
+        feature_drift(binning, [row[position[binning.name]] for row in rows], cfg.smoothing)
+        for binning in reference.features
+        if binning.name not in cfg.ignore_features
+    ]
+    return sorted(drifts, key=lambda f: (-f.psi, f.name))
+
+
+def score_shift(
+    teacher: np.ndarray, surrogate: np.ndarray, reference: ReferenceProfile, cfg: DriftConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The teacher's margin distribution and the teacher/surrogate disagreement, new vs
+    reference, at the reference's operating threshold."""
+    threshold = reference.threshold
+    score = {
+        "psi": psi(
+            reference.margin.counts, reference.margin.count(teacher.tolist()), cfg.smoothing
+        ),
+        "threshold": threshold,
+        "reference": reference.margin_stats,
+        "new": margin_stats(teacher, threshold),
+    }
+    new_disagreement = float(np.mean((teacher >= threshold) != (surrogate >= threshold)))
+    disagreement = {
+        "reference": reference.disagreement_rate,
+        "new": new_disagreement,
+        "increase": new_disagreement - reference.disagreement_rate,
+    }
+    return score, disagreement
+
+
 def drift_report(
     pair: TriagePair,
     new_alerts: Sequence[Alert],
@@ -376,47 +415,20 @@ def drift_report(
             f"only {len(new_alerts)} new alerts: a drift check needs at least "
             f"{config.min_alerts} (drift.min_alerts), or the figures are sampling noise"
         )
-    columns = pair.surrogate.columns
-    _check_profile_matches(reference, columns)
-    rows = feature_rows(pair.surrogate, sample(new_alerts, config.max_feature_alerts, config.seed))
-    position = {name: i for i, name in enumerate(columns)}
-    features = sorted(
-        (
-            feature_drift(binning, [row[position[binning.name]] for row in rows], config.smoothing)
-            for binning in reference.features
-            if binning.name not in config.ignore_features
-        ),
-        key=lambda f: (-f.psi, f.name),
-    )
+    if not math.isclose(reference.threshold, pair.teacher.meta.threshold, abs_tol=1e-6):
+        log.warning(
+            "the profile's threshold %.4f differs from the teacher's %.4f: profile of another pair?",
+            reference.threshold,
+            pair.teacher.meta.threshold,
+        )
+    features = feature_drifts(pair, new_alerts, reference, config)
     timings = {"features": time.perf_counter() - started}
 
     scored = sample(new_alerts, config.max_scored_alerts, config.seed)
     log.info("scoring %d new alerts with the teacher", len(scored))
-    teacher_started = time.perf_counter()
     teacher = pair.teacher.scorer()(scored)
-    timings["teacher_scoring"] = time.perf_counter() - teacher_started
-    surrogate = pair.surrogate.margins(scored)
-    threshold = reference.threshold
-    if not math.isclose(threshold, pair.teacher.meta.threshold, abs_tol=1e-6):
-        log.warning(
-            "the profile's threshold %.4f differs from the teacher's %.4f: profile of another pair?",
-            threshold,
-            pair.teacher.meta.threshold,
-        )
-    score = {
-        "psi": psi(
-            reference.margin.counts, reference.margin.count(teacher.tolist()), config.smoothing
-        ),
-        "threshold": threshold,
-        "reference": reference.margin_stats,
-        "new": margin_stats(teacher, threshold),
-    }
-    new_disagreement = float(np.mean((teacher >= threshold) != (surrogate >= threshold)))
-    disagreement = {
-        "reference": reference.disagreement_rate,
-        "new": new_disagreement,
-        "increase": new_disagreement - reference.disagreement_rate,
-    }
+    timings["teacher_scoring"] = time.perf_counter() - started - timings["features"]
+    score, disagreement = score_shift(teacher, pair.surrogate.margins(scored), reference, config)
     labels = _label_figures(scored, teacher, reference, config)
 
     drifted, checks = _feature_checks(features, config)
