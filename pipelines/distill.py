@@ -8,15 +8,14 @@ from pathlib import Path
 
 import mlflow
 import mlflow.lightgbm
-import numpy as np
 
-from alertlens.alerts.dataset import load_split, read_alerts
 from alertlens.config import load_params, project_root, section
 from alertlens.errors import reports_errors, setup_logging
+from alertlens.monitoring.profile import PairParts, build_reference_profile
+from alertlens.serving.pair_model import log_pair_model
+from alertlens.surrogate.distill import distill_inputs
 from alertlens.surrogate.explain import FieldReference
-from alertlens.surrogate.model import SurrogateConfig, agreement, feature_spec_with, fit_surrogate
-from alertlens.surrogate.textfeatures import guided_features
-from alertlens.surrogate.transfer import TransferConfig, transfer_set
+from alertlens.surrogate.model import SurrogateConfig
 from alertlens.teacher.artifact import load_teacher
 from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file, write_run_record
 from alertlens.triage import DATA_CONFIG_FILE
@@ -34,56 +33,40 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()
     params, root = load_params(), project_root()
-    cfg, seed = params["surrogate"], params["surrogate"]["seed"]
+    cfg = params["surrogate"]
     teacher = load_teacher(args.teacher, params["teacher"]["device"])
-    train = load_split(args.data, "train", cfg["train_subsample"], seed)
-    unlabeled = list(read_alerts(args.data / "unlabeled.jsonl"))
-    validation = load_split(
-        args.data, "validation", params["teacher"]["validation_subsample"], seed
-    )
 
     with stage_run("distill", params["tracking"], root) as run:
         mlflow.log_params(flatten_metrics({"surrogate": cfg}))
-        guided, ranking = guided_features(
-            teacher,
-            train[: cfg["guided"]["alerts"]],
-            cfg["guided"]["per_field"],
-            params["features"],
-            min_count=cfg["guided"]["min_count"],
-        )
-        spec = feature_spec_with(params["features"], guided)
-        transfer = transfer_set(train, unlabeled, section(TransferConfig, cfg["transfer"]), seed)
-        scorer = teacher.scorer(batch_size=128)
-        transfer_margins, valid_margins = scorer(transfer), scorer(validation)
-        model = fit_surrogate(
-            spec,
-            transfer,
-            transfer_margins,
-            validation,
-            valid_margins,
-            teacher.meta.threshold,
-            section(SurrogateConfig, cfg),
-        )
+        inputs = distill_inputs(teacher, args.data, params)
+        model = inputs.fit(section(SurrogateConfig, cfg))
         model.save(args.out)
         # Serving normalizes raw export records with the data config the pair was trained on.
         (args.out / DATA_CONFIG_FILE).write_text(json.dumps(params["data"], indent=2) + "\n")
-        reference = FieldReference.from_alerts(transfer, transfer_margins, teacher.meta.threshold)
+        reference = FieldReference.from_alerts(
+            inputs.transfer, inputs.transfer_margins, inputs.threshold
+        )
         (args.out / "reference.json").write_text(json.dumps(reference.to_dict()) + "\n")
-        valid_surrogate = model.margins(validation)
+        # What `alertlens drift` compares new exports with: held-out alerts as the pair saw them.
+        build_reference_profile(
+            PairParts(model, inputs.threshold),
+            inputs.validation,
+            inputs.valid_margins,
+            model.margins(inputs.validation),
+            params["drift"],
+            description="validation split at distill time",
+        ).save(args.out)
         metrics = {
-            "transfer_alerts": len(transfer),
+            "transfer_alerts": len(inputs.transfer),
             "features": len(model.columns),
-            "guided_keywords": sum(len(entry["keywords"]) for entry in guided),
+            "guided_keywords": inputs.guided_keywords,
             "trees": model.booster.num_trees(),
-            "validation_agreement": round(
-                agreement(valid_margins, valid_surrogate, teacher.meta.threshold), 5
-            ),
-            "validation_margin_rmse": round(
-                float(np.sqrt(np.mean((valid_margins - valid_surrogate) ** 2))), 5
-            ),
+            **inputs.validation_fidelity(model),
         }
         mlflow.log_metrics(metrics)
-        mlflow.log_dict({"guided": guided, "ranking": ranking}, "guided_text_features.json")
+        mlflow.log_dict(
+            {"guided": inputs.guided, "ranking": inputs.ranking}, "guided_text_features.json"
+        )
         mlflow.lightgbm.log_model(model.booster, name="surrogate_booster")
         mlflow.log_artifacts(str(args.out), artifact_path="surrogate")
         teacher_run = json.loads((args.teacher / "run.json").read_text())
@@ -93,7 +76,14 @@ def main() -> None:
                 "alertlens.teacher_model_uri": teacher_run["model_uri"],
             }
         )
-        write_run_record(args.out, run.info.run_id, teacher_run=teacher_run["mlflow_run_id"])
+        # The served (and registered) model: the hardened teacher and this surrogate together.
+        pair_model = log_pair_model(args.teacher, args.out)
+        write_run_record(
+            args.out,
+            run.info.run_id,
+            teacher_run=teacher_run["mlflow_run_id"],
+            model_uri=pair_model.model_uri,
+        )
     write_metrics_file(args.metrics, metrics)
     print(
         f"distill: {metrics['features']} features ({metrics['guided_keywords']} teacher-guided keywords), "

@@ -1,0 +1,103 @@
+"""What every surrogate fit on one teacher shares: its features, transfer set and margins.
+
+Scoring the transfer set with the teacher is the expensive part of distillation (a minute on
+a CPU) and does not depend on the LightGBM settings, so the distill stage and the tuner both
+build it once here and fit as many surrogates on it as they like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alertlens.alerts.dataset import load_split, read_alerts
+from alertlens.alerts.schema import Alert
+from alertlens.config import section
+from alertlens.features.spec import FeatureSpec
+from alertlens.surrogate.model import (
+    SurrogateConfig,
+    SurrogateModel,
+    agreement,
+    feature_spec_with,
+    fit_surrogate,
+)
+from alertlens.surrogate.textfeatures import RankedTerm, guided_features
+from alertlens.surrogate.transfer import TransferConfig, transfer_set
+from alertlens.teacher.artifact import Teacher
+
+
+@dataclass
+class DistillInputs:
+    """Teacher-guided keywords, the transfer set and validation alerts with the teacher's margins."""
+
+    features: dict[str, Any]  # the ``features`` config section the guided keywords extend
+    guided: list[dict[str, Any]]
+    ranking: dict[str, list[RankedTerm]]
+    transfer: list[Alert]
+    transfer_margins: np.ndarray
+    validation: list[Alert]
+    valid_margins: np.ndarray
+    threshold: float
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return feature_spec_with(self.features, self.guided)
+
+    @property
+    def guided_keywords(self) -> int:
+        return sum(len(entry["keywords"]) for entry in self.guided)
+
+    def fit(self, config: SurrogateConfig) -> SurrogateModel:
+        """A surrogate fitted on the transfer set, early-stopped on validation."""
+        return fit_surrogate(
+            self.spec,
+            self.transfer,
+            self.transfer_margins,
+            self.validation,
+            self.valid_margins,
+            self.threshold,
+            config,
+        )
+
+    def validation_fidelity(self, model: SurrogateModel) -> dict[str, float]:
+        """Agreement with the teacher at its threshold, and the margin RMSE, on validation."""
+        surrogate = model.margins(self.validation)
+        rmse = float(np.sqrt(np.mean((self.valid_margins - surrogate) ** 2)))
+        return {
+            "validation_agreement": round(
+                agreement(self.valid_margins, surrogate, self.threshold), 5
+            ),
+            "validation_margin_rmse": round(rmse, 5),
+        }
+
+
+def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) -> DistillInputs:
+    """Read the prepared splits, pick guided keywords and score the transfer set (``params`` is
+    the composed config: its ``surrogate``, ``features`` and ``teacher`` sections)."""
+    cfg, seed = params["surrogate"], params["surrogate"]["seed"]
+    train = load_split(data_dir, "train", cfg["train_subsample"], seed)
+    unlabeled = list(read_alerts(data_dir / "unlabeled.jsonl"))
+    validation = load_split(data_dir, "validation", params["teacher"]["validation_subsample"], seed)
+    guided, ranking = guided_features(
+        teacher,
+        train[: cfg["guided"]["alerts"]],
+        cfg["guided"]["per_field"],
+        params["features"],
+        min_count=cfg["guided"]["min_count"],
+    )
+    transfer = transfer_set(train, unlabeled, section(TransferConfig, cfg["transfer"]), seed)
+    scorer = teacher.scorer(batch_size=128)
+    return DistillInputs(
+        features=dict(params["features"]),
+        guided=guided,
+        ranking=ranking,
+        transfer=transfer,
+        transfer_margins=scorer(transfer),
+        validation=validation,
+        valid_margins=scorer(validation),
+        threshold=teacher.meta.threshold,
+    )
