@@ -7,6 +7,7 @@ import copy
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,17 @@ class Trainer:
         if self.checkpoint_dir is not None:
             self.model.save_pretrained(self.checkpoint_dir)
 
-    def fit(self, train: EncodedSet, val: EncodedSet) -> TrainResult:
-        """Train for up to ``epochs``, validating every ``eval_every`` steps."""
+    def fit(
+        self,
+        train: EncodedSet,
+        val: EncodedSet,
+        on_validation: Callable[[int, float], None] | None = None,
+    ) -> TrainResult:
+        """Train for up to ``epochs``, validating every ``eval_every`` steps.
+
+        ``on_validation(step, val_pr_auc)`` is called after each validation; the tuner uses it
+        to report intermediate values, and its pruner stops a trial by raising from it.
+        """
         config = self.config
         seed_everything(config.seed)
         rng = random.Random(config.seed)
@@ -206,6 +216,8 @@ class Trainer:
                 score = validation_pr_auc(self.model, val, config, self.device, self.pad_id)
                 history.append({"step": step, "loss": loss, "val_pr_auc": score})
                 log.info("step %d: loss %.4f, validation PR-AUC %.4f", step, loss, score)
+                if on_validation is not None:
+                    on_validation(step, score)
                 if score > best or not config.keep_best:
                     best, best_step, waited = score, step, 0
                     best_state = copy.deepcopy(self.model.state_dict())
