@@ -13,6 +13,7 @@ from alertlens.promotion.cli import add_promote_parser
 from alertlens.reporting.cli import add_report_parser
 from alertlens.retraining.cli import add_retrain_parser
 from alertlens.serving.cli import add_serve_parser
+from alertlens.tuning.cli import add_tune_parser
 
 log = logging.getLogger("alertlens")
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(commands)
     add_drift_parser(commands)
     add_retrain_parser(commands)
+    add_tune_parser(commands)
     add_serve_parser(commands)
     return parser
 
