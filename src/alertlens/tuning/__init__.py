@@ -1,0 +1,1 @@
+"""Hyperparameter search with Optuna: spaces from conf/tune, studies, reports (`alertlens tune`)."""
