@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,31 @@ def test_drift_of_alerts_falls_back_to_the_pipeline_outputs_without_a_champion(
     assert report.pair == f"{tmp_path}/models/hardened + {tmp_path}/models/surrogate"
     assert report.to_dict()["warranted"] is True
     assert "train.jsonl (300 of 300 alerts profiled now)" in report.reference["description"]
+
+
+def test_the_profile_saved_beside_the_surrogate_is_the_default_reference(
+    pair_dirs: tuple[Path, Path],
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    teacher, surrogate = pair_dirs
+    shutil.copytree(surrogate, tmp_path / "surrogate")
+    saved = ReferenceProfile.load(workspace / "profile.json")
+    saved.description = "training split"
+    saved.save(tmp_path / "surrogate")
+    main(
+        [
+            "drift",
+            "--teacher",
+            str(teacher),
+            "--surrogate",
+            str(tmp_path / "surrogate"),
+            "--drift-config",
+            str(workspace / "drift.yaml"),
+            "--new-data",
+            str(workspace / "calm.jsonl"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert f"vs training split ({tmp_path}/surrogate/drift_profile.json)" in out
