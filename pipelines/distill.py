@@ -47,14 +47,16 @@ def main() -> None:
             inputs.transfer, inputs.transfer_margins, inputs.threshold
         )
         (args.out / "reference.json").write_text(json.dumps(reference.to_dict()) + "\n")
-        # What `alertlens drift` compares new exports with: held-out alerts as the pair saw them.
+        # What `alertlens drift` compares new exports with: the training data as the pair saw it
+        # (the export's own alerts of the transfer set, no augmented variants).
+        trained_on = inputs.transfer[: inputs.real]
         build_reference_profile(
             PairParts(model, inputs.threshold),
-            inputs.validation,
-            inputs.valid_margins,
-            model.margins(inputs.validation),
+            trained_on,
+            inputs.transfer_margins[: inputs.real],
+            model.margins(trained_on),
             params["drift"],
-            description="validation split at distill time",
+            description="training alerts (train split + unlabeled) at distill time",
         ).save(args.out)
         metrics = {
             "transfer_alerts": len(inputs.transfer),

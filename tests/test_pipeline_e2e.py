@@ -12,11 +12,25 @@ from pathlib import Path
 
 import pytest
 
+DRIFT_STARTS = "2026-02-16"  # week 7 of the synthetic data (alertlens.alerts.synth)
+
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+def _split_weeks(export: Path, early_path: Path, later_path: Path) -> tuple[int, int]:
+    """Weeks 1-6 of a synthetic export to ``early_path``, weeks 7-8 (the drift) to ``later_path``."""
+    early_path.parent.mkdir(parents=True, exist_ok=True)
+    counts = [0, 0]
+    with early_path.open("w") as early, later_path.open("w") as later:
+        for line in export.read_text().splitlines(keepends=True):
+            is_later = json.loads(line)["@timestamp"] >= DRIFT_STARTS
+            (later if is_later else early).write(line)
+            counts[is_later] += 1
+    return counts[0], counts[1]
 
 
 def _fresh_copy(repo_root: Path, dest: Path, env: dict[str, str]) -> None:
@@ -58,6 +72,8 @@ def test_dvc_exp_run_on_a_tiny_export(
     repo.mkdir()
     _fresh_copy(repo_root, repo, pipeline_env)
     # Point the pipeline at "your own export", as the README says: replace data/raw, dvc add.
+    # The first six weeks train the first pair; weeks 7-8 arrive later through `retrain`.
+    export = tmp_path / "export.jsonl"
     _run(
         [
             sys.executable,
@@ -65,7 +81,7 @@ def test_dvc_exp_run_on_a_tiny_export(
             "alertlens.cli",
             "synth",
             "--out",
-            "data/raw/alerts.jsonl",
+            str(export),
             "--n",
             "500",
             "--seed",
@@ -73,6 +89,9 @@ def test_dvc_exp_run_on_a_tiny_export(
         ],
         repo,
         pipeline_env,
+    )
+    early, _ = _split_weeks(
+        export, repo / "data" / "raw" / "alerts.jsonl", tmp_path / "later.jsonl"
     )
     _run(["dvc", "add", "data/raw"], repo, pipeline_env)
     _run(["dvc", "exp", "run", "-S", "experiment=tiny"], repo, pipeline_env)
@@ -82,7 +101,7 @@ def test_dvc_exp_run_on_a_tiny_export(
     assert (
         ingest["records_read"]
         == ingest["accepted"] + ingest["rejected"] + ingest["filtered"]
-        == 500
+        == early
     )
     labeled = sum(
         metrics["splits"][name]["true_positive"] + metrics["splits"][name]["false_positive"]
@@ -92,7 +111,7 @@ def test_dvc_exp_run_on_a_tiny_export(
         "false_positive"
     ] == pytest.approx(0.2 * labeled, abs=3)  # the tiny experiment's test share reached the stage
     shown = json.dumps(json.loads(_run(["dvc", "exp", "show", "--json"], repo, pipeline_env)))
-    stages = ("prepare", "teacher", "harden", "distill", "evaluate")
+    stages = ("prepare", "teacher", "harden", "distill", "evaluate", "promote")
     assert all(f"metrics/{stage}.json" in shown for stage in stages)
 
     teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
@@ -131,3 +150,48 @@ def test_dvc_exp_run_on_a_tiny_export(
             (manifest["mlflow_run_id"],),
         ).fetchone()
     assert stage == ("prepare",)
+    _check_promotion_and_retrain(repo, pipeline_env, tmp_path / "later.jsonl")
+
+
+def _versions(repo: Path) -> int:
+    with sqlite3.connect(repo / "mlflow.db") as db:
+        return db.execute(
+            "select count(*) from model_versions where name = 'alertlens-surrogate'"
+        ).fetchone()[0]
+
+
+def _check_promotion_and_retrain(repo: Path, env: dict[str, str], later: Path) -> None:
+    """The first pair is promoted on the floors; a rerun with other settings is gated against
+    it; retrain adds the later weeks and reruns everything; a rerun with the same data changes
+    nothing."""
+    cli = [sys.executable, "-m", "alertlens.cli"]
+    first = json.loads((repo / "reports" / "promotion.json").read_text())
+    assert first["promoted"] and first["champion_before"] is None, first["summary"]
+    assert (repo / "reports" / "index.html").is_file()
+    audit = _run([*cli, "audit"], repo, env)
+    assert f"alertlens-surrogate v{first['challenger_versions']['surrogate']}" in audit
+    assert first["links"]["alertlens.data_version"] in audit
+
+    _run(
+        ["dvc", "exp", "run", "-S", "experiment=tiny", "-S", "surrogate.n_estimators=2"], repo, env
+    )
+    second = json.loads((repo / "reports" / "promotion.json").read_text())
+    assert second["champion_before"] == first["challenger_versions"]
+    assert any(g["name"].startswith("vs_champion:") for g in second["gates"])
+    assert second["promoted"] == all(g["passed"] for g in second["gates"])
+    champion = json.loads(_run([*cli, "audit", "champion", "--json"], repo, env))
+    expected = second if second["promoted"] else first
+    assert champion["surrogate_version"] == expected["challenger_versions"]["surrogate"]
+
+    retrain = [*cli, "retrain", "--new-data", str(later), "--set", "experiment=tiny"]
+    out = _run(retrain, repo, env)
+    assert "added to data/raw: later-" in out
+    third = json.loads((repo / "reports" / "promotion.json").read_text())
+    assert third["links"]["alertlens.data_version"] != first["links"]["alertlens.data_version"]
+    versions = _versions(repo)
+    assert versions == 3
+
+    again = _run(retrain, repo, env)
+    assert "none (already in data/raw)" in again and "pipeline up to date" in again
+    assert _versions(repo) == versions
+    assert json.loads((repo / "reports" / "promotion.json").read_text()) == third

@@ -42,6 +42,9 @@ class DistillInputs:
     validation: list[Alert]
     valid_margins: np.ndarray
     threshold: float
+    real: int = (
+        0  # the transfer set's first ``real`` alerts are the export's own (train + unlabeled)
+    )
 
     @property
     def spec(self) -> FeatureSpec:
@@ -100,4 +103,5 @@ def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) 
         validation=validation,
         valid_margins=scorer(validation),
         threshold=teacher.meta.threshold,
+        real=len(train) + len(unlabeled),
     )
