@@ -1,16 +1,15 @@
-"""The pair pyfunc on raw records: in process, and logged + loaded through MLflow."""
+"""The pair pyfunc on raw records, in process (logged and served: test_server.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModelContext
 
-from alertlens.serving.pair_model import PairModel, example_record, log_pair_model
+from alertlens.serving.pair_model import PairModel, example_record
 from alertlens.triage import TriagePair
 
 from .conftest import EXPORT_CONFIG
@@ -125,21 +124,3 @@ def test_example_record_is_the_smallest_record_the_config_accepts() -> None:
         "a": {"b": "example-1"},
         "t": {"x": "2026-01-05T00:00:00Z"},
     }
-
-
-def test_logged_pair_loads_with_signature_params_and_defaults(
-    pair_dirs: tuple[Path, Path], records: list[dict[str, Any]]
-) -> None:
-    with mlflow.start_run():
-        info = log_pair_model(*pair_dirs)
-    assert info.signature.params.to_dict() == [
-        {"name": "mode", "type": "string", "default": "pair", "shape": None},
-        {"name": "max_reasons", "type": "long", "default": 5, "shape": None},
-    ]
-    loaded = mlflow.pyfunc.load_model(info.model_uri)
-    answers = loaded.predict(records)
-    assert [a["decided_by"] for a in answers] == ["teacher"] * 3
-    fast = loaded.predict(records, params={"mode": "surrogate"})
-    assert [a["surrogate"] for a in fast] == [a["surrogate"] for a in answers]
-    with pytest.raises(MlflowException, match="Expected dict, but got str"):
-        loaded.predict(["not an alert"])

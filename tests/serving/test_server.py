@@ -1,5 +1,5 @@
-"""`alertlens serve`: the size limit in process, then a real server on localhost serving the
-registered champion from a throwaway MLflow store."""
+"""`alertlens serve`: the size limit in process, then the pair model logged and registered as
+the champion of a throwaway MLflow store, loaded back, and served by a real server on localhost."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from alertlens.registry import CHAMPION, SURROGATE_MODEL
 from alertlens.serving.pair_model import log_pair_model
@@ -89,11 +90,14 @@ def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read())
 
 
-def wait_until_healthy(process: subprocess.Popen, url: str) -> None:
+def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the server exited ({process.returncode}) before answering")
+            raise AssertionError(
+                f"the server exited ({process.returncode}) before answering:\n"
+                + log.read_text()[-2000:]
+            )
         try:
             with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
                 if response.status == 200:
@@ -104,26 +108,34 @@ def wait_until_healthy(process: subprocess.Popen, url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Log and register the pair as the champion, then `alertlens serve` it on a free port."""
-    store = f"sqlite:///{tmp_path_factory.mktemp('serve_store') / 'mlflow.db'}"
+def store(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway MLflow store whose champion is the logged pair model; yields its URI."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('serve_store') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("MLFLOW_TRACKING_URI", store)
+        env.setenv("MLFLOW_TRACKING_URI", uri)
         with mlflow.start_run():
             info = log_pair_model(*pair_dirs)
         version = mlflow.register_model(info.model_uri, SURROGATE_MODEL).version
         MlflowClient().set_registered_model_alias(SURROGATE_MODEL, CHAMPION, version)
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`alertlens serve` (default model URI: the champion) on a free port; yields its URL."""
     port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
     command = [sys.executable, "-m", "alertlens.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--max-body-bytes", str(MAX_BODY)],
-        env={**os.environ, "MLFLOW_TRACKING_URI": store},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, "--max-body-bytes", str(MAX_BODY)],
+            env={**os.environ, "MLFLOW_TRACKING_URI": store},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(process, url)
+        wait_until_healthy(process, url, log)
         yield url
     finally:
         process.terminate()
@@ -132,6 +144,23 @@ def server(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def test_logged_pair_has_params_with_defaults_and_loads(
+    store: str, records: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    loaded = mlflow.pyfunc.load_model(f"models:/{SURROGATE_MODEL}@{CHAMPION}")
+    assert loaded.metadata.get_params_schema().to_dict() == [
+        {"name": "mode", "type": "string", "default": "pair", "shape": None},
+        {"name": "max_reasons", "type": "long", "default": 5, "shape": None},
+    ]
+    answers = loaded.predict(records)
+    assert [a["decided_by"] for a in answers] == ["teacher"] * 3
+    fast = loaded.predict(records, params={"mode": "surrogate"})
+    assert [a["surrogate"] for a in fast] == [a["surrogate"] for a in answers]
+    with pytest.raises(MlflowException, match="Expected dict, but got str"):
+        loaded.predict(["not an alert"])
 
 
 def test_served_champion_answers_per_alert(server: str, records: list[dict]) -> None:
