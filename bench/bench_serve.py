@@ -132,7 +132,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
         os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
-        with mlflow.start_run():
+        # Artifacts in the temporary directory too (the default root is ./mlruns).
+        experiment = mlflow.create_experiment("bench-serve", Path(tmp, "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
             model_uri = log_pair_model(args.teacher, args.surrogate).model_uri
         port = free_port()
         server = start_server(model_uri, port, args.workers, env)

@@ -110,10 +110,13 @@ def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
 @pytest.fixture(scope="module")
 def store(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway MLflow store whose champion is the logged pair model; yields its URI."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('serve_store') / 'mlflow.db'}"
+    root = tmp_path_factory.mktemp("serve_store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_URI", uri)
-        with mlflow.start_run():
+        # Artifacts beside the store: the default root is ./mlruns in the working directory.
+        experiment = mlflow.create_experiment("serving", (root / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
             info = log_pair_model(*pair_dirs)
         version = mlflow.register_model(info.model_uri, SURROGATE_MODEL).version
         MlflowClient().set_registered_model_alias(SURROGATE_MODEL, CHAMPION, version)
