@@ -12,6 +12,7 @@ from alertlens.tuning.report import (
     write_experiment_config,
     write_report,
 )
+from alertlens.tuning.space import config_diff
 from alertlens.tuning.study import BASELINE
 from alertlens.tuning.surrogate import SURROGATE
 
@@ -108,3 +109,19 @@ def test_config_tuned_on_the_defaults_overrides_only_the_tuned_keys(
         num_leaves=11, learning_rate=report.chosen.params["surrogate.learning_rate"]
     )
     assert tuned == base
+
+
+def test_config_tuned_on_a_composed_file_repeats_its_differences(
+    tiny_project: TinyProject,
+) -> None:
+    """`alertlens tune --params params.yaml`: what `-S` overrides changed is written out."""
+    root = tiny_project.root
+    composed = compose(["experiment=tiny", "surrogate.max_depth=4"], root=root)
+    base = config_diff(composed, compose(root=root))
+    report = study_report(_study([_trial(2, 0.9, 400)]), SURROGATE)
+    write_experiment_config(root / "conf", "tuned_params", report, None, base)
+    tuned = compose(["experiment=tuned_params"], root=root)
+    composed["surrogate"].update(
+        num_leaves=9, learning_rate=report.chosen.params["surrogate.learning_rate"]
+    )
+    assert tuned == composed

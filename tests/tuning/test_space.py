@@ -2,7 +2,7 @@ import optuna
 import pytest
 
 from alertlens.config import ConfigError
-from alertlens.tuning.space import SearchSpace, nested, with_params
+from alertlens.tuning.space import SearchSpace, config_diff, deep_merge, nested, with_params
 
 from .conftest import tune_config
 
@@ -75,3 +75,12 @@ def test_keys_outside_the_allowed_sections_are_refused() -> None:
 def test_shipped_spaces_parse(study: str) -> None:
     space = SearchSpace.from_config(tune_config(study)["space"])
     assert all(name.startswith(f"{study}.") for name in space.names) and len(space.names) >= 4
+
+
+def test_config_diff_and_deep_merge_round_trip() -> None:
+    reference = {"a": {"b": 1, "c": [1, 2]}, "d": "x"}
+    cfg = {"a": {"b": 1, "c": [1, 3]}, "d": "x", "e": None}
+    diff = config_diff(cfg, reference)
+    assert diff == {"a": {"c": [1, 3]}, "e": None}
+    assert deep_merge(reference, diff) == cfg
+    assert deep_merge({"a": {"b": 1}}, {"a": {"c": 2}}) == {"a": {"b": 1, "c": 2}}

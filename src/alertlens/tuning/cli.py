@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alertlens.config import ConfigError, compose, load_group_option, project_root
+from alertlens.config import ConfigError, compose, load_group_option, load_params, project_root
 from alertlens.tuning.storage import default_storage, describe
 
 if TYPE_CHECKING:
@@ -47,8 +47,15 @@ def add_tune_parser(commands: Any) -> None:
         action="store_true",
         help="continue an existing study, or join one another worker is running",
     )
-    tune.add_argument(
+    base = tune.add_mutually_exclusive_group()
+    base.add_argument(
         "--experiment", help="tune on top of conf/experiment/EXPERIMENT.yaml (e.g. tiny)"
+    )
+    base.add_argument(
+        "--params",
+        type=Path,
+        help="tune on this composed config (params.yaml as `dvc exp run -S ...` wrote it) "
+        "instead of composing conf/; the written config repeats its differences from conf/",
     )
     tune.add_argument(
         "--write-config",
@@ -74,12 +81,15 @@ def run_tune(args: argparse.Namespace) -> None:
         write_experiment_config,
         write_report,
     )
+    from alertlens.tuning.space import config_diff
     from alertlens.tuning.study import StudyOptions
 
     root = project_root()
     if args.experiment:
         load_group_option("experiment", args.experiment, root)  # a clear error if it is missing
-    cfg = compose([f"experiment={args.experiment}"] if args.experiment else [], root)
+    defaults = compose([f"experiment={args.experiment}"] if args.experiment else [], root)
+    cfg = load_params(args.params) if args.params else defaults
+    base = config_diff(cfg, defaults) if args.params else None
     tune_cfg = load_group_option("tune", args.study, root)
     name = args.study_name or "-".join(filter(None, (args.study, args.experiment)))
     options = StudyOptions(
@@ -108,7 +118,7 @@ def run_tune(args: argparse.Namespace) -> None:
     files = write_report(report, study, args.reports or root / "reports" / "tune" / name)
     if args.write_config:
         files.append(
-            write_experiment_config(root / "conf", args.write_config, report, args.experiment)
+            write_experiment_config(root / "conf", args.write_config, report, args.experiment, base)
         )
     log_report(report, study, files)
     print("\n".join(report.lines()))

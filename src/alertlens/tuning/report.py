@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from alertlens.config import ConfigError
 from alertlens.tuning.plots import plot_study
-from alertlens.tuning.space import nested
+from alertlens.tuning.space import deep_merge, nested
 from alertlens.tuning.study import BASELINE, PARENT_RUN, StudyKind
 
 MARKER = "# Written by `alertlens tune`"
@@ -122,9 +122,14 @@ def write_report(report: StudyReport, study: optuna.Study, directory: Path) -> l
 
 
 def write_experiment_config(
-    conf_dir: Path, name: str, report: StudyReport, experiment: str | None
+    conf_dir: Path,
+    name: str,
+    report: StudyReport,
+    experiment: str | None,
+    base: Mapping[str, Any] | None = None,
 ) -> Path:
-    """``conf/experiment/<name>.yaml``: the chosen trial's params over ``experiment``."""
+    """``conf/experiment/<name>.yaml``: the chosen trial's params over ``experiment``, or over
+    ``base`` (nested keys, for a study on a composed file that no experiment name describes)."""
     if not CONFIG_NAME.fullmatch(name) or name == experiment:
         raise ConfigError(
             f"--write-config '{name}': use letters, digits, '_' or '-', not the tuned experiment"
@@ -144,7 +149,7 @@ def write_experiment_config(
     body: dict[str, Any] = {}
     if experiment:
         body["defaults"] = [experiment, "_self_"]
-    body.update(nested(chosen.params))
+    body.update(deep_merge(base or {}, nested(chosen.params)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False))
     return path

@@ -138,3 +138,26 @@ def nested(params: Mapping[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[last] = value
     return tree
+
+
+def config_diff(cfg: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
+    """The nested keys whose values in ``cfg`` differ from ``reference`` (lists compare whole)."""
+    diff: dict[str, Any] = {}
+    for key, value in cfg.items():
+        other = reference.get(key)
+        if isinstance(value, Mapping) and isinstance(other, Mapping):
+            if sub := config_diff(value, other):
+                diff[key] = sub
+        elif key not in reference or value != other:
+            diff[key] = value
+    return diff
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in, key by key at every depth."""
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        both = isinstance(old, Mapping) and isinstance(value, Mapping)
+        merged[key] = deep_merge(old, value) if both else value  # type: ignore[arg-type]
+    return merged
