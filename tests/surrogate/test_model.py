@@ -11,6 +11,7 @@ from alertlens.surrogate.model import (
     SurrogateConfig,
     SurrogateModel,
     agreement,
+    decision_boundary,
     fit_surrogate,
 )
 
@@ -61,6 +62,10 @@ def test_agreement_and_config_validation() -> None:
     assert agreement(np.array([1.0, -1.0, 2.0, -2.0]), np.array([0.5, 0.5, 1.0, -3.0]), 0.0) == 0.75
     with pytest.raises(ValueError, match="objective"):
         SurrogateConfig(objective="poisson")
+    with pytest.raises(ValueError, match="label_centre"):
+        SurrogateConfig(label_centre="median")
+    with pytest.raises(ValueError, match="temperature"):
+        SurrogateConfig(temperature=0.0)
 
 
 def test_operating_point_objective_keeps_shap_additive_in_teacher_space(
@@ -83,3 +88,54 @@ def test_operating_point_objective_keeps_shap_additive_in_teacher_space(
     contributions, scores = model.contributions(matrix), model.margins_from_matrix(matrix)
     np.testing.assert_allclose(contributions.sum(axis=1), scores, atol=1e-9)
     assert agreement(margins[240:], scores, 0.5) >= 0.95  # decisions at the shared threshold 0.5
+
+
+# bf16 margins near the default teacher's threshold come in steps of 1/32 of a logit.
+STEP = 1 / 32
+TIED_THRESHOLD = -4.625
+
+
+def test_decision_boundary_lies_half_a_step_below_the_threshold() -> None:
+    margins = np.array([-4.6875, -4.65625, -4.625, -4.625, -4.59375, 3.0])
+    assert decision_boundary(margins, TIED_THRESHOLD, max_gap=0.05) == -4.640625
+    # Nothing below the threshold: nothing to separate.
+    assert decision_boundary(np.array([-4.625, 1.0]), TIED_THRESHOLD, 0.05) == TIED_THRESHOLD
+    # A gap wider than max_gap is an empty stretch of margins, not rounding.
+    assert decision_boundary(np.array([-6.0, -4.0]), TIED_THRESHOLD, 0.05) == -4.65
+
+
+def tied_teacher_margin(alert: Alert) -> float:
+    """A saturated bf16 teacher: powershell scores exactly at the threshold (real, by >=),
+    everything else one rounding step below it (false positive)."""
+    on_threshold = alert.fields.get("process_name") == "powershell.exe"
+    return TIED_THRESHOLD if on_threshold else TIED_THRESHOLD - STEP
+
+
+@pytest.mark.parametrize(("centre", "expected"), [("boundary", 1.0), ("threshold", None)])
+def test_alerts_scored_exactly_at_the_threshold_are_learned_as_real(
+    alerts: list[Alert], centre: str, expected: float | None
+) -> None:
+    """Regression: soft labels centred on the threshold gave every alert scored exactly at it
+    the label 0.5, and the surrogate dismissed about half of them (8% of the default data)."""
+    margins = np.array([tied_teacher_margin(a) for a in alerts])
+    config = SurrogateConfig(
+        temperature=0.05,
+        label_centre=centre,
+        n_estimators=40,
+        num_leaves=4,
+        min_data_in_leaf=5,
+        early_stopping_rounds=20,
+        num_threads=1,
+    )
+    model = fit_surrogate(
+        SPEC, alerts[:240], margins[:240], alerts[240:], margins[240:], TIED_THRESHOLD, config
+    )
+    scores = model.margins(alerts[240:])
+    tied = margins[240:] == TIED_THRESHOLD
+    assert 0 < tied.sum() < len(tied)
+    if expected is not None:
+        assert model.meta["label_boundary"] == TIED_THRESHOLD - STEP / 2
+        assert agreement(margins[240:], scores, TIED_THRESHOLD) == expected
+    else:
+        # Label 0.5 for the tied alerts: the surrogate leaves them undecided, on the threshold.
+        np.testing.assert_allclose(scores[tied], TIED_THRESHOLD, atol=1e-3)

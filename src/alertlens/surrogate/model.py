@@ -24,6 +24,7 @@ from alertlens.features.spec import FeatureSpec
 from alertlens.metrics import sigmoid
 
 OBJECTIVES = ("regression", "cross_entropy")
+LABEL_CENTRES = ("boundary", "threshold")
 BOOSTER_FILE = "booster.txt"
 META_FILE = "surrogate.json"
 
@@ -33,10 +34,14 @@ class SurrogateConfig:
     """LightGBM settings (the ``surrogate`` config section)."""
 
     # regression fits the teacher's margin (L2). cross_entropy fits soft labels at the operating
-    # point, sigmoid((margin - threshold) / temperature): the teacher's margins crowd around a
+    # point, sigmoid((margin - centre) / temperature): the teacher's margins crowd around a
     # conservative threshold, and a small temperature spends the trees on that boundary.
     objective: str = "cross_entropy"
-    temperature: float = 0.1
+    temperature: float = 0.05
+    # Where the soft labels are centred. "boundary": between the threshold and the highest
+    # margin below it (see ``decision_boundary``); "threshold": on the threshold itself, which
+    # gives every alert scored exactly at the threshold (real, by >=) a coin-flip label of 0.5.
+    label_centre: str = "boundary"
     num_leaves: int = 15
     # TreeSHAP costs trees x leaves x depth^2 per alert: shallow trees keep explanations fast.
     max_depth: int = 5
@@ -56,6 +61,12 @@ class SurrogateConfig:
             raise ValueError(
                 f"surrogate.objective must be one of {OBJECTIVES}, got '{self.objective}'"
             )
+        if self.label_centre not in LABEL_CENTRES:
+            raise ValueError(
+                f"surrogate.label_centre must be one of {LABEL_CENTRES}, got '{self.label_centre}'"
+            )
+        if self.temperature <= 0:
+            raise ValueError(f"surrogate.temperature must be positive, got {self.temperature}")
 
     def lightgbm_params(self) -> dict[str, Any]:
         return {
@@ -202,6 +213,23 @@ class SurrogateModel:
         )
 
 
+def decision_boundary(margins: np.ndarray, threshold: float, max_gap: float) -> float:
+    """Where the teacher's verdict changes among the margins it produced: halfway between the
+    threshold and the highest margin below it, at most ``max_gap / 2`` below the threshold.
+
+    A bf16 teacher's margins come in steps (1/32 of a logit near -4.6), its false positives
+    saturate around its conservative threshold, and the threshold is itself one of those steps:
+    on the default data 8% of alerts score exactly at it (real, since the rule is >=). Soft
+    labels centred on the threshold give all of them 0.5, so the surrogate put half of them on
+    the wrong side; centred half a step lower they get the label of the side they are on. A
+    wider gap is not rounding but an empty stretch of margins, hence ``max_gap``.
+    """
+    below = margins[margins < threshold]
+    if below.size == 0:
+        return threshold
+    return threshold - min(threshold - float(below.max()), max_gap) / 2
+
+
 def fit_surrogate(
     spec: FeatureSpec,
     train: Sequence[Alert],
@@ -217,11 +245,19 @@ def fit_surrogate(
     encoder.fit_levels(rows)
     x_train = encoder.encode(rows)
     x_valid = encoder.encode([encoder.extractor.extract(a) for a in valid])
+    boundary = (
+        decision_boundary(np.asarray(train_margins, dtype=float), threshold, config.temperature)
+        if config.label_centre == "boundary"
+        else threshold
+    )
 
     def target(margins: np.ndarray) -> np.ndarray:
+        # Shifted so the boundary lands on the threshold: the booster's zero (cross_entropy) or
+        # the threshold (regression) then separates the teacher's verdicts, ties included.
+        shifted = np.asarray(margins, dtype=float) + (threshold - boundary)
         if config.objective == "regression":
-            return margins
-        return sigmoid((margins - threshold) / config.temperature)
+            return shifted
+        return sigmoid((shifted - threshold) / config.temperature)
 
     names = [c.name for c in encoder.extractor.columns]
     train_set = lgb.Dataset(
@@ -239,7 +275,11 @@ def fit_surrogate(
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
-    meta = {"best_iteration": booster.best_iteration, "train_rows": len(train)}
+    meta = {
+        "best_iteration": booster.best_iteration,
+        "train_rows": len(train),
+        "label_boundary": boundary,
+    }
     return SurrogateModel(booster, encoder, threshold, config.objective, config.temperature, meta)
 
 
