@@ -61,7 +61,7 @@ def _plot_front(ax: Any, report: StudyReport, study: optuna.Study) -> None:
                 label=f"{label} (trial {trial.number})",
             )
     ax.set_xscale("log")
-    ax.set_xlabel(f"{x_name} (trees x leaves used; TreeSHAP cost)")
+    ax.set_xlabel(f"{x_name}: in all trees used (TreeSHAP time grows with it)")
     ax.set_ylabel(f"{y_name} with the teacher")
     ax.set_title(f"study '{report.name}'")
     ax.legend(loc="lower right", fontsize=8)
