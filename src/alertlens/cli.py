@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from alertlens.errors import reports_errors, setup_logging
+from alertlens.explain_cli import add_pair_arguments
 from alertlens.monitoring.cli import add_drift_parser
 from alertlens.promotion.cli import add_promote_parser
 from alertlens.reporting.cli import add_report_parser
@@ -90,15 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--json", action="store_true", help="print JSON (one object per alert, JSON Lines)"
     )
-    source = explain.add_mutually_exclusive_group()
-    source.add_argument("--run", help="MLflow run id of a distill stage: use the pair it produced")
-    source.add_argument("--champion", action="store_true", help="use the registry's champion pair")
-    explain.add_argument(
-        "--teacher", type=Path, help="hardened teacher directory (default models/hardened)"
-    )
-    explain.add_argument(
-        "--surrogate", type=Path, help="surrogate directory (default models/surrogate)"
-    )
+    add_pair_arguments(explain)
     explain.add_argument(
         "--normalized",
         action="store_true",

@@ -58,6 +58,20 @@ def to_alerts(pair: TriagePair, records: list[Any], normalized: bool) -> list[Al
     return alerts
 
 
+def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which pair a command uses: --run, --champion, or --teacher/--surrogate directories
+    (default: the pipeline's outputs). :func:`load_pair` reads them."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--run", help="MLflow run id of a distill stage: use the pair it produced")
+    source.add_argument("--champion", action="store_true", help="use the registry's champion pair")
+    parser.add_argument(
+        "--teacher", type=Path, help="hardened teacher directory (default models/hardened)"
+    )
+    parser.add_argument(
+        "--surrogate", type=Path, help="surrogate directory (default models/surrogate)"
+    )
+
+
 def load_pair(args: argparse.Namespace) -> TriagePair:
     root = project_root()
     if args.run or args.champion:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alertlens.config import ConfigError, load_group_option, project_root
+from alertlens.explain_cli import add_pair_arguments
 from alertlens.monitoring.config import DriftConfig
 
 # The CLI builds every parser on each call: torch and LightGBM load only when drift runs.
@@ -72,15 +73,7 @@ def add_drift_parser(commands: Any) -> None:
     drift.add_argument(
         "--drift-config", default="default", help="name under conf/drift/ or a YAML path"
     )
-    source = drift.add_mutually_exclusive_group()
-    source.add_argument("--run", help="MLflow run id of a distill stage: use the pair it produced")
-    source.add_argument("--champion", action="store_true", help="use the registry's champion pair")
-    drift.add_argument(
-        "--teacher", type=Path, help="hardened teacher directory (default models/hardened)"
-    )
-    drift.add_argument(
-        "--surrogate", type=Path, help="surrogate directory (default models/surrogate)"
-    )
+    add_pair_arguments(drift)
     drift.add_argument("--json", action="store_true", help="print the full report as JSON")
     drift.add_argument("--out", type=Path, help="also write the full JSON report to this file")
     drift.add_argument(
