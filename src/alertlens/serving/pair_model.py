@@ -83,11 +83,11 @@ def triage_records(
         for index, answer in zip(positions, scored, strict=True):
             answers[index] = {"index": index, **answer, "error": None}
     for index, error in errors.items():
-        answers[index] = _error_answer(index, records[index], error)
+        answers[index] = _error_answer(index, error)
     return answers
 
 
-def _error_answer(index: int, record: Any, error: dict[str, str]) -> dict[str, Any]:
+def _error_answer(index: int, error: dict[str, str]) -> dict[str, Any]:
     """The same keys as a scored answer, empty, with what was wrong with the record."""
     return {
         "index": index,
@@ -158,7 +158,6 @@ def log_pair_model(
     teacher_dir: Path,
     surrogate_dir: Path,
     name: str = "triage_pair",
-    example_records: list[dict[str, Any]] | None = None,
 ) -> ModelInfo:
     """Log the pair as a pyfunc model in the active MLflow run; returns its ModelInfo.
 
@@ -168,11 +167,11 @@ def log_pair_model(
     data_cfg_path = Path(surrogate_dir) / DATA_CONFIG_FILE
     if not data_cfg_path.is_file():
         raise ValueError(f"{surrogate_dir} has no {DATA_CONFIG_FILE}: the pair reads raw records")
-    examples = example_records or [example_record(json.loads(data_cfg_path.read_text()))]
+    example = example_record(json.loads(data_cfg_path.read_text()))
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=PairModel(),
         artifacts={"teacher": str(teacher_dir), "surrogate": str(surrogate_dir)},
-        input_example=(examples[:2], dict(DEFAULT_PARAMS)),
+        input_example=([example], dict(DEFAULT_PARAMS)),
         pip_requirements=_pinned_requirements(),
     )

@@ -68,9 +68,9 @@ class BodySizeLimit:
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _too_large(self, send: Send, size: int | None) -> None:
-        size_text = f" is {size:,} bytes," if size is not None else ""
+        size_text = f"is {size:,} bytes," if size is not None else "is"
         message = (
-            f"request body{size_text} over the limit of {self.max_bytes:,} bytes "
+            f"request body {size_text} over the limit of {self.max_bytes:,} bytes "
             "(alertlens serve --max-body-bytes): send fewer alerts per request"
         )
         await _send_json(send, 413, {"error_code": "REQUEST_TOO_LARGE", "message": message})
