@@ -54,3 +54,13 @@ def isolated_mlflow(
     """Every test logs to its own throwaway store, never to the project's mlflow.db."""
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+
+
+@pytest.fixture
+def mlflow_artifacts_in_tmp(tmp_path: Path) -> None:
+    """Runs started with ``mlflow.start_run()`` go to an experiment whose artifacts live in
+    ``tmp_path`` (the default experiment would write to ./mlruns of the working directory)."""
+    import mlflow
+
+    experiment = mlflow.create_experiment("tests", artifact_location=(tmp_path / "art").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)

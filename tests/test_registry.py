@@ -21,6 +21,9 @@ from alertlens.registry import (
 )
 
 
+pytestmark = pytest.mark.usefixtures("mlflow_artifacts_in_tmp")
+
+
 class Constant(mlflow.pyfunc.PythonModel):  # registry tests need models, not good ones
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
         return [0] * len(model_input)

@@ -16,6 +16,8 @@ from alertlens.registry import CHALLENGER, CHAMPION, SURROGATE_MODEL, TEACHER_MO
 
 from .conftest import logged_pair
 
+pytestmark = pytest.mark.usefixtures("mlflow_artifacts_in_tmp")
+
 PERMISSIVE = {
     "test.recall": {"min": 0.0},
     "golden.agreement": {"min": 0.0},
