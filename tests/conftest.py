@@ -52,8 +52,16 @@ def isolated_mlflow(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every test logs to its own throwaway store, never to the project's mlflow.db."""
+    import mlflow
+    import mlflow.tracking.fluent
+
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    uri = f"sqlite:///{store}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # Code under test may call mlflow.set_tracking_uri / set_experiment (stage runs, the
+    # project store); those are process-wide and would outlive the test: reset both.
+    mlflow.set_tracking_uri(uri)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
 
 
 @pytest.fixture

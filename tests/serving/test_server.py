@@ -114,6 +114,7 @@ def store(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)  # the process-wide URI wins over the variable
         # Artifacts beside the store: the default root is ./mlruns in the working directory.
         experiment = mlflow.create_experiment("serving", (root / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment):
@@ -153,6 +154,7 @@ def test_logged_pair_has_params_with_defaults_and_loads(
     store: str, records: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    mlflow.set_tracking_uri(store)
     loaded = mlflow.pyfunc.load_model(f"models:/{SURROGATE_MODEL}@{CHAMPION}")
     assert loaded.metadata.get_params_schema().to_dict() == [
         {"name": "mode", "type": "string", "default": "pair", "shape": None},
