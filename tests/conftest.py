@@ -59,9 +59,10 @@ def isolated_mlflow(
     uri = f"sqlite:///{store}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     # Code under test may call mlflow.set_tracking_uri / set_experiment (stage runs, the
-    # project store); those are process-wide and would outlive the test: reset both.
+    # project store); those are process-wide and would outlive the test: reset them.
     mlflow.set_tracking_uri(uri)
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)  # set_experiment exports it too
 
 
 @pytest.fixture
