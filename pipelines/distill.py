@@ -18,7 +18,7 @@ from alertlens.surrogate.explain import FieldReference
 from alertlens.surrogate.model import SurrogateConfig
 from alertlens.teacher.artifact import load_teacher
 from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file, write_run_record
-from alertlens.triage import DATA_CONFIG_FILE
+from alertlens.triage import DATA_CONFIG_FILE, PAIR_MODEL_TAG
 
 
 @reports_errors
@@ -80,6 +80,7 @@ def main() -> None:
         )
         # The served (and registered) model: the hardened teacher and this surrogate together.
         pair_model = log_pair_model(args.teacher, args.out)
+        mlflow.set_tag(PAIR_MODEL_TAG, pair_model.model_uri)
         write_run_record(
             args.out,
             run.info.run_id,

@@ -12,10 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
-import yaml
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -190,28 +188,18 @@ def champion_run_id(client: MlflowClient | None = None) -> str:
     return run_id
 
 
-def _pair_artifact_dirs(model_dir: Path) -> dict[str, Path]:
-    """Where a downloaded pair model keeps its ``teacher`` and ``surrogate`` artifacts (MLmodel
-    records each under the name of the directory it was logged from)."""
-    flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
-    artifacts = flavor.get("artifacts") or {}
-    if not {"teacher", "surrogate"} <= set(artifacts):
-        raise ConfigError(f"{model_dir} is not an alertlens pair model (no teacher + surrogate)")
-    return {name: model_dir / artifacts[name]["path"] for name in ("teacher", "surrogate")}
-
-
 def pair_from_registry(alias: str = CHAMPION, device: str = "auto") -> TriagePair:
     """Load the pair holding ``alias`` from its registered model: the surrogate version is the
     pair model, which carries both directories as artifacts."""
-    if pair_at(alias) is None:
+    versions = pair_at(alias)
+    if versions is None:
         raise ConfigError(
             f"no '{alias}' version of the registered model '{SURROGATE_MODEL}' in this MLflow "
             "store; promote a pair first, or pass --run <distill run id>"
         )
-    root = Path(mlflow.artifacts.download_artifacts(f"models:/{SURROGATE_MODEL}@{alias}"))
-    dirs = _pair_artifact_dirs(root)
-    pair = TriagePair.from_dirs(dirs["teacher"], dirs["surrogate"], device)
-    pair.origin = f"registry: {SURROGATE_MODEL}@{alias} (v{pair_at(alias).surrogate})"  # type: ignore[union-attr]
+    # By number, not alias: the alias may move while we download.
+    pair = TriagePair.from_model(f"models:/{SURROGATE_MODEL}/{versions.surrogate}", device)
+    pair.origin = f"registry: {SURROGATE_MODEL}@{alias} (v{versions.surrogate})"
     return pair
 
 

@@ -24,6 +24,7 @@ from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, load_teacher
 
 DATA_CONFIG_FILE = "data_config.json"
+PAIR_MODEL_TAG = "alertlens.pair_model_uri"  # on distill runs: the pair model they logged
 
 
 @dataclass
@@ -35,6 +36,7 @@ class TriagePair:
     explainer: Explainer
     mapping: DataMapping | None
     origin: str
+    surrogate_dir: Path | None = None  # where it was loaded from (its drift profile lives there)
 
     @classmethod
     def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path, device: str = "auto") -> TriagePair:
@@ -57,26 +59,39 @@ class TriagePair:
             Explainer(surrogate, reference),
             mapping,
             origin=f"{teacher_dir} + {surrogate_dir}",
+            surrogate_dir=Path(surrogate_dir),
         )
 
     @classmethod
-    def from_run(cls, run_id: str, device: str = "auto") -> TriagePair:
-        """Download the pair a distill run produced (its surrogate and the teacher it mimics)."""
+    def from_model(cls, model_uri: str, device: str = "auto") -> TriagePair:
+        """Load a logged pair model (distill's ``triage_pair``, or a registry version of it):
+        download it and read its ``teacher`` and ``surrogate`` artifacts."""
         import mlflow
+        import yaml
+
+        model_dir = Path(mlflow.artifacts.download_artifacts(model_uri))
+        flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
+        artifacts = flavor.get("artifacts") or {}
+        if not {"teacher", "surrogate"} <= set(artifacts):
+            raise ValueError(f"{model_uri} is not an alertlens pair model (no teacher + surrogate)")
+        # MLmodel records each artifact under the name of the directory it was logged from.
+        teacher_dir, surrogate_dir = (
+            model_dir / artifacts[n]["path"] for n in ("teacher", "surrogate")
+        )
+        pair = cls.from_dirs(teacher_dir, surrogate_dir, device)
+        pair.origin = model_uri
+        return pair
+
+    @classmethod
+    def from_run(cls, run_id: str, device: str = "auto") -> TriagePair:
+        """The pair a distill run produced: the pair model it logged (its run.json and its
+        ``alertlens.pair_model_uri`` tag name it)."""
         from mlflow.tracking import MlflowClient
 
         tags = MlflowClient().get_run(run_id).data.tags
-        if "alertlens.teacher_model_uri" not in tags:
-            raise ValueError(
-                f"run {run_id} is not a distill run (no alertlens.teacher_model_uri tag)"
-            )
-        surrogate_dir = Path(
-            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="surrogate")
-        )
-        teacher_root = Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=tags["alertlens.teacher_model_uri"])
-        )
-        pair = cls.from_dirs(teacher_root / "artifacts" / "teacher", surrogate_dir, device)
+        if PAIR_MODEL_TAG not in tags:
+            raise ValueError(f"run {run_id} is not a distill run (no {PAIR_MODEL_TAG} tag)")
+        pair = cls.from_model(tags[PAIR_MODEL_TAG], device)
         pair.origin = f"MLflow run {run_id}"
         return pair
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModelContext
 
-from alertlens.serving.pair_model import PairModel, example_record
-from alertlens.triage import TriagePair
+from alertlens.serving.pair_model import PairModel, example_record, log_pair_model
+from alertlens.triage import PAIR_MODEL_TAG, TriagePair
 
 from .conftest import EXPORT_CONFIG
 
@@ -59,7 +61,8 @@ def test_pair_scores_raw_records_with_both_models_and_reasons(
         assert answer["surrogate"]["score"] == pytest.approx(surrogate, abs=1e-4)
         assert answer["verdict"] == answer["teacher"]["verdict"]
         assert answer["verdict"] == ("real" if teacher >= threshold else "false_positive")
-        assert answer["agree"] is (answer["teacher"]["verdict"] == answer["surrogate"]["verdict"])
+        # the toy surrogate's own threshold is 0 (surrogate conftest); agreement from the margins
+        assert answer["agree"] is ((teacher >= threshold) == (surrogate >= 0.0))
         assert answer["explanation_reliable"] is answer["agree"]
         assert 1 <= len(answer["reasons"]) <= 5
     top = answers[0]["reasons"][0]
@@ -124,3 +127,26 @@ def test_example_record_is_the_smallest_record_the_config_accepts() -> None:
         "a": {"b": "example-1"},
         "t": {"x": "2026-01-05T00:00:00Z"},
     }
+
+
+def test_a_distill_run_is_loaded_through_the_pair_model_it_logged(
+    pair_dirs: tuple[Path, Path],
+    records: list[dict[str, Any]],
+    tmp_path: Path,
+    mlflow_artifacts_in_tmp: None,
+) -> None:
+    """As the pipeline logs it: the teacher directory is named `hardened`, not `teacher`."""
+    teacher_dir = tmp_path / "hardened"
+    shutil.copytree(pair_dirs[0], teacher_dir)
+    with mlflow.start_run() as run:
+        info = log_pair_model(teacher_dir, pair_dirs[1])
+        mlflow.set_tag(PAIR_MODEL_TAG, info.model_uri)
+    pair = TriagePair.from_run(run.info.run_id, device="cpu")
+    local = TriagePair.from_dirs(*pair_dirs, device="cpu")
+    assert expected_margins(pair, records) == expected_margins(local, records)
+    assert pair.origin == f"MLflow run {run.info.run_id}"
+    assert pair.surrogate_dir is not None and (pair.surrogate_dir / "reference.json").is_file()
+    with mlflow.start_run() as other:
+        pass
+    with pytest.raises(ValueError, match="not a distill run"):
+        TriagePair.from_run(other.info.run_id)

@@ -119,32 +119,14 @@ def read_reference(path: Path) -> list[Alert]:
         ) from None
 
 
-def saved_profile(args: argparse.Namespace, root: Path) -> tuple[ReferenceProfile, str] | None:
-    """The drift_profile.json saved with the pair, if it has one."""
+def saved_profile(pair: TriagePair) -> tuple[ReferenceProfile, str] | None:
+    """The drift_profile.json saved with the pair (in the directory it was loaded from)."""
     from alertlens.monitoring.profile import PROFILE_FILE, ReferenceProfile
 
-    if args.run or args.champion:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
-        from alertlens.registry import champion_run_id
-
-        run_id = args.run or champion_run_id()
-        try:
-            path = Path(
-                mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=f"surrogate/{PROFILE_FILE}"
-                )
-            )
-        except (MlflowException, OSError):
-            return None
-        where = f"the profile saved with run {run_id}"
-    else:
-        path = (args.surrogate or root / "models" / "surrogate") / PROFILE_FILE
-        where = str(path)
-        if not path.is_file():
-            return None
-    return ReferenceProfile.load(path), where
+    path = None if pair.surrogate_dir is None else pair.surrogate_dir / PROFILE_FILE
+    if path is None or not path.is_file():
+        return None
+    return ReferenceProfile.load(path), str(path)
 
 
 def reference_profile(
@@ -155,10 +137,15 @@ def reference_profile(
 
     if args.profile:
         return ReferenceProfile.load(args.profile)
-    if not args.reference and (found := saved_profile(args, root)):
-        profile, where = found
-        profile.description = f"{profile.description or 'the training data'} ({where})"
-        return profile
+    if not args.reference:
+        if found := saved_profile(pair):
+            profile, where = found
+            profile.description = f"{profile.description or 'the training data'} ({where})"
+            return profile
+        # The current checkout's train split may not be what this pair was trained on.
+        log.warning(
+            "%s has no saved drift profile: profiling %s instead", pair.origin, DEFAULT_REFERENCE
+        )
     path = args.reference or root / DEFAULT_REFERENCE
     alerts = read_reference(path)
     scored = min(len(alerts), cfg.max_reference_alerts)
