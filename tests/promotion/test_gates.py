@@ -58,8 +58,30 @@ def test_a_champion_without_the_metric_does_not_block() -> None:
 
 def test_without_a_champion_only_the_floors_apply() -> None:
     card = {"test.recall": 0.99, "robustness.attack_success_rate": 0.0}
-    assert [r.name.split(":")[0] for r in evaluate_gates(card, None, CFG)] == ["floor", "floor"]
-    assert len(evaluate_gates(card, card, CFG)) == 4
+    kinds = [r.name.split(":")[0] for r in evaluate_gates(card, None, CFG).results]
+    assert kinds == ["floor", "floor"]
+    assert len(evaluate_gates(card, card, CFG).results) == 4
+
+
+def test_a_champion_that_fails_a_floor_on_these_alerts_is_no_baseline() -> None:
+    """Drift left the champion behind (it misses new attacks): "no worse than the champion"
+    must not keep it, so only the floors judge the challenger."""
+    champion = {"test.recall": 0.92, "robustness.attack_success_rate": 0.0}
+    challenger = {"test.recall": 0.975, "robustness.attack_success_rate": 0.05}
+    outcome = evaluate_gates(challenger, champion, CFG)
+    assert [g.name for g in outcome.champion_failures] == ["floor:test.recall"]
+    assert [g.name.split(":")[0] for g in outcome.results] == ["floor", "floor"]
+    assert outcome.failed == []
+    # the floors still bind the challenger
+    worse = evaluate_gates({**challenger, "test.recall": 0.96}, champion, CFG)
+    assert [g.name for g in worse.failed] == ["floor:test.recall"]
+    # a champion meeting the floors keeps the relative gates, which this challenger fails
+    valid = evaluate_gates(challenger, {**champion, "test.recall": 0.99}, CFG)
+    assert valid.champion_failures == []
+    assert [g.name for g in valid.failed] == [
+        "vs_champion:test.recall",
+        "vs_champion:robustness.attack_success_rate",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -105,12 +105,34 @@ def relative_gates(
     return results
 
 
+@dataclass(frozen=True)
+class GateOutcome:
+    """Every gate applied, and the floors the champion itself fails on these alerts."""
+
+    results: list[GateResult]
+    champion_failures: list[GateResult]
+
+    @property
+    def failed(self) -> list[GateResult]:
+        return [gate for gate in self.results if not gate.passed]
+
+
 def evaluate_gates(
     card: Scorecard, champion: Scorecard | None, cfg: Mapping[str, Any]
-) -> list[GateResult]:
-    """Every gate of the ``gates`` config; relative ones only when there is a champion."""
+) -> GateOutcome:
+    """Every gate of the ``gates`` config.
+
+    Relative gates need a champion that is still a valid baseline: one that meets the floors
+    on the same alerts. A champion that fails a floor there (drift has left it behind: new
+    attacks it misses) is not protected by "no worse than the champion"; the challenger then
+    has to pass the floors only.
+    """
     check_gate_config(cfg)
-    results = floor_gates(card, cfg.get("floors") or {})
+    floors = cfg.get("floors") or {}
+    results = floor_gates(card, floors)
+    champion_failures: list[GateResult] = []
     if champion is not None:
-        results += relative_gates(card, champion, cfg.get("relative") or {})
-    return results
+        champion_failures = [gate for gate in floor_gates(champion, floors) if not gate.passed]
+        if not champion_failures:
+            results += relative_gates(card, champion, cfg.get("relative") or {})
+    return GateOutcome(results, champion_failures)

@@ -24,7 +24,7 @@ from alertlens.alerts.ingest import AlertStream
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.config import ConfigError, load_group_option, section
-from alertlens.promotion.gates import GateResult, evaluate_gates
+from alertlens.promotion.gates import GateOutcome, GateResult, evaluate_gates
 from alertlens.promotion.scorecard import Scorecard, ScorecardConfig, scorecard
 from alertlens.registry import (
     CHAMPION,
@@ -95,6 +95,7 @@ class Decision:
     champion: Scorecard | None
     challenger_versions: PairVersions | None = None
     champion_before: PairVersions | None = None
+    champion_failures: list[GateResult] = field(default_factory=list)  # floors it fails now
     links: dict[str, str] = field(default_factory=dict)
     decided_at: str = field(
         default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -117,6 +118,7 @@ class Decision:
             "champion_before": versions(self.champion_before),
             "links": self.links,
             "gates": [gate.to_dict() for gate in self.gates],
+            "champion_failures": [gate.to_dict() for gate in self.champion_failures],
             "scorecards": {"challenger": self.challenger, "champion": self.champion},
         }
 
@@ -189,13 +191,22 @@ def data_version(root: Path) -> str | None:
     return outs[0].get("md5")
 
 
-def _summary(promoted: bool, first: bool, failed: Sequence[GateResult], dry_run: bool) -> str:
+def _summary(outcome: GateOutcome, first: bool, dry_run: bool) -> str:
     would = "would be " if dry_run else ""
-    if promoted:
-        basis = "the absolute floors pass (first pair)" if first else "every gate passes"
-        return f"challenger {would}promoted to {CHAMPION}: {basis}"
-    names = ", ".join(gate.name for gate in failed)
-    return f"challenger {would}refused: {len(failed)} gate(s) failed: {names}"
+    if outcome.failed:
+        names = ", ".join(gate.name for gate in outcome.failed)
+        return f"challenger {would}refused: {len(outcome.failed)} gate(s) failed: {names}"
+    if first:
+        basis = "the absolute floors pass (first pair)"
+    elif outcome.champion_failures:
+        names = ", ".join(gate.name for gate in outcome.champion_failures)
+        basis = (
+            f"the absolute floors pass; the champion fails {names} on these alerts, so it is "
+            "no baseline for the relative gates"
+        )
+    else:
+        basis = "every gate passes"
+    return f"challenger {would}promoted to {CHAMPION}: {basis}"
 
 
 def decide(
@@ -205,16 +216,15 @@ def decide(
     dry_run: bool,
 ) -> Decision:
     """Apply the gates; the first pair (no champion) needs only the absolute floors."""
-    gates = evaluate_gates(challenger_card, champion_card, gates_cfg)
-    failed = [gate for gate in gates if not gate.passed]
-    promoted = not failed
+    outcome = evaluate_gates(challenger_card, champion_card, gates_cfg)
     return Decision(
-        promoted=promoted,
+        promoted=not outcome.failed,
         dry_run=dry_run,
-        summary=_summary(promoted, champion_card is None, failed, dry_run),
-        gates=gates,
+        summary=_summary(outcome, champion_card is None, dry_run),
+        gates=outcome.results,
         challenger=challenger_card,
         champion=champion_card,
+        champion_failures=outcome.champion_failures,
     )
 
 
@@ -235,18 +245,20 @@ def promote(
         )
         log.info("registered %s as challenger", versions)
     champion = pair_at(CHAMPION)
+    if champion is not None and champion == versions:
+        # Nothing to decide: scoring the pair against itself would only cost time.
+        summary = f"{versions} already holds {CHAMPION}: nothing to do"
+        return Decision(
+            False, dry_run, summary, [], {}, None, versions, champion, links=dict(links)
+        )
     pair = TriagePair.from_dirs(challenger.teacher_dir, challenger.surrogate_dir, device)
     challenger_card = score_pair(pair, datasets, params)
-    champion_card = None
-    if champion is not None and champion != versions:
-        champion_card = score_pair(champion_pair(device), datasets, params)
+    champion_card = (
+        None if champion is None else score_pair(champion_pair(device), datasets, params)
+    )
     decision = decide(challenger_card, champion_card, params["gates"], dry_run)
     decision.challenger_versions, decision.champion_before = versions, champion
     decision.links = dict(links)
-    if champion is not None and champion == versions:
-        decision.summary = f"{versions} already holds {CHAMPION}: nothing to do"
-        decision.promoted = False
-        return decision
     if not dry_run and versions is not None:
         tag_pair(versions, decision.tags())
         if decision.promoted:

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from alertlens.alerts.ingest import AlertStream, IngestCounts, input_files
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.config import ConfigError, load_params
+from alertlens.promotion.gates import GateResult
 from alertlens.promotion.promote import data_version
 from alertlens.retraining.lock import exclusive_lock
 
@@ -52,7 +53,7 @@ class RetrainResult:
     pipeline_ran: bool = False
     decision: dict[str, Any] | None = None
     skipped_reason: str | None = None
-    drift: dict[str, Any] | None = field(default=None)
+    drift: dict[str, Any] | None = None
 
     @property
     def promoted(self) -> bool:
@@ -78,11 +79,7 @@ class RetrainResult:
             lines.append("promote stage did not run: registry unchanged")
         else:
             lines.append(self.decision["summary"])
-            lines += [
-                f"  {'PASS' if g['passed'] else 'FAIL'}  {g['name']}: "
-                f"{'missing' if g['value'] is None else format(g['value'], '.4f')} ({g['rule']})"
-                for g in self.decision["gates"]
-            ]
+            lines += [f"  {GateResult(**gate).line()}" for gate in self.decision["gates"]]
         return "\n".join(lines)
 
 
@@ -171,14 +168,10 @@ def retrain(
         runner(["dvc", "add", str(RAW_DIR)], root)
         result.data_version_after = data_version(root)
         decision_before = _file_state(root / DECISION_FILE)
-        stamps_before = _stage_stamp(root)
+        # dvc.lock changes exactly when some stage ran.
+        lock_before = _file_state(root / "dvc.lock")
         runner(["dvc", "exp", "run", *(arg for o in overrides for arg in ("-S", o))], root)
-        result.pipeline_ran = _stage_stamp(root) != stamps_before
+        result.pipeline_ran = _file_state(root / "dvc.lock") != lock_before
         if _file_state(root / DECISION_FILE) != decision_before:
             result.decision = json.loads((root / DECISION_FILE).read_text())
         return result
-
-
-def _stage_stamp(root: Path) -> str | None:
-    """dvc.lock's content: it changes exactly when some stage ran."""
-    return _file_state(root / "dvc.lock")

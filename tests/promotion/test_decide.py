@@ -1,0 +1,28 @@
+"""The decision's wording follows the gates: first pair, every gate, stale champion, refusal."""
+
+from __future__ import annotations
+
+from alertlens.promotion.promote import decide
+
+CFG = {"floors": {"test.recall": {"min": 0.97}}, "relative": {"test.f1": {"max_drop": 0.02}}}
+
+
+def test_first_pair_is_promoted_on_the_floors() -> None:
+    decision = decide({"test.recall": 0.99, "test.f1": 0.5}, None, CFG, dry_run=True)
+    assert decision.promoted and decision.summary.endswith("the absolute floors pass (first pair)")
+    assert "would be promoted" in decision.summary
+
+
+def test_a_stale_champion_does_not_block_and_the_decision_says_why() -> None:
+    champion = {"test.recall": 0.92, "test.f1": 0.6}
+    decision = decide({"test.recall": 0.99, "test.f1": 0.47}, champion, CFG, dry_run=False)
+    assert decision.promoted
+    assert "the champion fails floor:test.recall" in decision.summary
+    assert decision.to_dict()["champion_failures"][0]["value"] == 0.92
+
+
+def test_a_regression_against_a_valid_champion_is_refused() -> None:
+    champion = {"test.recall": 0.99, "test.f1": 0.6}
+    decision = decide({"test.recall": 0.99, "test.f1": 0.47}, champion, CFG, dry_run=False)
+    assert not decision.promoted
+    assert decision.summary == "challenger refused: 1 gate(s) failed: vs_champion:test.f1"
