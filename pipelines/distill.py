@@ -17,7 +17,12 @@ from alertlens.surrogate.distill import distill_inputs
 from alertlens.surrogate.explain import FieldReference
 from alertlens.surrogate.model import SurrogateConfig
 from alertlens.teacher.artifact import load_teacher
-from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file, write_run_record
+from alertlens.tracking import (
+    flatten_params,
+    stage_run,
+    write_metrics_file,
+    write_run_record,
+)
 from alertlens.triage import DATA_CONFIG_FILE, PAIR_MODEL_TAG
 
 
@@ -37,7 +42,7 @@ def main() -> None:
     teacher = load_teacher(args.teacher, params["teacher"]["device"])
 
     with stage_run("distill", params["tracking"], root) as run:
-        mlflow.log_params(flatten_metrics({"surrogate": cfg}))
+        mlflow.log_params(flatten_params({"surrogate": cfg}))
         inputs = distill_inputs(teacher, args.data, params)
         model = inputs.fit(section(SurrogateConfig, cfg))
         model.save(args.out)

@@ -24,7 +24,13 @@ from alertlens.teacher.augment import AugmentConfig, evasion_variants
 from alertlens.teacher.fit import encode_alerts, operating_point, summary_line
 from alertlens.teacher.pyfunc import log_teacher_model
 from alertlens.teacher.train import TrainConfig, Trainer
-from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file, write_run_record
+from alertlens.tracking import (
+    flatten_metrics,
+    flatten_params,
+    stage_run,
+    write_metrics_file,
+    write_run_record,
+)
 
 CHECKPOINTS = Path("models/checkpoints/harden")  # crash recovery only; not a DVC output
 
@@ -98,7 +104,7 @@ def main() -> None:
     )
 
     with stage_run("harden", params["tracking"], root) as run:
-        mlflow.log_params(flatten_metrics({"harden": cfg}) | {"harden.enabled": cfg["enabled"]})
+        mlflow.log_params(flatten_params({"harden": cfg}))
         training = (
             harden(
                 hardened,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import mlflow
 
-from alertlens.tracking import flatten_metrics, resolve_tracking_uri, stage_run
+from alertlens.tracking import flatten_metrics, flatten_params, resolve_tracking_uri, stage_run
 
 
 def test_relative_sqlite_uri_becomes_absolute(tmp_path: Path) -> None:
@@ -16,6 +16,16 @@ def test_relative_sqlite_uri_becomes_absolute(tmp_path: Path) -> None:
 
 def test_flatten_keeps_numbers_only() -> None:
     assert flatten_metrics({"a": {"b": 1, "c": "x", "d": True}, "e": 2.5}) == {"a.b": 1.0, "e": 2.5}
+
+
+def test_flatten_params_keeps_every_leaf() -> None:
+    cfg = {"s": {"objective": "cross_entropy", "on": False, "n": 3, "t": {"names": ["a", "b"]}}}
+    assert flatten_params(cfg) == {
+        "s.objective": "cross_entropy",
+        "s.on": False,
+        "s.n": 3,
+        "s.t.names": "['a', 'b']",
+    }
 
 
 def test_stage_run_logs_to_the_project_store(tmp_path: Path, monkeypatch) -> None:

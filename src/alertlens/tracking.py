@@ -26,9 +26,14 @@ def resolve_tracking_uri(uri: str, root: Path) -> str:
     return uri
 
 
+def tracking_uri(tracking_cfg: Mapping[str, Any], root: Path) -> str:
+    """The configured store, ``MLFLOW_TRACKING_URI`` winning over the config."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(tracking_cfg["uri"], root)
+
+
 def configure(tracking_cfg: Mapping[str, Any], root: Path) -> str:
     """Point MLflow at the configured store (``MLFLOW_TRACKING_URI`` wins) and experiment."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(tracking_cfg["uri"], root)
+    uri = tracking_uri(tracking_cfg, root)
     mlflow.set_tracking_uri(uri)
     name = tracking_cfg["experiment"]
     if mlflow.get_experiment_by_name(name) is None:
@@ -76,6 +81,19 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, f
     return flat
 
 
+def flatten_params(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config section -> ``a.b.c`` keys for ``mlflow.log_params``: every leaf is kept
+    (text, booleans, lists as their text), unlike :func:`flatten_metrics`."""
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_params(value, prefix=f"{name}."))
+        else:
+            flat[name] = str(value) if isinstance(value, list | tuple) else value
+    return flat
+
+
 def write_metrics_file(path: Path, metrics: Mapping[str, Any]) -> None:
     """The stage's DVC metrics file (``metrics/<stage>.json``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +113,6 @@ def use_project_store(root: Path) -> str:
     """Point MLflow at the project's store without creating anything (for reading runs)."""
     from alertlens.config import load_group_option
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(
-        load_group_option("tracking", "default", root)["uri"], root
-    )
+    uri = tracking_uri(load_group_option("tracking", "default", root), root)
     mlflow.set_tracking_uri(uri)
     return uri

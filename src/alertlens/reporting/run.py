@@ -4,7 +4,6 @@ champion from MLflow, render, write, and log the page into the promote stage's M
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from alertlens.reporting.champion import (
 )
 from alertlens.reporting.collect import ReportInputs, collect_report
 from alertlens.reporting.html import render_report
-from alertlens.tracking import configure, resolve_tracking_uri
+from alertlens.tracking import configure, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +62,7 @@ def write_report(
         uri = configure(params["tracking"], root)
         client: MlflowClient | None = MlflowClient()
     else:
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(
-            params["tracking"]["uri"], root
-        )
+        uri = tracking_uri(params["tracking"], root)
         client = None
     versions, basis = champion_versions(report["decision"], client)
     report["champion"] = champion_record(versions, basis, client)
