@@ -1,10 +1,11 @@
 import base64
+import io
 import json
 from pathlib import Path
 
 import pytest
 
-from alertlens.alerts.ingest import IngestError, ingest_to_dir
+from alertlens.alerts.ingest import IngestError, ingest_to_dir, read_export
 from alertlens.alerts.mapping import DataMapping
 from alertlens.config import load_group_option
 
@@ -165,3 +166,19 @@ def test_csv_template_with_dash_label_and_group(tmp_path: Path, repo_root: Path)
         (0, "ws-1", 443),
         (1, "ws-2", 443),
     ]
+
+
+def test_read_export_keeps_alerts_in_memory_and_rejects_where_asked(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
+    export = tmp_path / "e.jsonl"
+    good = {"id": "a", "ts": 1767607200, "kind": "edr", "verdict": "fp"}
+    export.write_text(json.dumps(good) + "\n" + "{broken\n")
+    mapping = DataMapping.from_config(toy_data_config)
+    rejected = io.StringIO()
+    alerts, counts = read_export(mapping, export, max_reject_ratio=0.5, rejected=rejected)
+    assert [a.id for a in alerts] == ["a"]
+    assert counts.records_read == counts.accepted + counts.rejected == 2
+    assert json.loads(rejected.getvalue())["reason"] == "invalid_json"
+    with pytest.raises(IngestError, match="above max_reject_ratio"):
+        read_export(mapping, export, max_reject_ratio=0.0)

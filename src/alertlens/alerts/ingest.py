@@ -9,6 +9,7 @@ Every record read ends up either as an accepted :class:`Alert` or as a line in
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 from collections import Counter
@@ -202,6 +203,16 @@ class AlertStream:
                 "See rejected.jsonl for each record, or fix the data config's field mapping."
             )
         return self.counts
+
+
+def read_export(
+    mapping: DataMapping, source: Path, max_reject_ratio: float, rejected: IO[str] | None = None
+) -> tuple[list[Alert], IngestCounts]:
+    """An export's accepted alerts in memory, with the books checked; rejects go to
+    ``rejected`` when given (else they are only counted)."""
+    stream = AlertStream(mapping, rejected if rejected is not None else io.StringIO())
+    alerts = list(stream.from_path(source))
+    return alerts, stream.finish(max_reject_ratio)
 
 
 def ingest_to_dir(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -94,12 +93,12 @@ def ingest_export(
     mapping: DataMapping, source: Path, max_reject_ratio: float, rejected: Path | None
 ) -> tuple[list[Alert], IngestCounts]:
     """The export's accepted alerts; every reject is counted (and kept when ``rejected`` is set)."""
-    from alertlens.alerts.ingest import AlertStream
+    from alertlens.alerts.ingest import read_export
 
-    with (rejected or Path(os.devnull)).open("w", encoding="utf-8") as handle:
-        stream = AlertStream(mapping, handle)
-        alerts = list(stream.from_path(source))
-    return alerts, stream.finish(max_reject_ratio)
+    if rejected is None:
+        return read_export(mapping, source, max_reject_ratio)
+    with rejected.open("w", encoding="utf-8") as handle:
+        return read_export(mapping, source, max_reject_ratio, handle)
 
 
 def read_reference(path: Path) -> list[Alert]:

@@ -8,7 +8,6 @@ as tags, and into an MLflow run.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import yaml
 
 from alertlens.alerts.dataset import load_split
-from alertlens.alerts.ingest import AlertStream
+from alertlens.alerts.ingest import read_export
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.config import ConfigError, load_group_option, section
@@ -146,10 +145,7 @@ def read_golden(path: Path, data_config: str | Mapping[str, Any]) -> list[Alert]
     if not path.exists():
         raise ConfigError(f"golden set {path} not found (gates.golden.path)")
     cfg = load_group_option("data", data_config) if isinstance(data_config, str) else data_config
-    rejected = io.StringIO()
-    stream = AlertStream(DataMapping.from_config(cfg), rejected)
-    alerts = list(stream.from_path(path))
-    counts = stream.finish(max_reject_ratio=0.0)
+    alerts, counts = read_export(DataMapping.from_config(cfg), path, max_reject_ratio=0.0)
     log.info("golden set: %s", counts.summary())
     return [a for a in alerts if a.label is not None]
 

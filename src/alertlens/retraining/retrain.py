@@ -11,7 +11,6 @@ Safe to run from cron:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alertlens.alerts.ingest import AlertStream, IngestCounts, input_files
+from alertlens.alerts.ingest import IngestCounts, input_files, read_export
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.config import ConfigError, load_params
@@ -92,9 +91,7 @@ def check_export(
     files = input_files(path, mapping.files)
     if not files:
         raise ConfigError(f"{path}: no files matching '{mapping.files}'")
-    stream = AlertStream(mapping, io.StringIO())
-    alerts = [alert for file in files for alert in stream.from_file(file)]
-    counts = stream.finish(float(data_cfg.get("max_reject_ratio", 0.05)))
+    alerts, counts = read_export(mapping, path, float(data_cfg.get("max_reject_ratio", 0.05)))
     return files, alerts, counts
 
 
