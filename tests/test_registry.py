@@ -20,7 +20,6 @@ from alertlens.registry import (
     rollback,
 )
 
-
 pytestmark = pytest.mark.usefixtures("mlflow_artifacts_in_tmp")
 
 

@@ -29,6 +29,7 @@ CHALLENGER = "challenger"
 TEACHER_VERSION_TAG = "alertlens.teacher_version"
 SURROGATE_VERSION_TAG = "alertlens.surrogate_version"
 SURROGATE_RUN_TAG = "alertlens.surrogate_run"
+TEACHER_RUN_TAG = "alertlens.teacher_run"  # the harden run that logged the deployed teacher
 PREVIOUS_CHAMPION_TAG = "alertlens.previous_champion"
 
 
@@ -172,6 +173,11 @@ def rollback(reason: str, client: MlflowClient | None = None) -> tuple[PairVersi
     return current, target
 
 
+def source_run(version: ModelVersion) -> str | None:
+    """The distill run behind a surrogate version (its tag, else the version's source run)."""
+    return version.tags.get(SURROGATE_RUN_TAG) or version.run_id
+
+
 def champion_run_id(client: MlflowClient | None = None) -> str:
     """The distill run behind the surrogate version that holds the ``champion`` alias."""
     client = _client(client)
@@ -182,7 +188,7 @@ def champion_run_id(client: MlflowClient | None = None) -> str:
             f"no '{CHAMPION}' version of the registered model '{SURROGATE_MODEL}' in this MLflow store; "
             "promote a pair first, or pass --run <distill run id>"
         ) from None
-    run_id = version.tags.get(SURROGATE_RUN_TAG) or version.run_id
+    run_id = source_run(version)
     if not run_id:
         raise ConfigError(f"{SURROGATE_MODEL} version {version.version} has no source run")
     return run_id

@@ -26,12 +26,6 @@ def test_every_input_is_collected_with_flat_metric_keys(report_inputs: ReportInp
     assert report["explained"][0]["alert_id"] == "SYN-0016997"
 
 
-def test_undefined_scorecard_values_become_none(report_inputs: ReportInputs) -> None:
-    cards = collect_report(report_inputs)["decision"]["scorecards"]
-    assert cards["champion"]["golden.f1"] is None
-    assert cards["challenger"]["golden.f1"] == 0.512
-
-
 def test_missing_inputs_are_notes_not_errors(tmp_path: Path) -> None:
     report = collect_report(ReportInputs().under(tmp_path))
     assert report["decision"] is None

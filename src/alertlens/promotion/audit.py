@@ -14,6 +14,7 @@ from alertlens.registry import (
     SURROGATE_RUN_TAG,
     SURROGATE_VERSION_TAG,
     TEACHER_MODEL,
+    TEACHER_RUN_TAG,
     TEACHER_VERSION_TAG,
 )
 
@@ -44,7 +45,7 @@ def audit_record(ref: str = "champion", client: MlflowClient | None = None) -> d
         "data_version": tags.get("alertlens.data_version"),
         "git_commit": tags.get("alertlens.git_commit"),
         "runs": {
-            "teacher (harden)": tags.get("alertlens.teacher_run"),
+            "teacher (harden)": tags.get(TEACHER_RUN_TAG),
             "surrogate (distill)": tags.get(SURROGATE_RUN_TAG),
             "promote": tags.get("alertlens.promote_run"),
         },

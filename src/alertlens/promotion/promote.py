@@ -28,6 +28,7 @@ from alertlens.promotion.scorecard import Scorecard, ScorecardConfig, scorecard
 from alertlens.registry import (
     CHAMPION,
     SURROGATE_RUN_TAG,
+    TEACHER_RUN_TAG,
     PairVersions,
     champion_pair,
     make_champion,
@@ -72,7 +73,7 @@ class Challenger:
     def links(self, data_version: str | None, git_commit: str | None) -> dict[str, str]:
         """Tags linking a registered version to its data, code and runs."""
         links = {
-            "alertlens.teacher_run": self.teacher_run["mlflow_run_id"],
+            TEACHER_RUN_TAG: self.teacher_run["mlflow_run_id"],
             SURROGATE_RUN_TAG: self.surrogate_run["mlflow_run_id"],
         }
         if data_version:

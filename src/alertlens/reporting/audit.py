@@ -6,15 +6,13 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from alertlens.registry import SURROGATE_MODEL, TEACHER_MODEL
+from alertlens.registry import SURROGATE_MODEL, TEACHER_MODEL, PairVersions
 from alertlens.reporting.formatting import cell, text_of
 
 
 def pair_text(versions: Mapping[str, str] | None, missing: str = "not registered") -> str:
     """A pair's registered versions in words."""
-    if not versions:
-        return missing
-    return f"{TEACHER_MODEL} v{versions.get('teacher')} + {SURROGATE_MODEL} v{versions.get('surrogate')}"
+    return str(PairVersions(**versions)) if versions else missing
 
 
 def model_uris(versions: Mapping[str, str] | None) -> str:

@@ -13,11 +13,16 @@ from typing import Any
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from alertlens.registry import CHAMPION, SURROGATE_MODEL, SURROGATE_RUN_TAG, pair_at
+from alertlens.registry import (
+    CHAMPION,
+    SURROGATE_MODEL,
+    SURROGATE_RUN_TAG,
+    TEACHER_RUN_TAG,
+    pair_at,
+    source_run,
+)
 
 log = logging.getLogger(__name__)
-
-TEACHER_RUN_TAG = "alertlens.teacher_run"  # the harden run that logged the deployed teacher
 
 
 def champion_versions(
@@ -66,7 +71,7 @@ def challenger_evaluate_run(
 def champion_stage_runs(client: MlflowClient, surrogate_version: str) -> dict[str, Any]:
     """The champion surrogate version's tags and its harden, distill and evaluate run ids."""
     version = client.get_model_version(SURROGATE_MODEL, surrogate_version)
-    distill = version.tags.get(SURROGATE_RUN_TAG) or version.run_id
+    distill = source_run(version)
     runs = {"harden": version.tags.get(TEACHER_RUN_TAG), "distill": distill}
     runs["evaluate"] = evaluate_run(client, distill) if distill else None
     return {"tags": dict(version.tags), "runs": runs}

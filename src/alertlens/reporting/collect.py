@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,31 +96,15 @@ def collect_explained(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     return data
 
 
-def _clean(card: Mapping[str, Any] | None) -> dict[str, float | None] | None:
-    """A scorecard with NaN (undefined on this data) as None."""
-    if card is None:
-        return None
-    return {
-        key: None if isinstance(value, float) and math.isnan(value) else value
-        for key, value in card.items()
-    }
-
-
 def collect_decision(path: Path, notes: list[str]) -> dict[str, Any] | None:
-    """The promote stage's decision record, with scorecards cleaned of NaN."""
+    """The promote stage's decision record (undefined scorecard values stay NaN: shown n/a)."""
     decision = read_json(path, notes, "promotion decision")
     if decision is None:
         return None
     if not isinstance(decision, Mapping) or "gates" not in decision:
         notes.append(f"promotion decision not available: {path} has no gates")
         return None
-    decision = dict(decision)
-    cards = decision.get("scorecards") or {}
-    decision["scorecards"] = {
-        "challenger": _clean(cards.get("challenger")),
-        "champion": _clean(cards.get("champion")),
-    }
-    return decision
+    return dict(decision)
 
 
 def collect_report(inputs: ReportInputs) -> dict[str, Any]:
