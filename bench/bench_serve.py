@@ -28,6 +28,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import torch
 
 from alertlens.config import project_root
 from alertlens.serving.pair_model import log_pair_model
@@ -93,9 +94,22 @@ def post(connection: http.client.HTTPConnection, payload: bytes) -> bytes:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) the server has used so far: the process and every process
+    under it (uvicorn's workers, with --workers > 1), from /proc."""
+    stats = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = path.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended while we looked
+            continue
+        stats[int(path.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, grew = {pid}, True
+    while grew:
+        added = {p for p, (parent, _) in stats.items() if parent in tree} - tree
+        tree |= added
+        grew = bool(added)
+    ticks = sum(stats[p][1] for p in tree if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(port: int, batches: list[bytes], alerts: int, pid: int) -> tuple[float, float]:
@@ -148,7 +162,8 @@ def main() -> None:
         server = start_server(model_uri, port, args.workers, env)
         try:
             print(
-                f"machine: {cpu_name()}, {os.cpu_count()} cores, no GPU; server: alertlens serve "
+                f"machine: {cpu_name()}, {os.cpu_count()} cores, "
+                f"{'a CUDA GPU' if torch.cuda.is_available() else 'no GPU'}; server: alertlens serve "
                 f"--workers {args.workers}; load average at start {os.getloadavg()[0]:.1f}"
             )
             for mode in MODES:

@@ -130,7 +130,7 @@ def test_report_serializes_every_feature_and_says_why(
     report = drift_report(drift_pair, shifted(200, seed=4), profile, CFG)
     data = json.loads(json.dumps(report.to_dict()))
     assert data["warranted"] is True and data["reasons"] == report.reasons
-    assert set(data["features"]["psi"]) == set(drift_pair.surrogate.columns) - {"weekday"}
+    assert set(data["features"]["psi"]) == set(drift_pair.surrogate.columns)
     assert data["features"]["drifted"] == len(report.drifted_features)
     assert data["teacher_score"]["new"]["escalation_rate"] == report.score["new"]["escalation_rate"]
     summary = report.summary()
