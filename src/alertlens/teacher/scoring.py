@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -13,6 +14,32 @@ from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode
 from alertlens.teacher.encoder import autocast
+
+
+@contextmanager
+def fp32_head(model: PreTrainedModel) -> Iterator[None]:
+    """Run the classification head in fp32 while the encoder runs under bf16 autocast.
+
+    Under autocast the head's output is rounded to bf16: near the SOC threshold (around -4.6
+    logits) margins then move in 1/32 steps and many alerts tie exactly at the threshold, so
+    the operating point and the surrogate's labels hinge on rounding. The head is a few
+    thousand multiply-adds, so recomputing it in fp32 costs nothing measurable.
+    """
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, torch.nn.Module):
+        yield
+        return
+
+    def recompute_in_fp32(module, inputs, _output):
+        with torch.autocast(inputs[0].device.type, enabled=False):
+            # forward(), not module(): calling the module would re-enter this hook.
+            return module.forward(inputs[0].float())
+
+    handle = head.register_forward_hook(recompute_in_fp32)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @torch.no_grad()
@@ -39,7 +66,7 @@ def predict_margins(
         disable=len(data) < 2000,
     ):
         batch = collate(data, indices, pad_id, device)
-        with autocast(device, precision):
+        with autocast(device, precision), fp32_head(model):
             logits = model(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
             ).logits
