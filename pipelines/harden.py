@@ -21,8 +21,9 @@ from alertlens.teacher.adversarial import EmbeddingAttackConfig
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher
 from alertlens.teacher.attacks import transforms_by_name
 from alertlens.teacher.augment import AugmentConfig, evasion_variants
-from alertlens.teacher.fit import encode_alerts, operating_point, summary_line
+from alertlens.teacher.fit import encode_alerts, operating_point, report_at, summary_line
 from alertlens.teacher.pyfunc import log_teacher_model
+from alertlens.teacher.scoring import TeacherScorer
 from alertlens.teacher.train import TrainConfig, Trainer
 from alertlens.tracking import (
     flatten_metrics,
@@ -40,14 +41,16 @@ CHECKPOINTS = Path("models/checkpoints/harden")  # crash recovery only; not a DV
 OPERATING_POINTS = ("soc", "balanced")
 
 
-def attack_both(plain: Teacher, hardened: Teacher, alerts: list, cfg: dict, point: str) -> dict:
-    """The attack suite against both teachers at one operating point, side by side."""
+def attack_both(
+    teachers: dict[str, tuple[Teacher, TeacherScorer]], alerts: list, cfg: dict, point: str
+) -> dict:
+    """The attack suite against both teachers (plain, hardened) at one operating point."""
     attack = cfg["attack"]
     transforms = transforms_by_name(cfg["augment"]["transforms"])
     suites = {
         name: robustness_suite(
             alerts,
-            teacher.scorer(),
+            scorer,
             teacher.meta.threshold if point == "soc" else 0.0,
             transforms,
             seed=cfg["seed"],
@@ -56,7 +59,7 @@ def attack_both(plain: Teacher, hardened: Teacher, alerts: list, cfg: dict, poin
             max_steps=attack["max_steps"],
             random_tries=attack["random_tries"],
         )
-        for name, teacher in (("plain", plain), ("hardened", hardened))
+        for name, (teacher, scorer) in teachers.items()
     }
     return compare_report(suites["plain"], suites["hardened"])
 
@@ -115,19 +118,22 @@ def main() -> None:
             if cfg["enabled"]
             else {}
         )
+        # One memoizing scorer per teacher: the suites at both operating points attack the same
+        # test alerts with mostly the same rewrites, so each text meets the model once.
+        scorers = {"plain": plain.scorer(memoize=True), "hardened": hardened.scorer(memoize=True)}
         hardened_point = operating_point(
-            hardened.scorer(), threshold_set, test, tcfg["recall_target"]
+            scorers["hardened"], threshold_set, test, tcfg["recall_target"]
         )
         hardened.meta.threshold = hardened_point.threshold
-        plain_point = operating_point(plain.scorer(), threshold_set, test, tcfg["recall_target"])
-        robustness = {
-            name: attack_both(plain, hardened, attacked, cfg, name) for name in OPERATING_POINTS
-        }
-        f1_drop = plain_point.test["overall"]["f1"] - hardened_point.test["overall"]["f1"]
+        # The teacher stage chose the plain threshold on this same whole validation split.
+        plain_test_f1 = report_at(scorers["plain"], test, plain.meta.threshold)["overall"]["f1"]
+        teachers = {"plain": (plain, scorers["plain"]), "hardened": (hardened, scorers["hardened"])}
+        robustness = {name: attack_both(teachers, attacked, cfg, name) for name in OPERATING_POINTS}
+        f1_drop = plain_test_f1 - hardened_point.test["overall"]["f1"]
         metrics = {
             "training": training,
             **hardened_point.metrics(),
-            "plain_test_f1": plain_point.test["overall"]["f1"],
+            "plain_test_f1": plain_test_f1,
             "clean_f1_drop_points": round(100 * f1_drop, 3),
             "robustness": robustness,
         }

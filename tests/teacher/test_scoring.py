@@ -48,3 +48,26 @@ def test_a_model_without_a_classifier_attribute_is_scored_as_is() -> None:
     model = torch.nn.Linear(2, 2)
     with fp32_head(model):
         assert len(model._forward_hooks) == 0
+
+
+def test_a_memoizing_scorer_runs_each_distinct_text_once(tiny) -> None:  # noqa: ANN001
+    model, tokenizer = tiny
+    alerts = toy_alerts(6, seed=4)
+    plain = TeacherScorer(model, tokenizer, RENDER, 64, pick_device("cpu"), "fp32")
+    memo = TeacherScorer(model, tokenizer, RENDER, 64, pick_device("cpu"), "fp32", memoize=True)
+    rows_seen = []
+    hook = model.register_forward_hook(
+        lambda _m, _args, kwargs, _out: rows_seen.append(len(kwargs["input_ids"])),
+        with_kwargs=True,
+    )
+    try:
+        first = memo(alerts + alerts[:2])  # 2 repeated on top of the toy set's own repeats
+        again = memo(alerts[::-1])  # all known already
+    finally:
+        hook.remove()
+    distinct = {render_text(a, RENDER) for a in alerts}
+    assert 1 < len(distinct) < len(alerts)  # the toy set draws from a few commands
+    assert sum(rows_seen) == len(distinct)
+    np.testing.assert_allclose(first, plain(alerts + alerts[:2]), atol=1e-6)
+    np.testing.assert_allclose(again, first[:6][::-1])
+    assert memo.queries == 14  # queries count requests, repeats included

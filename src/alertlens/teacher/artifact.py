@@ -54,7 +54,7 @@ class Teacher:
             separator=spec.get("separator", " | "),
         )
 
-    def scorer(self, batch_size: int = 64) -> TeacherScorer:
+    def scorer(self, batch_size: int = 64, memoize: bool = False) -> TeacherScorer:
         return TeacherScorer(
             self.model,
             self.tokenizer,
@@ -63,6 +63,7 @@ class Teacher:
             self.device,
             self.meta.precision,
             batch_size,
+            memoize,
         )
 
 

@@ -92,12 +92,19 @@ def operating_point(
     """Choose the threshold for ``recall_target`` on validation; report validation and test."""
     val_scores, val_labels = scorer(validation), np.array([a.label for a in validation])
     threshold = choose_threshold(val_scores, val_labels, recall_target)
-    test_scores, test_labels = scorer(test), np.array([a.label for a in test])
     return OperatingPoint(
         threshold=threshold,
         validation=binary_report(val_scores, val_labels, threshold),
-        test=sliced_report(test_scores, test_labels, [a.source for a in test], threshold),
+        test=report_at(scorer, test, threshold),
     )
+
+
+def report_at(
+    scorer: TeacherScorer, alerts: Sequence[Alert], threshold: float
+) -> dict[str, dict[str, Any]]:
+    """Metrics at a given threshold on ``alerts``, overall and per alert source."""
+    scores, labels = scorer(alerts), np.array([a.label for a in alerts])
+    return sliced_report(scores, labels, [a.source for a in alerts], threshold)
 
 
 def summary_line(point: OperatingPoint) -> str:

@@ -76,7 +76,11 @@ def predict_margins(
 
 
 class TeacherScorer:
-    """Alerts -> margins through render, tokenize and the model; counts its queries."""
+    """Alerts -> margins through render, tokenize and the model; counts its queries.
+
+    With ``memoize`` each distinct text is run through the model once per scorer: attack suites
+    at two operating points, and the clean scores of the alerts they attack, repeat most texts.
+    """
 
     def __init__(
         self,
@@ -87,6 +91,7 @@ class TeacherScorer:
         device: torch.device,
         precision: str = "bf16",
         batch_size: int = 64,
+        memoize: bool = False,
     ) -> None:
         self.model, self.tokenizer, self.render = model, tokenizer, render
         self.max_length, self.device, self.precision, self.batch_size = (
@@ -96,11 +101,21 @@ class TeacherScorer:
             batch_size,
         )
         self.queries = 0
+        self._memo: dict[str, float] | None = {} if memoize else None
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
         self.queries += len(texts)
+        if self._memo is None:
+            return self._run_model(texts)
+        memo = self._memo
+        new = list(dict.fromkeys(text for text in texts if text not in memo))
+        if new:
+            memo.update(zip(new, self._run_model(new).tolist(), strict=True))
+        return np.array([memo[text] for text in texts])
+
+    def _run_model(self, texts: Sequence[str]) -> np.ndarray:
         data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
         return predict_margins(
