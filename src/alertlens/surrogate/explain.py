@@ -337,63 +337,58 @@ class Explainer:
     def explain_matrix(
         self, alerts: Sequence[Alert], matrix: np.ndarray, top_k: int = 5
     ) -> list[Explanation]:
-        """Explain alerts whose encoded rows are already at hand: one TreeSHAP call for all."""
-        contributions = self.model.contributions(matrix)
-        margins = self.model.margins_from_matrix(matrix).tolist()
-        per_field = contributions[:, :-1] @ self._weights
-        return [
-            self._explanation(alert, matrix[r], contributions[r], margins[r], per_field[r], top_k)
-            for r, alert in enumerate(alerts)
-        ]
-
-    def _explanation(
-        self,
-        alert: Alert,
-        row: np.ndarray,
-        contribution: np.ndarray,
-        margin: float,
-        per_field: np.ndarray,
-        top_k: int,
-    ) -> Explanation:
-        base_value = float(contribution[-1])
-        columns = contribution[:-1]
-        fields = alert.fields
-        present = [
-            name in ALERT_ATTRIBUTES or fields.get(name) is not None for name in self._fields
-        ]
-        threshold = self.model.threshold
-        return Explanation(
-            alert_id=alert.id,
-            margin=margin,
-            verdict=verdict_of(margin, threshold),
-            threshold=threshold,
-            base_value=base_value,
-            field_contributions=dict(zip(self._fields, per_field.tolist(), strict=True)),
-            reasons=self._reasons(alert, row, columns, per_field, np.array(present), top_k),
-            missing_fields=[
-                name for name, here in zip(self._fields, present, strict=True) if not here
+        """Explain alerts whose encoded rows are already at hand: one TreeSHAP pass for all,
+        and the reasons picked for the whole batch at once (only their wording is per alert)."""
+        contributions, margins = self.model.contributions_and_margins(matrix)
+        columns = contributions[:, :-1]
+        per_field = columns @ self._weights
+        present = np.array(
+            [
+                [
+                    name in ALERT_ATTRIBUTES or alert.fields.get(name) is not None
+                    for name in self._fields
+                ]
+                for alert in alerts
             ],
-            counterfactual=None,
-            additivity_error=abs(base_value + float(columns.sum()) - margin),
-        )
-
-    def _reasons(
-        self,
-        alert: Alert,
-        row: np.ndarray,
-        columns: np.ndarray,
-        per_field: np.ndarray,
-        present: np.ndarray,
-        top_k: int,
-    ) -> list[Reason]:
-        """Top reasons by |contribution|: columns of present fields, and missing fields whole."""
+            dtype=bool,
+        ).reshape(len(alerts), len(self._fields))
+        # Candidate reasons: columns of present fields, and missing fields whole.
         present_columns = (present.astype(float) @ self._reads) > 0
         scores = np.concatenate(
-            (np.where(present_columns, columns, 0.0), np.where(present, 0.0, per_field))
+            (np.where(present_columns, columns, 0.0), np.where(present, 0.0, per_field)), axis=1
         )
+        top = np.argsort(-np.abs(scores), axis=1, kind="stable")[:, :top_k]
+        threshold = self.model.threshold
+        explanations = []
+        for r, (alert, margin) in enumerate(zip(alerts, margins.tolist(), strict=True)):
+            base_value = float(contributions[r, -1])
+            explanations.append(
+                Explanation(
+                    alert_id=alert.id,
+                    margin=margin,
+                    verdict=verdict_of(margin, threshold),
+                    threshold=threshold,
+                    base_value=base_value,
+                    field_contributions=dict(zip(self._fields, per_field[r].tolist(), strict=True)),
+                    reasons=self._reasons(alert, matrix[r], scores[r], top[r].tolist()),
+                    missing_fields=[
+                        name
+                        for name, here in zip(self._fields, present[r].tolist(), strict=True)
+                        if not here
+                    ],
+                    counterfactual=None,
+                    additivity_error=abs(base_value + math.fsum(columns[r].tolist()) - margin),
+                )
+            )
+        return explanations
+
+    def _reasons(
+        self, alert: Alert, row: np.ndarray, scores: np.ndarray, ranked: list[int]
+    ) -> list[Reason]:
+        """Reasons for the top-ranked candidates (columns first, then missing fields whole)."""
         n_columns = len(self._columns)
         reasons = []
-        for k in np.argsort(-np.abs(scores), kind="stable")[:top_k].tolist():
+        for k in ranked:
             score = float(scores[k])
             if abs(score) < _MIN_REASON:
                 break  # sorted by size: the rest move the margin even less

@@ -1,0 +1,402 @@
+"""Exact TreeSHAP for the LightGBM surrogate, memoized on each tree's split decisions.
+
+Path-dependent TreeSHAP (what LightGBM's ``pred_contrib`` computes) gives one tree's
+contributions for an alert from the tree's structure, its leaf covers and *the direction the
+alert takes at every split of the tree*, nothing else. A tree of the surrogate has at most a
+few dozen splits, so that direction pattern fits in one 64-bit key, and a stream of alerts
+shows each tree only a few hundred distinct keys. This module computes a tree's contributions
+once per key (TreeSHAP over the leaf paths, from the key's bits) and afterwards looks them up:
+per alert and tree it costs the split comparisons, a hash probe and a handful of additions
+instead of a TreeSHAP pass, about an order of magnitude less.
+
+Nothing is approximated: the split rule is LightGBM's (numerical thresholds with their missing
+value types, categorical bitsets), and the tests check the contributions against ``pred_contrib``.
+Boosters it cannot represent (linear trees, more than 63 splits in a tree, several classes) are
+refused with ValueError; the caller then falls back to ``pred_contrib``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from numba import njit
+
+logger = logging.getLogger(__name__)
+
+MAX_SPLITS = 63  # bits of a direction pattern (one int64 key)
+_NUMERICAL, _CATEGORICAL = 0, 1
+_MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
+_ZERO = 1e-35  # LightGBM's kZeroThreshold: |value| at most this counts as zero
+_INITIAL_CAPACITY = 1 << 16  # hash slots; doubled when half full
+_EMPTY = -1
+
+
+@dataclass
+class _Trees:
+    """The booster's trees as flat arrays (per tree: splits, then leaves, then leaf paths)."""
+
+    split_start: np.ndarray  # tree -> first split (trees + 1)
+    feature: np.ndarray  # split -> feature column
+    threshold: np.ndarray
+    kind: np.ndarray  # _NUMERICAL | _CATEGORICAL
+    default_left: np.ndarray
+    missing: np.ndarray  # 0 None, 1 Zero, 2 NaN
+    cat_start: np.ndarray  # split -> first bitset word (categorical)
+    cat_words: np.ndarray  # split -> number of words
+    bitsets: np.ndarray  # uint32 words
+    leaf_start: np.ndarray  # tree -> first leaf (trees + 1)
+    leaf_value: np.ndarray
+    element_start: np.ndarray  # leaf -> first path element (leaves + 1)
+    element_feature: np.ndarray  # path element -> position in the tree's feature list
+    element_zero: np.ndarray  # share of training data down this path (covers, per feature)
+    element_mask: np.ndarray  # int64: the splits on this feature along the path
+    element_wanted: np.ndarray  # int64: their directions along the path (bit set = left)
+    tree_feature_start: np.ndarray  # tree -> first entry of its feature list (trees + 1)
+    tree_features: np.ndarray  # the columns each tree splits on
+    base_value: float  # sum of the trees' expected values
+
+
+def _walk(node: dict[str, Any], path: list[tuple[dict[str, Any], bool]], leaves: list) -> None:
+    """Collect (leaf, [(split, went_left), ...]) in LightGBM's dump order."""
+    if "split_index" not in node:
+        leaves.append((node, list(path)))
+        return
+    for child, left in (("left_child", True), ("right_child", False)):
+        path.append((node, left))
+        _walk(node[child], path, leaves)
+        path.pop()
+
+
+def _count(node: dict[str, Any]) -> float:
+    return float(node["internal_count"] if "split_index" in node else node["leaf_count"])
+
+
+def _bitset(threshold: str) -> list[int]:
+    """'1||4||33' -> 32-bit words with those bits set (LightGBM's categorical split sets)."""
+    categories = [int(c) for c in threshold.split("||")]
+    words = [0] * (max(categories) // 32 + 1)
+    for category in categories:
+        words[category // 32] |= 1 << (category % 32)
+    return words
+
+
+def compile_trees(booster: lgb.Booster) -> _Trees:
+    """Flatten a single-output, constant-leaf booster; ValueError for anything else."""
+    model = booster.dump_model()
+    if model.get("num_tree_per_iteration", 1) != 1:
+        raise ValueError("memoized TreeSHAP handles single-output boosters only")
+    if "\nis_linear=1" in booster.model_to_string():
+        raise ValueError("memoized TreeSHAP does not handle linear trees")
+    arrays: dict[str, list] = {name: [] for name in _Trees.__dataclass_fields__}
+    for name in ("split_start", "leaf_start", "element_start", "tree_feature_start"):
+        arrays[name].append(0)
+    base_value = 0.0
+    for tree in model["tree_info"]:
+        root = tree["tree_structure"]
+        leaves: list = []
+        _walk(root, [], leaves)
+        splits = {}
+        for _, path in leaves:
+            for split, _ in path:
+                splits[split["split_index"]] = split
+        if len(splits) > MAX_SPLITS:
+            raise ValueError(
+                f"a tree has {len(splits)} splits; memoized TreeSHAP takes {MAX_SPLITS}"
+            )
+        order = sorted(splits)  # bit b of a key = direction at split order[b]
+        bit = {index: b for b, index in enumerate(order)}
+        features = list(dict.fromkeys(splits[i]["split_feature"] for i in order))
+        position = {f: p for p, f in enumerate(features)}
+        for index in order:
+            _add_split(arrays, splits[index])
+        total = _count(root) if "split_index" in root else 1.0
+        for leaf, path in leaves:
+            value = float(leaf["leaf_value"])
+            base_value += value * (_count(leaf) / total if path else 1.0)
+            arrays["leaf_value"].append(value)
+            _add_path(arrays, path, bit, position)
+            arrays["element_start"].append(len(arrays["element_feature"]))
+        arrays["tree_features"].extend(features)
+        arrays["split_start"].append(len(arrays["feature"]))
+        arrays["leaf_start"].append(len(arrays["leaf_value"]))
+        arrays["tree_feature_start"].append(len(arrays["tree_features"]))
+    dtypes = {
+        "feature": np.int32, "threshold": np.float64, "kind": np.int8, "default_left": np.bool_,
+        "missing": np.int8, "cat_start": np.int32, "cat_words": np.int32, "bitsets": np.uint32,
+        "leaf_value": np.float64, "element_feature": np.int32, "element_zero": np.float64,
+        "element_mask": np.int64, "element_wanted": np.int64, "tree_features": np.int32,
+    }  # fmt: skip
+    fields = {
+        name: np.asarray(values, dtype=dtypes.get(name, np.int32))
+        for name, values in arrays.items()
+        if name != "base_value"
+    }
+    return _Trees(**fields, base_value=base_value)
+
+
+def _add_split(arrays: dict[str, list], split: dict[str, Any]) -> None:
+    arrays["feature"].append(split["split_feature"])
+    arrays["default_left"].append(bool(split["default_left"]))
+    arrays["missing"].append(_MISSING_TYPES[split["missing_type"]])
+    if split["decision_type"] == "==":
+        words = _bitset(str(split["threshold"]))
+        arrays["kind"].append(_CATEGORICAL)
+        arrays["threshold"].append(0.0)
+        arrays["cat_start"].append(len(arrays["bitsets"]))
+        arrays["cat_words"].append(len(words))
+        arrays["bitsets"].extend(words)
+    elif split["decision_type"] == "<=":
+        arrays["kind"].append(_NUMERICAL)
+        arrays["threshold"].append(float(split["threshold"]))
+        arrays["cat_start"].append(0)
+        arrays["cat_words"].append(0)
+    else:
+        raise ValueError(f"unknown LightGBM decision type {split['decision_type']!r}")
+
+
+def _add_path(
+    arrays: dict[str, list],
+    path: list[tuple[dict[str, Any], bool]],
+    bit: dict[int, int],
+    position: dict[int, int],
+) -> None:
+    """One element per feature on the leaf's path: repeated splits on a feature merge, their
+    cover shares multiplying and their directions all required (as TreeSHAP's unwinding does)."""
+    merged: dict[int, list] = {}
+    for split, left in path:
+        child = split["left_child" if left else "right_child"]
+        share = _count(child) / _count(split)
+        element = merged.setdefault(split["split_feature"], [1.0, 0, 0])
+        element[0] *= share
+        element[1] |= 1 << bit[split["split_index"]]
+        element[2] |= (1 << bit[split["split_index"]]) if left else 0
+    for feature, (zero, mask, wanted) in merged.items():
+        arrays["element_feature"].append(position[feature])
+        arrays["element_zero"].append(zero)
+        arrays["element_mask"].append(mask)
+        arrays["element_wanted"].append(wanted)
+
+
+@njit(cache=True, inline="always")
+def _pattern(
+    matrix, r, first, last, feature, threshold, kind, default_left, missing, cat_start,
+    cat_words, bitsets,
+):  # fmt: skip
+    """The direction row ``r`` takes at splits first..last-1 of one tree, as bits (set = left).
+
+    LightGBM's split rule (Tree::NumericalDecision / CategoricalDecision), written out in one
+    loop: numba calls that pass arrays cost more than the comparisons themselves."""
+    key = 0
+    for s in range(first, last):
+        value = matrix[r, feature[s]]
+        if kind[s] == _CATEGORICAL:
+            if np.isnan(value) or value < 0:
+                left = False
+            else:
+                category = int(value)
+                word = category // 32
+                left = word < cat_words[s] and (
+                    (bitsets[cat_start[s] + word] >> np.uint32(category % 32)) & np.uint32(1)
+                ) == np.uint32(1)
+        else:
+            if np.isnan(value) and missing[s] != 2:
+                value = 0.0
+            if (missing[s] == 1 and abs(value) <= _ZERO) or (missing[s] == 2 and np.isnan(value)):
+                left = default_left[s]
+            else:
+                left = value <= threshold[s]
+        if left:
+            key |= 1 << (s - first)
+    return key
+
+
+@njit(cache=True)
+def _tree_shap(
+    key, t, leaf_start, leaf_value, element_start, element_feature, element_zero, element_mask,
+    element_wanted, out,
+):  # fmt: skip
+    """Tree ``t``'s contributions for direction pattern ``key`` into ``out`` (its feature list);
+    returns the tree's output for the pattern (the value of the leaf it follows throughout).
+
+    Per leaf: the path's features with their cover share (zero fraction) and whether the
+    pattern follows the path there (one fraction); the permutation weights of the extended
+    path, unwound once per feature, give that feature's share of the leaf value (Lundberg et
+    al. 2018, Algorithm 2, per leaf instead of recursively)."""
+    depth_max = 64
+    reached = 0.0
+    weights = np.zeros(depth_max + 1)
+    zeros = np.zeros(depth_max + 1)
+    ones = np.zeros(depth_max + 1)
+    for leaf in range(leaf_start[t], leaf_start[t + 1]):
+        first, last = element_start[leaf], element_start[leaf + 1]
+        depth = last - first
+        if depth == 0:  # a single-leaf tree: no split, no contribution
+            reached = leaf_value[leaf]
+            continue
+        follows = True
+        # Extend the path: element 0 is the root (all data, both fractions 1).
+        weights[0] = 1.0
+        for d in range(1, depth + 1):
+            e = first + d - 1
+            zero = element_zero[e]
+            one = 1.0 if (key & element_mask[e]) == element_wanted[e] else 0.0
+            zeros[d], ones[d] = zero, one
+            follows = follows and one == 1.0
+            weights[d] = 0.0
+            for i in range(d - 1, -1, -1):
+                weights[i + 1] += one * weights[i] * (i + 1) / (d + 1)
+                weights[i] = zero * weights[i] * (d - i) / (d + 1)
+        value = leaf_value[leaf]
+        if follows:
+            reached = value
+        for d in range(1, depth + 1):
+            zero, one = zeros[d], ones[d]
+            total = 0.0
+            if one != 0.0:
+                carried = weights[depth]
+                for j in range(depth - 1, -1, -1):
+                    scaled = carried * (depth + 1) / ((j + 1) * one)
+                    total += scaled
+                    carried = weights[j] - scaled * zero * (depth - j) / (depth + 1)
+            else:
+                for j in range(depth - 1, -1, -1):
+                    total += (weights[j] / zero) / ((depth - j) / (depth + 1))
+            out[element_feature[first + d - 1]] += total * (one - zero) * value
+    return reached
+
+
+@njit(cache=True, inline="always")
+def _slot(table_key, table_tree, key, t):
+    """The hash position holding (t, key), or the empty position where it would go."""
+    mask = table_key.shape[0] - 1
+    h = (key * np.int64(-7046029254386353131) + np.int64(t) * np.int64(1442695040888963407)) >> 17
+    position = h & mask
+    while table_tree[position] != _EMPTY and not (
+        table_tree[position] == t and table_key[position] == key
+    ):
+        position = (position + 1) & mask
+    return position
+
+
+@njit(cache=True)
+def _contributions(
+    matrix, out, prediction, split_start, feature, threshold, kind, default_left, missing, cat_start,
+    cat_words, bitsets, leaf_start, leaf_value, element_start, element_feature, element_zero,
+    element_mask, element_wanted, tree_feature_start, tree_features, table_key, table_tree,
+    table_row, values, used, width,
+):  # fmt: skip
+    """Add every tree's contributions for every row into ``out`` and its output into
+    ``prediction``; memoize new patterns while the table has room (column ``width`` of a
+    stored row is the tree's output). Returns the number of table entries in use."""
+    n_trees = split_start.shape[0] - 1
+    scratch = np.zeros(width)
+    capacity = values.shape[0]
+    for r in range(matrix.shape[0]):
+        for t in range(n_trees):
+            key = _pattern(
+                matrix, r, split_start[t], split_start[t + 1], feature, threshold, kind,
+                default_left, missing, cat_start, cat_words, bitsets,
+            )  # fmt: skip
+            position = _slot(table_key, table_tree, key, t)
+            first, n = tree_feature_start[t], tree_feature_start[t + 1] - tree_feature_start[t]
+            if table_tree[position] == _EMPTY:
+                scratch[:n] = 0.0
+                reached = _tree_shap(
+                    key, t, leaf_start, leaf_value, element_start, element_feature,
+                    element_zero, element_mask, element_wanted, scratch,
+                )  # fmt: skip
+                if used < capacity // 2:  # keep probes short: grow (in Python) before full
+                    table_key[position], table_tree[position] = key, t
+                    table_row[position] = used
+                    values[used, :n] = scratch[:n]
+                    values[used, width] = reached
+                    used += 1
+                for k in range(n):
+                    out[r, tree_features[first + k]] += scratch[k]
+                prediction[r] += reached
+            else:
+                stored = table_row[position]
+                for k in range(n):
+                    out[r, tree_features[first + k]] += values[stored, k]
+                prediction[r] += values[stored, width]
+    return used
+
+
+@njit(cache=True)
+def _rehash(old_key, old_tree, old_row, old_values, table_key, table_tree, table_row, values):
+    used = 0
+    for position in range(old_key.shape[0]):
+        if old_tree[position] != _EMPTY:
+            new = _slot(table_key, table_tree, old_key[position], old_tree[position])
+            table_key[new], table_tree[new] = old_key[position], old_tree[position]
+            table_row[new] = used
+            values[used] = old_values[old_row[position]]
+            used += 1
+    return used
+
+
+class MemoTreeShap:
+    """TreeSHAP contributions of a LightGBM booster, memoized per (tree, split pattern).
+
+    Call it like ``booster.predict(matrix, pred_contrib=True)``: one column per feature plus
+    the base value last. The memo grows with the patterns seen (a few MB for our surrogate);
+    ``patterns`` says how many it holds.
+    """
+
+    def __init__(self, booster: lgb.Booster, capacity: int = _INITIAL_CAPACITY) -> None:
+        self.trees = compile_trees(booster)
+        self.n_features = booster.num_feature()
+        counts = np.diff(self.trees.tree_feature_start)
+        self._width = max(int(counts.max()) if len(counts) else 0, 1)
+        self._allocate(max(capacity, 16))
+
+    @property
+    def patterns(self) -> int:
+        return self._used
+
+    def _allocate(self, capacity: int) -> None:
+        size = 1 << math.ceil(math.log2(capacity))
+        self._table_key = np.zeros(size, dtype=np.int64)
+        self._table_tree = np.full(size, _EMPTY, dtype=np.int32)
+        self._table_row = np.zeros(size, dtype=np.int32)
+        self._values = np.zeros((size, self._width + 1))  # + the tree's output
+        self._used = 0
+
+    def _grow(self) -> None:
+        """Double the table and move the stored patterns over."""
+        logger.debug("memoized TreeSHAP: %d patterns, growing the table", self._used)
+        old = (self._table_key, self._table_tree, self._table_row, self._values)
+        self._allocate(2 * self._table_key.shape[0])
+        self._used = _rehash(*old, self._table_key, self._table_tree, self._table_row, self._values)
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        """Contributions per column and the base value last (``pred_contrib``'s layout)."""
+        return self.explain(matrix)[0]
+
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The contributions and the raw scores, the latter summed from the leaves each row
+        reaches (not from the contributions, so additivity remains a check)."""
+        matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != self.n_features:
+            raise ValueError(
+                f"expected a matrix with {self.n_features} columns, got shape {matrix.shape}"
+            )
+        out = np.zeros((matrix.shape[0], self.n_features + 1))
+        prediction = np.zeros(matrix.shape[0])
+        t = self.trees
+        self._used = _contributions(
+            matrix, out, prediction, t.split_start, t.feature, t.threshold, t.kind,
+            t.default_left, t.missing, t.cat_start, t.cat_words, t.bitsets, t.leaf_start,
+            t.leaf_value, t.element_start, t.element_feature, t.element_zero, t.element_mask,
+            t.element_wanted, t.tree_feature_start, t.tree_features, self._table_key,
+            self._table_tree, self._table_row, self._values, self._used, self._width,
+        )  # fmt: skip
+        out[:, -1] = t.base_value
+        if self._used >= self._values.shape[0] // 2:
+            self._grow()
+        return out, prediction

@@ -1,0 +1,100 @@
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from alertlens.alerts.schema import Alert
+from alertlens.surrogate.model import SurrogateModel
+from alertlens.surrogate.treeshap import MemoTreeShap, compile_trees
+
+
+def _data(seed: int = 0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """Numerical columns with NaNs and zeros, a categorical column (codes 0..39, some NaN)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5))
+    x[rng.random(n) < 0.15, 0] = np.nan
+    x[rng.random(n) < 0.2, 1] = 0.0
+    x[:, 4] = rng.integers(0, 40, size=n)
+    x[rng.random(n) < 0.1, 4] = np.nan
+    y = (
+        np.nan_to_num(x[:, 0], nan=1.5)
+        + 2 * (x[:, 1] == 0)
+        + np.sin(x[:, 2])
+        + np.isin(np.nan_to_num(x[:, 4], nan=-1), [3, 7, 35]) * 2.0
+    )
+    return x, y
+
+
+def _booster(x: np.ndarray, y: np.ndarray, **params: object) -> lgb.Booster:
+    settings = {"objective": "regression", "num_leaves": 15, "min_data_in_leaf": 5}
+    settings |= {"verbosity": -1, "seed": 1, "cat_smooth": 1.0, "min_data_per_group": 5}
+    settings.update(params)
+    data = lgb.Dataset(x, y, categorical_feature=[4], free_raw_data=False)
+    return lgb.train(settings, data, num_boost_round=40)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # NaN as its own branch, categorical bitsets
+        {"zero_as_missing": True},  # zero and NaN take the default direction
+        {"use_missing": False},  # NaN read as zero
+        {"num_leaves": 63, "max_depth": -1, "min_data_in_leaf": 2},  # deep trees, long paths
+    ],
+)
+def test_contributions_equal_lightgbm_pred_contrib(params: dict) -> None:
+    x, y = _data()
+    booster = _booster(x, y, **params)
+    shap = MemoTreeShap(booster)
+    probe, _ = _data(seed=1, n=300)
+    probe[:5, 4] = [-3, 1000, 39.7, np.nan, 0]  # negative, unseen, fractional categories
+    expected = booster.predict(probe, pred_contrib=True)
+    contributions, raw = shap.explain(probe)
+    np.testing.assert_allclose(contributions, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(raw, booster.predict(probe, raw_score=True), rtol=0, atol=1e-9)
+    # Second pass: every pattern is now looked up, not computed.
+    used = shap.patterns
+    np.testing.assert_allclose(shap(probe), expected, rtol=0, atol=1e-9)
+    assert shap.patterns == used > 0
+
+
+def test_growing_the_memo_keeps_the_contributions_exact() -> None:
+    x, y = _data()
+    booster = _booster(x, y)
+    shap = MemoTreeShap(booster, capacity=16)
+    expected = booster.predict(x, pred_contrib=True)
+    for _ in range(5):  # a full table computes without storing, then doubles after the call
+        np.testing.assert_allclose(shap(x), expected, rtol=0, atol=1e-9)
+    assert shap.patterns > 16  # grew past its first table, patterns carried over
+
+
+def test_single_leaf_trees_add_only_to_the_base_value() -> None:
+    x = np.zeros((50, 2))
+    booster = lgb.train(
+        {"objective": "regression", "verbosity": -1}, lgb.Dataset(x, np.ones(50)), 3
+    )
+    expected = booster.predict(x[:3], pred_contrib=True)
+    np.testing.assert_allclose(MemoTreeShap(booster)(x[:3]), expected, atol=1e-12)
+
+
+def test_refuses_boosters_it_cannot_represent() -> None:
+    x, y = _data()
+    multiclass = _booster(x, (y > 1).astype(int) + (y > 2), objective="multiclass", num_class=3)
+    with pytest.raises(ValueError, match="single-output"):
+        compile_trees(multiclass)
+    with pytest.raises(ValueError, match="columns"):
+        MemoTreeShap(_booster(x, y))(x[:, :3])
+
+
+def test_the_surrogate_uses_it_and_stays_additive(
+    model: SurrogateModel, alerts: list[Alert]
+) -> None:
+    matrix = model.matrix(alerts)
+    contributions = model.contributions(matrix)
+    assert model.treeshap is not None and model.treeshap.patterns > 0
+    reference = np.asarray(model.booster.predict(matrix, pred_contrib=True))
+    np.testing.assert_allclose(
+        contributions, model._contributions_to_teacher_space(reference), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        contributions.sum(axis=1), model.margins_from_matrix(matrix), atol=1e-9
+    )
