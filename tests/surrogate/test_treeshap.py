@@ -51,6 +51,10 @@ def test_contributions_equal_lightgbm_pred_contrib(params: dict) -> None:
     contributions, raw = shap.explain(probe)
     np.testing.assert_allclose(contributions, expected, rtol=0, atol=1e-9)
     np.testing.assert_allclose(raw, booster.predict(probe, raw_score=True), rtol=0, atol=1e-9)
+    # One row at a time (the serial path a single request takes) gives the same.
+    fresh = MemoTreeShap(booster)
+    for i in range(8):
+        np.testing.assert_allclose(fresh(probe[i : i + 1])[0], expected[i], rtol=0, atol=1e-9)
     # Second pass: every pattern is now looked up, not computed.
     used = shap.patterns
     np.testing.assert_allclose(shap(probe), expected, rtol=0, atol=1e-9)

@@ -24,7 +24,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ _MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
 _ZERO = 1e-35  # LightGBM's kZeroThreshold: |value| at most this counts as zero
 _INITIAL_CAPACITY = 1 << 16  # hash slots; doubled when half full
 _EMPTY = -1
+PARALLEL_ROWS = 64  # batches at least this large spread their rows over numba's threads
 
 
 @dataclass
@@ -283,47 +284,83 @@ def _slot(table_key, table_tree, key, t):
     return position
 
 
+@njit(cache=True, inline="always")
+def _lookup_row(r, matrix, out, prediction, pending, splits, features, table):
+    """Add row ``r``'s memoized contributions; park the keys of patterns not yet memoized in
+    ``pending`` (-1: nothing pending). Reads the memo only, so rows can run in parallel."""
+    split_start, feature, threshold, kind, default_left, missing, cat_start, cat_words, bitsets = (
+        splits
+    )
+    tree_feature_start, tree_features = features
+    table_key, table_tree, table_row, values = table
+    width = values.shape[1] - 1
+    for t in range(split_start.shape[0] - 1):
+        key = _pattern(
+            matrix, r, split_start[t], split_start[t + 1], feature, threshold, kind,
+            default_left, missing, cat_start, cat_words, bitsets,
+        )  # fmt: skip
+        position = _slot(table_key, table_tree, key, t)
+        if table_tree[position] == _EMPTY:
+            pending[r, t] = key
+            continue
+        pending[r, t] = -1
+        stored = table_row[position]
+        first = tree_feature_start[t]
+        for k in range(tree_feature_start[t + 1] - first):
+            out[r, tree_features[first + k]] += values[stored, k]
+        prediction[r] += values[stored, width]
+
+
 @njit(cache=True)
-def _contributions(
-    matrix, out, prediction, split_start, feature, threshold, kind, default_left, missing, cat_start,
-    cat_words, bitsets, leaf_start, leaf_value, element_start, element_feature, element_zero,
-    element_mask, element_wanted, tree_feature_start, tree_features, table_key, table_tree,
-    table_row, values, used, width,
-):  # fmt: skip
-    """Add every tree's contributions for every row into ``out`` and its output into
-    ``prediction``; memoize new patterns while the table has room (column ``width`` of a
-    stored row is the tree's output). Returns the number of table entries in use."""
-    n_trees = split_start.shape[0] - 1
-    scratch = np.zeros(width)
-    capacity = values.shape[0]
+def _lookup(matrix, out, prediction, pending, splits, features, table):
     for r in range(matrix.shape[0]):
-        for t in range(n_trees):
-            key = _pattern(
-                matrix, r, split_start[t], split_start[t + 1], feature, threshold, kind,
-                default_left, missing, cat_start, cat_words, bitsets,
-            )  # fmt: skip
+        _lookup_row(r, matrix, out, prediction, pending, splits, features, table)
+
+
+@njit(cache=True, parallel=True)
+def _lookup_parallel(matrix, out, prediction, pending, splits, features, table):
+    for r in prange(matrix.shape[0]):
+        _lookup_row(r, matrix, out, prediction, pending, splits, features, table)
+
+
+@njit(cache=True)
+def _fill(out, prediction, pending, leaves, features, table, used):
+    """Compute the pending patterns (TreeSHAP), memoize them while the table has room, and
+    add them. Serial: it writes the memo. Returns the number of table entries in use."""
+    leaf_start, leaf_value, element_start, element_feature, element_zero, element_mask, wanted = (
+        leaves
+    )
+    tree_feature_start, tree_features = features
+    table_key, table_tree, table_row, values = table
+    width = values.shape[1] - 1
+    scratch = np.zeros(width)
+    for r in range(pending.shape[0]):
+        for t in range(pending.shape[1]):
+            key = pending[r, t]
+            if key < 0:
+                continue
             position = _slot(table_key, table_tree, key, t)
             first, n = tree_feature_start[t], tree_feature_start[t + 1] - tree_feature_start[t]
-            if table_tree[position] == _EMPTY:
-                scratch[:n] = 0.0
-                reached = _tree_shap(
-                    key, t, leaf_start, leaf_value, element_start, element_feature,
-                    element_zero, element_mask, element_wanted, scratch,
-                )  # fmt: skip
-                if used < capacity // 2:  # keep probes short: grow (in Python) before full
-                    table_key[position], table_tree[position] = key, t
-                    table_row[position] = used
-                    values[used, :n] = scratch[:n]
-                    values[used, width] = reached
-                    used += 1
-                for k in range(n):
-                    out[r, tree_features[first + k]] += scratch[k]
-                prediction[r] += reached
-            else:
+            if table_tree[position] != _EMPTY:  # memoized by an earlier row of this batch
                 stored = table_row[position]
                 for k in range(n):
                     out[r, tree_features[first + k]] += values[stored, k]
                 prediction[r] += values[stored, width]
+                continue
+            scratch[:n] = 0.0
+            reached = _tree_shap(
+                key, t, leaf_start, leaf_value, element_start, element_feature, element_zero,
+                element_mask, wanted, scratch,
+            )  # fmt: skip
+            if used < values.shape[0] // 2:  # keep probes short: grow (in Python) before full
+                table_key[position], table_tree[position] = key, t
+                table_row[position] = used
+                values[used, :n] = scratch[:n]
+                values[used, width] = reached
+                used += 1
+            for k in range(n):
+                out[r, tree_features[first + k]] += scratch[k]
+            prediction[r] += reached
     return used
 
 
@@ -354,6 +391,16 @@ class MemoTreeShap:
         counts = np.diff(self.trees.tree_feature_start)
         self._width = max(int(counts.max()) if len(counts) else 0, 1)
         self._allocate(max(capacity, 16))
+        t = self.trees
+        self._splits = (
+            t.split_start, t.feature, t.threshold, t.kind, t.default_left, t.missing,
+            t.cat_start, t.cat_words, t.bitsets,
+        )  # fmt: skip
+        self._leaves = (
+            t.leaf_start, t.leaf_value, t.element_start, t.element_feature, t.element_zero,
+            t.element_mask, t.element_wanted,
+        )  # fmt: skip
+        self._features = (t.tree_feature_start, t.tree_features)
 
     @property
     def patterns(self) -> int:
@@ -386,16 +433,17 @@ class MemoTreeShap:
             raise ValueError(
                 f"expected a matrix with {self.n_features} columns, got shape {matrix.shape}"
             )
+        t = self.trees
         out = np.zeros((matrix.shape[0], self.n_features + 1))
         prediction = np.zeros(matrix.shape[0])
-        t = self.trees
-        self._used = _contributions(
-            matrix, out, prediction, t.split_start, t.feature, t.threshold, t.kind,
-            t.default_left, t.missing, t.cat_start, t.cat_words, t.bitsets, t.leaf_start,
-            t.leaf_value, t.element_start, t.element_feature, t.element_zero, t.element_mask,
-            t.element_wanted, t.tree_feature_start, t.tree_features, self._table_key,
-            self._table_tree, self._table_row, self._values, self._used, self._width,
-        )  # fmt: skip
+        pending = np.empty((matrix.shape[0], len(t.split_start) - 1), dtype=np.int64)
+        table = (self._table_key, self._table_tree, self._table_row, self._values)
+        # Threads pay off for batches; one alert would wait longer for them than it computes.
+        lookup = _lookup_parallel if matrix.shape[0] >= PARALLEL_ROWS else _lookup
+        lookup(matrix, out, prediction, pending, self._splits, self._features, table)
+        self._used = _fill(
+            out, prediction, pending, self._leaves, self._features, table, self._used
+        )
         out[:, -1] = t.base_value
         if self._used >= self._values.shape[0] // 2:
             self._grow()
