@@ -46,7 +46,8 @@ def test_contributions_equal_lightgbm_pred_contrib(params: dict) -> None:
     booster = _booster(x, y, **params)
     shap = MemoTreeShap(booster)
     probe, _ = _data(seed=1, n=300)
-    probe[:5, 4] = [-3, 1000, 39.7, np.nan, 0]  # negative, unseen, fractional categories
+    # Negative, unseen, fractional (truncated: -0.5 reads as category 0) and missing categories.
+    probe[:6, 4] = [-3, 1000, 39.7, np.nan, 0, -0.5]
     expected = booster.predict(probe, pred_contrib=True)
     contributions, raw = shap.explain(probe)
     np.testing.assert_allclose(contributions, expected, rtol=0, atol=1e-9)

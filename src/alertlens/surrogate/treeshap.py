@@ -29,11 +29,13 @@ from numba import njit, prange
 logger = logging.getLogger(__name__)
 
 MAX_SPLITS = 63  # bits of a direction pattern (one int64 key)
-_NUMERICAL, _CATEGORICAL = 0, 1
+# Split kinds: numerical; numerical whose zeros take the default direction; categorical.
+_NUMERICAL, _ZERO_MISSING, _CATEGORICAL = 0, 1, 2
 _MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
 _ZERO = 1e-35  # LightGBM's kZeroThreshold: |value| at most this counts as zero
-_INITIAL_CAPACITY = 1 << 16  # hash slots; doubled when half full
+_INITIAL_CAPACITY = 1 << 17  # hash slots; doubled when half full (our surrogate: ~45k patterns)
 _EMPTY = -1
+_CHUNK = 64  # rows a thread takes at a time (their matrix rows and outputs stay in cache)
 PARALLEL_ROWS = 64  # batches at least this large spread their rows over numba's threads
 
 
@@ -44,9 +46,9 @@ class _Trees:
     split_start: np.ndarray  # tree -> first split (trees + 1)
     feature: np.ndarray  # split -> feature column
     threshold: np.ndarray
-    kind: np.ndarray  # _NUMERICAL | _CATEGORICAL
+    kind: np.ndarray  # _NUMERICAL | _ZERO_MISSING | _CATEGORICAL
     default_left: np.ndarray
-    missing: np.ndarray  # 0 None, 1 Zero, 2 NaN
+    nan_left: np.ndarray  # where a NaN goes (precomputed from the missing value type)
     cat_start: np.ndarray  # split -> first bitset word (categorical)
     cat_words: np.ndarray  # split -> number of words
     bitsets: np.ndarray  # uint32 words
@@ -128,7 +130,7 @@ def compile_trees(booster: lgb.Booster) -> _Trees:
         arrays["tree_feature_start"].append(len(arrays["tree_features"]))
     dtypes = {
         "feature": np.int32, "threshold": np.float64, "kind": np.int8, "default_left": np.bool_,
-        "missing": np.int8, "cat_start": np.int32, "cat_words": np.int32, "bitsets": np.uint32,
+        "nan_left": np.bool_, "cat_start": np.int32, "cat_words": np.int32, "bitsets": np.uint32,
         "leaf_value": np.float64, "element_feature": np.int32, "element_zero": np.float64,
         "element_mask": np.int64, "element_wanted": np.int64, "tree_features": np.int32,
     }  # fmt: skip
@@ -141,19 +143,24 @@ def compile_trees(booster: lgb.Booster) -> _Trees:
 
 
 def _add_split(arrays: dict[str, list], split: dict[str, Any]) -> None:
+    missing = _MISSING_TYPES[split["missing_type"]]
+    default_left = bool(split["default_left"])
     arrays["feature"].append(split["split_feature"])
-    arrays["default_left"].append(bool(split["default_left"]))
-    arrays["missing"].append(_MISSING_TYPES[split["missing_type"]])
+    arrays["default_left"].append(default_left)
     if split["decision_type"] == "==":
         words = _bitset(str(split["threshold"]))
         arrays["kind"].append(_CATEGORICAL)
         arrays["threshold"].append(0.0)
+        arrays["nan_left"].append(False)  # NaN and negative categories go right
         arrays["cat_start"].append(len(arrays["bitsets"]))
         arrays["cat_words"].append(len(words))
         arrays["bitsets"].extend(words)
     elif split["decision_type"] == "<=":
-        arrays["kind"].append(_NUMERICAL)
-        arrays["threshold"].append(float(split["threshold"]))
+        threshold = float(split["threshold"])
+        arrays["kind"].append(_ZERO_MISSING if missing == 1 else _NUMERICAL)
+        arrays["threshold"].append(threshold)
+        # LightGBM reads NaN as 0.0 unless NaN is the missing type; Zero: 0.0 takes the default.
+        arrays["nan_left"].append(default_left if missing in (1, 2) else threshold >= 0.0)
         arrays["cat_start"].append(0)
         arrays["cat_words"].append(0)
     else:
@@ -185,32 +192,32 @@ def _add_path(
 
 @njit(cache=True, inline="always")
 def _pattern(
-    matrix, r, first, last, feature, threshold, kind, default_left, missing, cat_start,
+    matrix, r, first, last, feature, threshold, kind, default_left, nan_left, cat_start,
     cat_words, bitsets,
 ):  # fmt: skip
     """The direction row ``r`` takes at splits first..last-1 of one tree, as bits (set = left).
 
-    LightGBM's split rule (Tree::NumericalDecision / CategoricalDecision), written out in one
-    loop: numba calls that pass arrays cost more than the comparisons themselves."""
+    LightGBM's split rule (Tree::NumericalDecision / CategoricalDecision) with the missing
+    value type folded into ``kind`` and ``nan_left``, written out in one loop: numba calls
+    that pass arrays cost more than the comparisons themselves."""
     key = 0
     for s in range(first, last):
         value = matrix[r, feature[s]]
-        if kind[s] == _CATEGORICAL:
-            if np.isnan(value) or value < 0:
-                left = False
-            else:
-                category = int(value)
-                word = category // 32
-                left = word < cat_words[s] and (
-                    (bitsets[cat_start[s] + word] >> np.uint32(category % 32)) & np.uint32(1)
-                ) == np.uint32(1)
-        else:
-            if np.isnan(value) and missing[s] != 2:
-                value = 0.0
-            if (missing[s] == 1 and abs(value) <= _ZERO) or (missing[s] == 2 and np.isnan(value)):
-                left = default_left[s]
-            else:
-                left = value <= threshold[s]
+        if np.isnan(value):
+            left = nan_left[s]
+        elif kind[s] == _NUMERICAL:
+            left = value <= threshold[s]
+        elif kind[s] == _ZERO_MISSING:
+            left = default_left[s] if abs(value) <= _ZERO else value <= threshold[s]
+        else:  # categorical: the value truncated to an int, as LightGBM casts it
+            category = int(value)
+            word = category // 32
+            left = (
+                category >= 0
+                and word < cat_words[s]
+                and ((bitsets[cat_start[s] + word] >> np.uint32(category % 32)) & np.uint32(1))
+                == np.uint32(1)
+            )
         if left:
             key |= 1 << (s - first)
     return key
@@ -285,42 +292,49 @@ def _slot(table_key, table_tree, key, t):
 
 
 @njit(cache=True, inline="always")
-def _lookup_row(r, matrix, out, prediction, pending, splits, features, table):
-    """Add row ``r``'s memoized contributions; park the keys of patterns not yet memoized in
-    ``pending`` (-1: nothing pending). Reads the memo only, so rows can run in parallel."""
-    split_start, feature, threshold, kind, default_left, missing, cat_start, cat_words, bitsets = (
+def _lookup_rows(start, stop, matrix, out, prediction, pending, splits, features, table):
+    """Add the memoized contributions of rows start..stop-1; park the keys of patterns not yet
+    memoized in ``pending`` (-1: nothing pending). Tree by tree, so one tree's memo entries
+    stay in cache across the rows. Reads the memo only: row ranges can run in parallel."""
+    split_start, feature, threshold, kind, default_left, nan_left, cat_start, cat_words, bitsets = (
         splits
     )
     tree_feature_start, tree_features = features
     table_key, table_tree, table_row, values = table
     width = values.shape[1] - 1
     for t in range(split_start.shape[0] - 1):
-        key = _pattern(
-            matrix, r, split_start[t], split_start[t + 1], feature, threshold, kind,
-            default_left, missing, cat_start, cat_words, bitsets,
-        )  # fmt: skip
-        position = _slot(table_key, table_tree, key, t)
-        if table_tree[position] == _EMPTY:
-            pending[r, t] = key
-            continue
-        pending[r, t] = -1
-        stored = table_row[position]
         first = tree_feature_start[t]
-        for k in range(tree_feature_start[t + 1] - first):
-            out[r, tree_features[first + k]] += values[stored, k]
-        prediction[r] += values[stored, width]
+        n = tree_feature_start[t + 1] - first
+        for r in range(start, stop):
+            key = _pattern(
+                matrix, r, split_start[t], split_start[t + 1], feature, threshold, kind,
+                default_left, nan_left, cat_start, cat_words, bitsets,
+            )  # fmt: skip
+            position = _slot(table_key, table_tree, key, t)
+            if table_tree[position] == _EMPTY:
+                pending[r, t] = key
+                continue
+            pending[r, t] = -1
+            stored = table_row[position]
+            for k in range(n):
+                out[r, tree_features[first + k]] += values[stored, k]
+            prediction[r] += values[stored, width]
 
 
 @njit(cache=True)
 def _lookup(matrix, out, prediction, pending, splits, features, table):
-    for r in range(matrix.shape[0]):
-        _lookup_row(r, matrix, out, prediction, pending, splits, features, table)
+    _lookup_rows(0, matrix.shape[0], matrix, out, prediction, pending, splits, features, table)
 
 
 @njit(cache=True, parallel=True)
 def _lookup_parallel(matrix, out, prediction, pending, splits, features, table):
-    for r in prange(matrix.shape[0]):
-        _lookup_row(r, matrix, out, prediction, pending, splits, features, table)
+    n = matrix.shape[0]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
+        start = chunk * _CHUNK
+        _lookup_rows(
+            start, min(start + _CHUNK, n), matrix, out, prediction, pending, splits, features,
+            table,
+        )  # fmt: skip
 
 
 @njit(cache=True)
@@ -352,7 +366,7 @@ def _fill(out, prediction, pending, leaves, features, table, used):
                 key, t, leaf_start, leaf_value, element_start, element_feature, element_zero,
                 element_mask, wanted, scratch,
             )  # fmt: skip
-            if used < values.shape[0] // 2:  # keep probes short: grow (in Python) before full
+            if used < values.shape[0]:  # half the slots: probes stay short; grow in Python
                 table_key[position], table_tree[position] = key, t
                 table_row[position] = used
                 values[used, :n] = scratch[:n]
@@ -393,7 +407,7 @@ class MemoTreeShap:
         self._allocate(max(capacity, 16))
         t = self.trees
         self._splits = (
-            t.split_start, t.feature, t.threshold, t.kind, t.default_left, t.missing,
+            t.split_start, t.feature, t.threshold, t.kind, t.default_left, t.nan_left,
             t.cat_start, t.cat_words, t.bitsets,
         )  # fmt: skip
         self._leaves = (
@@ -411,7 +425,8 @@ class MemoTreeShap:
         self._table_key = np.zeros(size, dtype=np.int64)
         self._table_tree = np.full(size, _EMPTY, dtype=np.int32)
         self._table_row = np.zeros(size, dtype=np.int32)
-        self._values = np.zeros((size, self._width + 1))  # + the tree's output
+        # Half the slots at most hold a pattern; + 1 column: the tree's output.
+        self._values = np.zeros((size // 2, self._width + 1))
         self._used = 0
 
     def _grow(self) -> None:
@@ -445,6 +460,6 @@ class MemoTreeShap:
             out, prediction, pending, self._leaves, self._features, table, self._used
         )
         out[:, -1] = t.base_value
-        if self._used >= self._values.shape[0] // 2:
+        if self._used >= self._values.shape[0]:
             self._grow()
         return out, prediction
