@@ -48,6 +48,7 @@ _CATEGORY_WORDING = {
 }
 # Kinds whose cell is the field's raw value: a present field with a missing cell is unreadable.
 _UNREADABLE = {"numeric": "not a number", "boolean": "not a yes/no value"}
+_NEEDS_QUOTES = re.compile(r'[\s"]')
 _VERB = re.compile(r" (contains|passes|is) ")
 _NEGATED_VERBS = {"contains": "does NOT contain", "passes": "does NOT pass", "is": "is NOT"}
 _MAX_SHOWN_CHARS = 60
@@ -252,7 +253,7 @@ def _show_value(value: Any) -> str:
     text = str(value)
     if len(text) > _MAX_SHOWN_CHARS:
         text = text[: _MAX_SHOWN_CHARS - 1] + "…"
-    if not text or any(char.isspace() or char == '"' for char in text):
+    if not text or _NEEDS_QUOTES.search(text):
         return f'"{text}"'
     return text
 
@@ -292,9 +293,15 @@ class Explainer:
             for column in feature.columns()
         ]
         self._levels = [model.encoder.levels.get(column.name, []) for column in self._columns]
+        # What a categorical column says for each of its levels, worded once.
+        self._level_statements = [
+            [wording.text + _show_value(level) for level in levels]
+            for wording, levels in zip(self._wordings, self._levels, strict=True)
+        ]
         self._column_fields = [", ".join(column.source_fields) for column in self._columns]
         self._fields = list(dict.fromkeys(f for c in self._columns for f in c.source_fields))
         self._alert_fields = [f for f in self._fields if f not in ALERT_ATTRIBUTES]
+        self._alert_field_index = [self._fields.index(f) for f in self._alert_fields]
         self._field_index = {name: j for j, name in enumerate(self._fields)}
         self._build_field_maps()
         self._probe = lru_cache(maxsize=_PROBE_CACHE_SIZE, typed=True)(self._encode_field_value)
@@ -342,26 +349,34 @@ class Explainer:
         contributions, margins = self.model.contributions_and_margins(matrix)
         columns = contributions[:, :-1]
         per_field = columns @ self._weights
-        present = np.array(
+        present = np.ones((len(alerts), len(self._fields)), dtype=bool)  # alert attributes: always
+        present[:, self._alert_field_index] = np.array(
             [
-                [
-                    name in ALERT_ATTRIBUTES or alert.fields.get(name) is not None
-                    for name in self._fields
-                ]
+                [alert.fields.get(name) is not None for name in self._alert_fields]
                 for alert in alerts
             ],
             dtype=bool,
-        ).reshape(len(alerts), len(self._fields))
+        ).reshape(len(alerts), len(self._alert_fields))
         # Candidate reasons: columns of present fields, and missing fields whole.
         present_columns = (present.astype(float) @ self._reads) > 0
         scores = np.concatenate(
             (np.where(present_columns, columns, 0.0), np.where(present, 0.0, per_field)), axis=1
         )
         top = np.argsort(-np.abs(scores), axis=1, kind="stable")[:, :top_k]
+        # Everything the per-alert loop reads, as Python lists in one conversion each.
+        top_scores = np.take_along_axis(scores, top, axis=1).tolist()
+        top_cells = np.take_along_axis(
+            matrix, np.minimum(top, len(self._columns) - 1), axis=1
+        ).tolist()
+        additivity_errors = np.abs(contributions.sum(axis=1) - margins).tolist()
+        base_values = contributions[:, -1].tolist()
         threshold = self.model.threshold
+        fields = self._fields
         explanations = []
-        for r, (alert, margin) in enumerate(zip(alerts, margins.tolist(), strict=True)):
-            base_value = float(contributions[r, -1])
+        for alert, margin, base_value, field_row, here, ranked, ranked_scores, cells, error in zip(
+            alerts, margins.tolist(), base_values, per_field.tolist(), present.tolist(),
+            top.tolist(), top_scores, top_cells, additivity_errors, strict=True,
+        ):  # fmt: skip
             explanations.append(
                 Explanation(
                     alert_id=alert.id,
@@ -369,31 +384,27 @@ class Explainer:
                     verdict=verdict_of(margin, threshold),
                     threshold=threshold,
                     base_value=base_value,
-                    field_contributions=dict(zip(self._fields, per_field[r].tolist(), strict=True)),
-                    reasons=self._reasons(alert, matrix[r], scores[r], top[r].tolist()),
-                    missing_fields=[
-                        name
-                        for name, here in zip(self._fields, present[r].tolist(), strict=True)
-                        if not here
-                    ],
+                    field_contributions=dict(zip(fields, field_row, strict=True)),
+                    reasons=self._reasons(alert, ranked, ranked_scores, cells),
+                    missing_fields=[name for name, h in zip(fields, here, strict=True) if not h],
                     counterfactual=None,
-                    additivity_error=abs(base_value + math.fsum(columns[r].tolist()) - margin),
+                    additivity_error=error,
                 )
             )
         return explanations
 
     def _reasons(
-        self, alert: Alert, row: np.ndarray, scores: np.ndarray, ranked: list[int]
+        self, alert: Alert, ranked: list[int], scores: list[float], cells: list[float]
     ) -> list[Reason]:
-        """Reasons for the top-ranked candidates (columns first, then missing fields whole)."""
+        """Reasons for the top-ranked candidates (``ranked``: column indices, then fields as
+        ``n_columns + j``; ``scores`` and ``cells`` are theirs, in that order)."""
         n_columns = len(self._columns)
         reasons = []
-        for k in ranked:
-            score = float(scores[k])
+        for k, score, cell in zip(ranked, scores, cells, strict=True):
             if abs(score) < _MIN_REASON:
                 break  # sorted by size: the rest move the margin even less
             if k < n_columns:
-                text = f"{self._statement(alert, k, float(row[k]))} ({_effect(score)})"
+                text = f"{self._statement(alert, k, cell)} ({_effect(score)})"
                 reasons.append(Reason(self._column_fields[k], self._columns[k].name, text, score))
             else:
                 name = self._fields[k - n_columns]
@@ -410,7 +421,7 @@ class Explainer:
             return wording.text if cell else wording.negated
         if wording.style == "number":
             return wording.text + _show_number(cell)
-        return wording.text + _show_value(self._levels[index][int(cell)])
+        return self._level_statements[index][int(cell)]
 
     def _unusable_statement(self, alert: Alert, index: int) -> str:
         """A field the alert has, whose column still has no usable value."""
