@@ -52,6 +52,8 @@ def test_contributions_equal_lightgbm_pred_contrib(params: dict) -> None:
     contributions, raw = shap.explain(probe)
     np.testing.assert_allclose(contributions, expected, rtol=0, atol=1e-9)
     np.testing.assert_allclose(raw, booster.predict(probe, raw_score=True), rtol=0, atol=1e-9)
+    # Rows spread over threads or not, the same contributions.
+    np.testing.assert_allclose(shap.explain(probe, parallel=False)[0], expected, atol=1e-9)
     # One row at a time (the serial path a single request takes) gives the same.
     fresh = MemoTreeShap(booster)
     for i in range(8):

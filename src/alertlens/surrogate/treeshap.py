@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -321,12 +322,12 @@ def _lookup_rows(start, stop, matrix, out, prediction, pending, splits, features
             prediction[r] += values[stored, width]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lookup(matrix, out, prediction, pending, splits, features, table):
     _lookup_rows(0, matrix.shape[0], matrix, out, prediction, pending, splits, features, table)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _lookup_parallel(matrix, out, prediction, pending, splits, features, table):
     n = matrix.shape[0]
     for chunk in prange((n + _CHUNK - 1) // _CHUNK):
@@ -337,7 +338,7 @@ def _lookup_parallel(matrix, out, prediction, pending, splits, features, table):
         )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fill(out, prediction, pending, leaves, features, table, used):
     """Compute the pending patterns (TreeSHAP), memoize them while the table has room, and
     add them. Serial: it writes the memo. Returns the number of table entries in use."""
@@ -404,6 +405,7 @@ class MemoTreeShap:
         self.n_features = booster.num_feature()
         counts = np.diff(self.trees.tree_feature_start)
         self._width = max(int(counts.max()) if len(counts) else 0, 1)
+        self._lock = threading.Lock()
         self._allocate(max(capacity, 16))
         t = self.trees
         self._splits = (
@@ -440,9 +442,13 @@ class MemoTreeShap:
         """Contributions per column and the base value last (``pred_contrib``'s layout)."""
         return self.explain(matrix)[0]
 
-    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def explain(
+        self, matrix: np.ndarray, parallel: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The contributions and the raw scores, the latter summed from the leaves each row
-        reaches (not from the contributions, so additivity remains a check)."""
+        reaches (not from the contributions, so additivity remains a check). ``parallel``:
+        spread the rows over numba's threads (None: when there are PARALLEL_ROWS or more).
+        The kernels release the GIL; a lock keeps concurrent callers off the memo."""
         matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != self.n_features:
             raise ValueError(
@@ -452,14 +458,17 @@ class MemoTreeShap:
         out = np.zeros((matrix.shape[0], self.n_features + 1))
         prediction = np.zeros(matrix.shape[0])
         pending = np.empty((matrix.shape[0], len(t.split_start) - 1), dtype=np.int64)
-        table = (self._table_key, self._table_tree, self._table_row, self._values)
         # Threads pay off for batches; one alert would wait longer for them than it computes.
-        lookup = _lookup_parallel if matrix.shape[0] >= PARALLEL_ROWS else _lookup
-        lookup(matrix, out, prediction, pending, self._splits, self._features, table)
-        self._used = _fill(
-            out, prediction, pending, self._leaves, self._features, table, self._used
-        )
+        if parallel is None:
+            parallel = matrix.shape[0] >= PARALLEL_ROWS
+        lookup = _lookup_parallel if parallel else _lookup
+        with self._lock:
+            table = (self._table_key, self._table_tree, self._table_row, self._values)
+            lookup(matrix, out, prediction, pending, self._splits, self._features, table)
+            self._used = _fill(
+                out, prediction, pending, self._leaves, self._features, table, self._used
+            )
+            if self._used >= self._values.shape[0]:
+                self._grow()
         out[:, -1] = t.base_value
-        if self._used >= self._values.shape[0]:
-            self._grow()
         return out, prediction
