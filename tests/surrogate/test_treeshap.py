@@ -74,6 +74,16 @@ def test_growing_the_memo_keeps_the_contributions_exact() -> None:
     assert shap.patterns > 16  # grew past its first table, patterns carried over
 
 
+def test_a_full_memo_stops_storing_but_stays_exact() -> None:
+    x, y = _data()
+    booster = _booster(x, y)
+    shap = MemoTreeShap(booster, capacity=16, max_patterns=16)
+    expected = booster.predict(x, pred_contrib=True)
+    for _ in range(3):
+        np.testing.assert_allclose(shap(x), expected, rtol=0, atol=1e-9)
+    assert shap.patterns == 16
+
+
 def test_single_leaf_trees_add_only_to_the_base_value() -> None:
     x = np.zeros((50, 2))
     booster = lgb.train(
@@ -88,6 +98,9 @@ def test_refuses_boosters_it_cannot_represent() -> None:
     multiclass = _booster(x, (y > 1).astype(int) + (y > 2), objective="multiclass", num_class=3)
     with pytest.raises(ValueError, match="single-output"):
         compile_trees(multiclass)
+    linear = _booster(np.nan_to_num(x[:, :4]), y, linear_tree=True)
+    with pytest.raises(ValueError, match="linear trees"):
+        compile_trees(linear)
     with pytest.raises(ValueError, match="columns"):
         MemoTreeShap(_booster(x, y))(x[:, :3])
 

@@ -37,7 +37,10 @@ _ZERO = 1e-35  # LightGBM's kZeroThreshold: |value| at most this counts as zero
 _INITIAL_CAPACITY = 1 << 17  # hash slots; doubled when half full (our surrogate: ~45k patterns)
 _EMPTY = -1
 _CHUNK = 64  # rows a thread takes at a time (their matrix rows and outputs stay in cache)
-PARALLEL_ROWS = 64  # batches at least this large spread their rows over numba's threads
+PARALLEL_ROWS = 64
+# A long-running service keeps meeting new patterns; past this many (about 80 MB of memo
+# for trees of 15 leaves) they are computed each time instead of stored.
+MAX_PATTERNS = 1 << 19  # batches at least this large spread their rows over numba's threads
 
 
 @dataclass
@@ -135,7 +138,7 @@ def compile_trees(booster: lgb.Booster) -> _Trees:
         "leaf_value": np.float64, "element_feature": np.int32, "element_zero": np.float64,
         "element_mask": np.int64, "element_wanted": np.int64, "tree_features": np.int32,
     }  # fmt: skip
-    fields = {
+    fields: dict[str, np.ndarray] = {
         name: np.asarray(values, dtype=dtypes.get(name, np.int32))
         for name, values in arrays.items()
         if name != "base_value"
@@ -400,8 +403,14 @@ class MemoTreeShap:
     ``patterns`` says how many it holds.
     """
 
-    def __init__(self, booster: lgb.Booster, capacity: int = _INITIAL_CAPACITY) -> None:
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        capacity: int = _INITIAL_CAPACITY,
+        max_patterns: int = MAX_PATTERNS,
+    ) -> None:
         self.trees = compile_trees(booster)
+        self.max_patterns = max_patterns
         self.n_features = booster.num_feature()
         counts = np.diff(self.trees.tree_feature_start)
         self._width = max(int(counts.max()) if len(counts) else 0, 1)
@@ -468,7 +477,8 @@ class MemoTreeShap:
             self._used = _fill(
                 out, prediction, pending, self._leaves, self._features, table, self._used
             )
-            if self._used >= self._values.shape[0]:
+            # Full: grow, up to max_patterns; past it new patterns are computed, not kept.
+            if self._used >= self._values.shape[0] and 2 * self._used <= self.max_patterns:
                 self._grow()
         out[:, -1] = t.base_value
         return out, prediction
