@@ -1,10 +1,11 @@
 """Per-alert explanations: the surrogate's verdict, its reasons, and what would flip it.
 
-Reasons come from TreeSHAP (LightGBM ``pred_contrib``): exact per-column contributions to the
-margin, worded from the column's feature kind. Everything per column (wording, category levels,
-the column -> field weights) is compiled once in ``Explainer.__init__``, so explaining one alert
-costs one extraction, two booster calls and a few dozen Python operations. TreeSHAP itself costs
-O(trees x leaves x depth^2), so the surrogate's tree depth, not this module, bounds the latency.
+Reasons come from TreeSHAP (the memoized exact TreeSHAP of ``surrogate.treeshap``, equal to
+LightGBM's ``pred_contrib``): per-column contributions to the margin, worded from the column's
+feature kind. Everything per column (wording, category levels, the column -> field weights) is
+compiled once in ``Explainer.__init__``, and a batch's reasons are ranked in one numpy pass, so
+explaining an alert costs one extraction, one TreeSHAP lookup pass and the wording of its top
+reasons.
 
 The columns of a field the alert lacks all say the same thing ("user_agent is missing"), so they
 are merged into one reason carrying the field's total contribution.
