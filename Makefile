@@ -42,10 +42,11 @@ test: setup  ## run the test suite (fast; CPU only)
 test-full: setup  ## run every test, slow ones included
 	pytest -m ""
 
-bench: setup  ## run the benchmarks (they print their figures; bench_explain needs `make run` first)
+bench: setup  ## run the benchmarks (they print their figures; bench_explain and bench_fidelity need `make run` first)
 	python bench/bench_data.py
 	python bench/bench_teacher.py
 	python bench/bench_explain.py
+	python bench/bench_fidelity.py
 
 lint: setup  ## ruff and mypy
 	ruff check src tests pipelines bench

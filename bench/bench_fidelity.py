@@ -1,0 +1,107 @@
+"""What limits the surrogate's agreement with the teacher: where the teacher's test margins sit
+around its threshold, agreement inside and outside that band, and refits of the surrogate on
+the same teacher scores with more information than an analyst can read (every word of the
+rendered alert text as extra columns) beside text-only models.
+
+Needs a trained pair (`make run`); scores the distill stage's transfer set with the teacher
+again (a few minutes on a CPU). Usage:
+
+    python bench/bench_fidelity.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from alertlens.alerts.dataset import load_split
+from alertlens.alerts.render import RenderConfig, render_text
+from alertlens.config import load_params, project_root, section
+from alertlens.surrogate.distill import distill_inputs
+from alertlens.surrogate.model import SurrogateConfig, agreement
+from alertlens.teacher.artifact import load_teacher
+
+BANDS = (0.05, 0.1, 0.2, 0.5)
+
+
+def words(texts_fit: list[str], texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Binary columns for every word seen at least 3 times in the transfer set."""
+    vectorizer = CountVectorizer(min_df=3, token_pattern=r"[^\s|:]+", binary=True, dtype=np.float32)
+    return vectorizer.fit_transform(texts_fit), vectorizer.transform(texts)
+
+
+def main() -> None:
+    root = project_root()
+    params = load_params(root / "params.yaml")
+    data = root / "data" / "prepared"
+    teacher = load_teacher(root / "models" / "hardened", params["teacher"]["device"])
+    inputs = distill_inputs(teacher, data, params)
+    cfg = params["evaluate"]
+    test = load_split(data, "test", cfg["test_subsample"], cfg["seed"])
+    teacher_test = teacher.scorer(batch_size=128)(test)
+    threshold = inputs.threshold
+    distance = np.abs(teacher_test - threshold)
+    print(f"threshold {threshold:+.3f}; {len(test):,} test alerts")
+    for band in BANDS:
+        print(f"  teacher margin within {band} of the threshold: {np.mean(distance < band):.1%}")
+
+    model = inputs.fit(section(SurrogateConfig, params["surrogate"]))
+    surrogate_test = model.margins(test)
+    inside = distance < 0.1
+    same = (teacher_test >= threshold) == (surrogate_test >= threshold)
+    print(
+        f"surrogate agreement {np.mean(same):.4f}: {np.mean(same[~inside]):.4f} farther than 0.1 "
+        f"from the threshold ({np.sum(~inside):,} alerts), {np.mean(same[inside]):.4f} within "
+        f"({np.sum(inside):,}); median distance of a disagreement {np.median(distance[~same]):.3f}"
+    )
+
+    # The same transfer set and soft labels, with every word of the rendered text added.
+    render = RenderConfig.from_data_config(params["data"])
+    fit_words, test_words = words(
+        [render_text(a, render) for a in inputs.transfer], [render_text(a, render) for a in test]
+    )
+    fit_fields, test_fields = model.matrix(inputs.transfer), model.matrix(test)
+    verdicts = (inputs.transfer_margins >= threshold).astype(int)
+    for name, train, held_out in (
+        ("fields (no categorical handling)", sp.csr_matrix(fit_fields), sp.csr_matrix(test_fields)),
+        (
+            f"fields + {fit_words.shape[1]:,} words",
+            sp.hstack([sp.csr_matrix(fit_fields), fit_words]).tocsr(),
+            sp.hstack([sp.csr_matrix(test_fields), test_words]).tocsr(),
+        ),
+        ("words only", fit_words, test_words),
+    ):
+        booster = _refit(train, inputs.transfer_margins, threshold, params["surrogate"])
+        raw = booster.predict(held_out, raw_score=True)
+        print(
+            f"LightGBM on {name:36s} agreement {np.mean((raw >= 0) == (teacher_test >= threshold)):.4f}"
+        )
+    logistic = LogisticRegression(C=10, max_iter=3000).fit(fit_words, verdicts)
+    print(
+        f"logistic regression on words only            agreement "
+        f"{agreement(teacher_test, logistic.decision_function(test_words) + threshold, threshold):.4f}"
+    )
+
+
+def _refit(matrix: sp.csr_matrix, margins: np.ndarray, threshold: float, cfg: dict):
+    """LightGBM with the surrogate's settings on soft labels centred on the threshold."""
+    import lightgbm as lgb
+
+    soft = 1 / (1 + np.exp(-(margins - threshold) / cfg["temperature"]))
+    settings = {
+        "objective": "cross_entropy",
+        "num_leaves": cfg["num_leaves"],
+        "max_depth": cfg["max_depth"],
+        "learning_rate": cfg["learning_rate"],
+        "min_data_in_leaf": cfg["min_data_in_leaf"],
+        "verbosity": -1,
+        "seed": cfg["seed"],
+        "num_threads": 2,
+    }
+    return lgb.train(settings, lgb.Dataset(matrix.astype(np.float32), soft), cfg["n_estimators"])
+
+
+if __name__ == "__main__":
+    main()
