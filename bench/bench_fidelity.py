@@ -11,6 +11,7 @@ again (a few minutes on a CPU). Usage:
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
@@ -87,8 +88,6 @@ def main() -> None:
 
 def _refit(matrix: sp.csr_matrix, margins: np.ndarray, threshold: float, cfg: dict):
     """LightGBM with the surrogate's settings on soft labels centred on the threshold."""
-    import lightgbm as lgb
-
     soft = 1 / (1 + np.exp(-(margins - threshold) / cfg["temperature"]))
     settings = {
         "objective": "cross_entropy",

@@ -72,6 +72,23 @@ def test_growing_the_memo_keeps_the_contributions_exact() -> None:
     assert shap.patterns > 16  # grew past its first table, patterns carried over
 
 
+def test_restoring_a_snapshot_forgets_the_patterns_met_since() -> None:
+    x, y = _data()
+    booster = _booster(x, y)
+    shap = MemoTreeShap(booster, capacity=16)  # small: the table grows after the snapshot
+    shap(x[:20])
+    state, kept = shap.snapshot(), shap.patterns
+    for _ in range(3):
+        shap(x)
+    assert shap.patterns > kept
+    shap.restore(state)
+    assert shap.patterns == kept
+    expected = booster.predict(x, pred_contrib=True)
+    np.testing.assert_allclose(shap(x), expected, rtol=0, atol=1e-9)
+    shap.restore(state)  # the snapshot itself was not consumed
+    assert shap.patterns == kept
+
+
 def test_a_full_memo_stops_storing_but_stays_exact() -> None:
     x, y = _data()
     booster = _booster(x, y)

@@ -302,8 +302,8 @@ class Explainer:
         self._column_fields = [", ".join(column.source_fields) for column in self._columns]
         self._fields = list(dict.fromkeys(f for c in self._columns for f in c.source_fields))
         self._alert_fields = [f for f in self._fields if f not in ALERT_ATTRIBUTES]
-        self._alert_field_index = [self._fields.index(f) for f in self._alert_fields]
         self._field_index = {name: j for j, name in enumerate(self._fields)}
+        self._alert_field_index = [self._field_index[f] for f in self._alert_fields]
         self._build_field_maps()
         self._probe = lru_cache(maxsize=_PROBE_CACHE_SIZE, typed=True)(self._encode_field_value)
         logger.debug("explainer: %d columns over %d fields", len(self._columns), len(self._fields))
