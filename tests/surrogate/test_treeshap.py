@@ -4,6 +4,7 @@ import pytest
 
 from alertlens.alerts.schema import Alert
 from alertlens.surrogate.model import SurrogateModel
+from alertlens.surrogate import treeshap
 from alertlens.surrogate.treeshap import MemoTreeShap, compile_trees
 
 
@@ -60,6 +61,16 @@ def test_contributions_equal_lightgbm_pred_contrib(params: dict) -> None:
     used = shap.patterns
     np.testing.assert_allclose(shap(probe), expected, rtol=0, atol=1e-9)
     assert shap.patterns == used > 0
+
+
+def test_a_batch_longer_than_a_chunk_is_exact_across_chunk_boundaries() -> None:
+    x, y = _data()
+    booster = _booster(x, y)
+    probe, _ = _data(seed=2, n=treeshap._CHUNK * 2 + 37)  # two full chunks and a short one
+    expected = booster.predict(probe, pred_contrib=True)
+    shap = MemoTreeShap(booster)
+    for _ in range(2):  # computed, then looked up
+        np.testing.assert_allclose(shap(probe), expected, rtol=0, atol=1e-9)
 
 
 def test_growing_the_memo_keeps_the_contributions_exact() -> None:

@@ -38,8 +38,9 @@ _ZERO = 1e-35  # LightGBM's kZeroThreshold: |value| at most this counts as zero
 _INITIAL_CAPACITY = 1 << 17  # hash slots; doubled when half full (our surrogate: ~45k patterns)
 _EMPTY = -1
 # Rows looked up tree by tree together: a tree's memo entries stay in cache across them, and
-# 1,024 rows of ~200 columns still fit in L2 (measured: chunks of 64 rows 57 us per alert,
-# 1,024 rows 34 us).
+# its split keys are computed column-wise over the whole chunk. Measured per alert on our
+# surrogate (2,911 test alerts, one run each): chunks of 128 rows 24.5 us, 256 18.8 us,
+# 512 15.3 us, 1,024 15.8 us, 2,048 13.6 us; 1,024 rows of ~200 columns still fit in L2.
 _CHUNK = 1024
 # A long-running service keeps meeting new patterns; past this many (about 80 MB of memo
 # for trees of 15 leaves) they are computed each time instead of stored.
@@ -197,37 +198,47 @@ def _add_path(
         arrays["element_wanted"].append(wanted)
 
 
-@njit(cache=True, inline="always")
-def _pattern(
-    matrix, r, first, last, feature, threshold, kind, default_left, nan_left, cat_start,
+@njit(cache=True)
+def _patterns(
+    columns, keys, first, last, feature, threshold, kind, default_left, nan_left, cat_start,
     cat_words, bitsets,
 ):  # fmt: skip
-    """The direction row ``r`` takes at splits first..last-1 of one tree, as bits (set = left).
+    """``keys[r]``: the direction row ``r`` takes at splits first..last-1 of one tree, as bits
+    (set = left). ``columns`` is the chunk transposed (one row per feature).
 
     LightGBM's split rule (Tree::NumericalDecision / CategoricalDecision) with the missing
-    value type folded into ``kind`` and ``nan_left``, written out in one loop: numba calls
-    that pass arrays cost more than the comparisons themselves."""
-    key = 0
+    value type folded into ``kind`` and ``nan_left``. Split by split over all rows, not row
+    by row: a numerical split is then a branch-free loop over one contiguous column that the
+    compiler vectorizes. Measured on our surrogate, all 300 trees' keys: 1.5 us per alert,
+    against 21 us row by row. The rule stays written out here: moved into a helper that takes
+    the split arrays, the same loop measured 55 us."""
+    keys[:] = 0
     for s in range(first, last):
-        value = matrix[r, feature[s]]
-        if np.isnan(value):
-            left = nan_left[s]
-        elif kind[s] == _NUMERICAL:
-            left = value <= threshold[s]
-        elif kind[s] == _ZERO_MISSING:
-            left = default_left[s] if abs(value) <= _ZERO else value <= threshold[s]
-        else:  # categorical: the value truncated to an int, as LightGBM casts it
-            category = int(value)
-            word = category // 32
-            left = (
-                category >= 0
-                and word < cat_words[s]
-                and ((bitsets[cat_start[s] + word] >> np.uint32(category % 32)) & np.uint32(1))
-                == np.uint32(1)
-            )
-        if left:
-            key |= 1 << (s - first)
-    return key
+        column = columns[feature[s]]
+        bit = np.int64(1) << (s - first)
+        if kind[s] == _NUMERICAL:
+            cut, nan_goes_left = threshold[s], nan_left[s]
+            for r in range(keys.shape[0]):
+                value = column[r]
+                left = nan_goes_left if np.isnan(value) else value <= cut
+                keys[r] |= bit * left
+            continue
+        for r in range(keys.shape[0]):
+            value = column[r]
+            if np.isnan(value):
+                left = nan_left[s]
+            elif kind[s] == _ZERO_MISSING:
+                left = default_left[s] if abs(value) <= _ZERO else value <= threshold[s]
+            else:  # categorical: the value truncated to an int, as LightGBM casts it
+                category = int(value)
+                word = category // 32
+                left = (
+                    category >= 0
+                    and word < cat_words[s]
+                    and ((bitsets[cat_start[s] + word] >> np.uint32(category % 32)) & np.uint32(1))
+                    == np.uint32(1)
+                )
+            keys[r] |= bit * left
 
 
 @njit(cache=True)
@@ -316,20 +327,24 @@ def _lookup_rows(start, stop, matrix, out, prediction, pending, splits, features
     )
     tree_feature_start, tree_features = features
     table_key, table_tree, table_row, values = table
+    n = stop - start
+    columns = np.ascontiguousarray(matrix[start:stop].T)  # one row per feature
+    keys = np.empty(n, dtype=np.int64)
     for t in range(split_start.shape[0] - 1):
         first = tree_feature_start[t]
-        n = tree_feature_start[t + 1] - first
-        for r in range(start, stop):
-            key = _pattern(
-                matrix, r, split_start[t], split_start[t + 1], feature, threshold, kind,
-                default_left, nan_left, cat_start, cat_words, bitsets,
-            )  # fmt: skip
+        width = tree_feature_start[t + 1] - first
+        _patterns(
+            columns, keys, split_start[t], split_start[t + 1], feature, threshold,
+            kind, default_left, nan_left, cat_start, cat_words, bitsets,
+        )  # fmt: skip
+        for i in range(n):
+            key, r = keys[i], start + i
             position = _slot(table_key, table_tree, key, t)
             if table_tree[position] == _EMPTY:
                 pending[r, t] = key
                 continue
             pending[r, t] = -1
-            _add_stored(out, prediction, r, tree_features, first, n, values, table_row[position])
+            _add_stored(out, prediction, r, tree_features, first, width, values, table_row[position])
 
 
 @njit(cache=True, nogil=True)
