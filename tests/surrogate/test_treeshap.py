@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from alertlens.alerts.schema import Alert
-from alertlens.surrogate.model import SurrogateModel
 from alertlens.surrogate import treeshap
+from alertlens.surrogate.model import SurrogateModel
 from alertlens.surrogate.treeshap import MemoTreeShap, compile_trees
 
 

@@ -344,7 +344,9 @@ def _lookup_rows(start, stop, matrix, out, prediction, pending, splits, features
                 pending[r, t] = key
                 continue
             pending[r, t] = -1
-            _add_stored(out, prediction, r, tree_features, first, width, values, table_row[position])
+            _add_stored(
+                out, prediction, r, tree_features, first, width, values, table_row[position]
+            )
 
 
 @njit(cache=True, nogil=True)
