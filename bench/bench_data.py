@@ -9,7 +9,6 @@ throughput and the phase's peak resident memory. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import resource
 import statistics
@@ -18,6 +17,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,9 +86,7 @@ def main() -> None:
         _child(args.child, args.n, args.path)
         return
 
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(f"machine: {describe()}, Python {platform.python_version()}")
     print(
         f"alerts per run: {args.n:,}; repeats: {args.repeats}; figures are medians; one process per phase"
     )

@@ -16,7 +16,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import random
 import socket
 import statistics
@@ -29,18 +28,12 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import torch
+from machine import describe
 
 from alertlens.config import project_root
 from alertlens.serving.pair_model import log_pair_model
 
 MODES = ("surrogate", "pair")
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def sample_records(path: Path, n: int, seed: int = 3) -> list[dict]:
@@ -162,7 +155,7 @@ def main() -> None:
         server = start_server(model_uri, port, args.workers, env)
         try:
             print(
-                f"machine: {cpu_name()}, {os.cpu_count()} cores, "
+                f"machine: {describe()}, "
                 f"{'a CUDA GPU' if torch.cuda.is_available() else 'no GPU'}; server: alertlens serve "
                 f"--workers {args.workers}; load average at start {os.getloadavg()[0]:.1f}"
             )

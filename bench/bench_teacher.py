@@ -10,13 +10,12 @@ device's dense bf16 peak. Usage:
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import statistics
 import time
 
 import torch
+from machine import describe
 
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text
@@ -97,7 +96,7 @@ def main() -> None:
     device = pick_device()
     gpu = torch.cuda.get_device_name() if device.type == "cuda" else "none"
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"machine: {describe()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, GPU: {gpu}"
     )
     model, tokenizer = load_encoder(args.encoder, args.max_length, seed=0)
