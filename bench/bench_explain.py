@@ -136,8 +136,8 @@ def main() -> None:
         f"machine: {describe()}; surrogate: {len(pair.surrogate.columns)} features, "
         f"{pair.surrogate.booster.num_trees()} trees; {len(alerts)} test alerts"
     )
-    memo = pair.surrogate.treeshap
-    cold_state = memo.snapshot() if memo is not None else None
+    memo = pair.surrogate.treeshap  # None: the booster takes LightGBM's pred_contrib, no memo
+    cold = memo.snapshot() if memo is not None else None
     # Warm the explainer (and its TreeSHAP memo) on the validation split, as a running service
     # would be warm from earlier alerts; the test alerts are new to it.
     started = time.perf_counter()
@@ -148,22 +148,22 @@ def main() -> None:
     )
     warm_state = memo.snapshot() if memo is not None else None
 
-    def back_to_warm() -> None:
-        """Every measurement starts from the validation-warm memo, never from one that has
-        already met these test alerts in an earlier run."""
-        if memo is not None and warm_state is not None:
-            memo.restore(warm_state)
+    def back_to(state: tuple | None) -> None:
+        """Put the memo back to ``state`` before a timed run, so no run sees a memo that has
+        already met these test alerts in an earlier one."""
+        if memo is not None and state is not None:
+            memo.restore(state)
 
-    batched = surrogate_batched(pair, alerts, repeats=5, setup=back_to_warm)
-    if memo is not None and cold_state is not None:
+    batched = surrogate_batched(pair, alerts, repeats=5, setup=lambda: back_to(warm_state))
+    if memo is not None:
         # A fresh process: every (tree, pattern) of the batch is computed before it is reused.
         batched["end to end, empty memo (a fresh process)"] = median_rate(
             len(alerts),
             lambda: pair.explainer.explain(alerts, counterfactuals=False),
             repeats=5,
-            setup=lambda: memo.restore(cold_state),
+            setup=lambda: back_to(cold),
         )
-    back_to_warm()
+    back_to(warm_state)
     single = surrogate_single(pair, alerts)
     if memo is not None and warm_state is not None:
         before = warm_state[-1]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -49,7 +48,7 @@ def main() -> None:
     for band in BANDS:
         print(f"  teacher margin within {band} of the threshold: {np.mean(distance < band):.1%}")
 
-    head_saturation(teacher, test[:400], teacher_test[:400])
+    head_saturation(teacher, test[:400])
 
     model = inputs.fit(section(SurrogateConfig, params["surrogate"]))
     surrogate_test = model.margins(test)
@@ -89,34 +88,29 @@ def main() -> None:
     )
 
 
-def head_saturation(teacher, alerts: list, margins: np.ndarray) -> None:
+def head_saturation(teacher, alerts: list) -> None:
     """Is the teacher's pile of false-positive margins its head saturating? BERT's classifier
     reads the tanh pooler, so its margin is bounded; saturated units would sit near +-1."""
     bert = getattr(teacher.model, "bert", None)
     if bert is None or bert.pooler is None:
         print("teacher head: not a BERT pooler head, saturation not checked")
         return
-    captured = {}
+    pooled: list[np.ndarray] = []  # |pooler output| of every batch the scorer runs
     hook = bert.pooler.activation.register_forward_hook(
-        lambda _module, _inputs, output: captured.update(pooled=output.detach().float())
+        lambda _module, _inputs, output: pooled.append(output.detach().float().abs().cpu().numpy())
     )
-    texts = [render_text(a, teacher.render) for a in alerts]
-    encoded = teacher.tokenizer(
-        texts, truncation=True, max_length=teacher.meta.max_length, padding=True,
-        return_tensors="pt",
-    )  # fmt: skip
-    with torch.no_grad():
-        teacher.model.eval()(**encoded.to(teacher.device))
-    hook.remove()
+    try:
+        margins = teacher.scorer(batch_size=128)(alerts)
+    finally:
+        hook.remove()
     weight = teacher.model.classifier.weight.detach().float()
     bound = float((weight[1] - weight[0]).abs().sum())
-    labels = np.array([a.label for a in alerts])
-    negatives = margins[labels == 0]
+    negatives = margins[np.array([a.label for a in alerts]) == 0]
+    saturated = np.mean(np.concatenate([batch.ravel() for batch in pooled]) > 0.99)
     print(
         f"teacher head: margin within +-{bound:.2f} (+ bias) of the tanh pooler; on {len(alerts)} "
         f"test alerts, false positives' margins {negatives.min():+.2f} (min) "
-        f"{np.median(negatives):+.2f} (median); pooler units with |tanh| > 0.99: "
-        f"{float((captured['pooled'].abs() > 0.99).float().mean()):.1%}"
+        f"{np.median(negatives):+.2f} (median); pooler units with |tanh| > 0.99: {saturated:.1%}"
     )
 
 

@@ -151,8 +151,6 @@ def test_no_kernel_starts_a_thread_pool() -> None:
     (the teacher scored 30x slower); the memo's kernels must stay single-threaded."""
     from numba.core.registry import CPUDispatcher
 
-    from alertlens.surrogate import treeshap
-
     kernels = [k for k in vars(treeshap).values() if isinstance(k, CPUDispatcher)]
     assert kernels
     assert not any(kernel.targetoptions.get("parallel") for kernel in kernels)
