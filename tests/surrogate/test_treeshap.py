@@ -46,6 +46,7 @@ def test_contributions_equal_lightgbm_pred_contrib(params: dict) -> None:
     x, y = _data()
     booster = _booster(x, y, **params)
     shap = MemoTreeShap(booster)
+    assert (shap.trees.leaf_table_start >= 0).all()  # new patterns read the leaf tables
     probe, _ = _data(seed=1, n=300)
     # Negative, unseen, fractional (truncated: -0.5 reads as category 0) and missing categories.
     probe[:6, 4] = [-3, 1000, 39.7, np.nan, 0, -0.5]
@@ -71,6 +72,17 @@ def test_a_batch_longer_than_a_chunk_is_exact_across_chunk_boundaries() -> None:
     shap = MemoTreeShap(booster)
     for _ in range(2):  # computed, then looked up
         np.testing.assert_allclose(shap(probe), expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("budget", [0, 300])  # no leaf tabulated; the shallow ones only
+def test_leaves_over_the_table_budget_are_computed_exactly(budget: int) -> None:
+    x, y = _data()
+    booster = _booster(x, y, num_leaves=63, max_depth=-1, min_data_in_leaf=2)
+    shap = MemoTreeShap(booster, table_budget=budget)
+    tabulated = shap.trees.leaf_table_start >= 0
+    assert shap.trees.leaf_tables.size <= budget
+    assert not tabulated.all() and tabulated.any() == (budget > 0)
+    np.testing.assert_allclose(shap(x), booster.predict(x, pred_contrib=True), rtol=0, atol=1e-9)
 
 
 def test_growing_the_memo_keeps_the_contributions_exact() -> None:
