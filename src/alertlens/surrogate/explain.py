@@ -58,7 +58,7 @@ _MIN_REASON = 0.005
 _PROBE_CACHE_SIZE = 4096
 
 
-@dataclass
+@dataclass(slots=True)
 class Reason:
     """One reason for a verdict: a statement about the alert and its push on the margin."""
 
@@ -86,7 +86,7 @@ class Counterfactual:
     text: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Explanation:
     """The surrogate's verdict on one alert, with the reasons an analyst can act on."""
 
@@ -299,7 +299,8 @@ class Explainer:
             [wording.text + _show_value(level) for level in levels]
             for wording, levels in zip(self._wordings, self._levels, strict=True)
         ]
-        self._column_fields = [", ".join(column.source_fields) for column in self._columns]
+        # (field, feature) of each column's reasons.
+        self._column_ids = [(", ".join(c.source_fields), c.name) for c in self._columns]
         self._fields = list(dict.fromkeys(f for c in self._columns for f in c.source_fields))
         self._alert_fields = [f for f in self._fields if f not in ALERT_ATTRIBUTES]
         self._field_index = {name: j for j, name in enumerate(self._fields)}
@@ -406,7 +407,7 @@ class Explainer:
                 break  # sorted by size: the rest move the margin even less
             if k < n_columns:
                 text = f"{self._statement(alert, k, cell)} ({_effect(score)})"
-                reasons.append(Reason(self._column_fields[k], self._columns[k].name, text, score))
+                reasons.append(Reason(*self._column_ids[k], text, score))
             else:
                 name = self._fields[k - n_columns]
                 text = f"{name} is missing ({_effect(score)})"
