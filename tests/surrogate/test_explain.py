@@ -172,6 +172,25 @@ def test_an_alert_without_src_ip_lists_it_missing_and_still_explains(model):
     assert src_ip[0].feature == "src_ip_scope,src_ip_subnet,src_ip_in_scanners"
 
 
+def test_missing_fields_are_those_the_alerts_source_carried_in_training(model):
+    # The reference saw edr alerts with command_line and src_ip, never with process_name.
+    seen = [make_alert(0, command_line="cmd.exe /c dir", src_ip="10.0.0.1", failed_logins=1)]
+    reference = FieldReference.from_alerts(seen, [-1.0], THRESHOLD)
+    explainer = Explainer(model, reference)
+    lacking = make_alert(1, command_line="powershell.exe -enc SQBFAFgA", failed_logins=3)
+    explanation = explainer.explain([lacking], counterfactuals=False)[0]
+    assert explanation.missing_fields == ["src_ip"]
+    # Its reasons still weigh every field the model reads, process_name's absence included.
+    assert set(explanation.field_contributions) >= {"src_ip", "process_name"}
+    check_additivity([explanation])
+    # A source the reference never met is compared with every field.
+    stranger = replace(lacking, source="ndr")
+    assert explainer.explain([stranger], counterfactuals=False)[0].missing_fields == [
+        "src_ip",
+        "process_name",
+    ]
+
+
 def test_categories_are_worded_with_their_value_even_when_unseen_in_training(model):
     seen = make_alert(1, command_line="cmd.exe /c dir", process_name="powershell.exe")
     unseen = replace(seen, fields={**seen.fields, "process_name": "evil.exe"})

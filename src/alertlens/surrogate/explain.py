@@ -97,7 +97,7 @@ class Explanation:
     base_value: float
     field_contributions: dict[str, float]
     reasons: list[Reason]
-    missing_fields: list[str]
+    missing_fields: list[str]  # fields it lacks that its source's alerts carried in training
     counterfactual: Counterfactual | None
     additivity_error: float
 
@@ -306,6 +306,14 @@ class Explainer:
         self._field_index = {name: j for j, name in enumerate(self._fields)}
         self._alert_field_index = [self._field_index[f] for f in self._alert_fields]
         self._build_field_maps()
+        # Per source, the fields its alerts carried in training (the reference): an alert is
+        # said to lack only those, so an EDR alert does not list url or dns_query. A source
+        # the reference has not met (or no reference) is compared with every field.
+        self._carried = {
+            source: np.array([name in by_field for name in self._fields], dtype=bool)
+            for source, by_field in self.reference.values.items()
+        }
+        self._every_field = np.ones(len(self._fields), dtype=bool)
         self._probe = lru_cache(maxsize=_PROBE_CACHE_SIZE, typed=True)(self._encode_field_value)
         logger.debug("explainer: %d columns over %d fields", len(self._columns), len(self._fields))
 
@@ -359,6 +367,9 @@ class Explainer:
             ],
             dtype=bool,
         ).reshape(len(alerts), len(self._alert_fields))
+        carried = np.array(
+            [self._carried.get(alert.source, self._every_field) for alert in alerts], dtype=bool
+        ).reshape(len(alerts), len(self._fields))
         # Candidate reasons: columns of present fields, and missing fields whole.
         present_columns = (present.astype(float) @ self._reads) > 0
         scores = np.concatenate(
@@ -375,8 +386,8 @@ class Explainer:
         threshold = self.model.threshold
         fields = self._fields
         explanations = []
-        for alert, margin, base_value, field_row, here, ranked, ranked_scores, cells, error in zip(
-            alerts, margins.tolist(), base_values, per_field.tolist(), present.tolist(),
+        for alert, margin, base_value, field_row, lacks, ranked, ranked_scores, cells, error in zip(
+            alerts, margins.tolist(), base_values, per_field.tolist(), (carried & ~present).tolist(),
             top.tolist(), top_scores, top_cells, additivity_errors, strict=True,
         ):  # fmt: skip
             explanations.append(
@@ -388,7 +399,7 @@ class Explainer:
                     base_value=base_value,
                     field_contributions=dict(zip(fields, field_row, strict=True)),
                     reasons=self._reasons(alert, ranked, ranked_scores, cells),
-                    missing_fields=[name for name, h in zip(fields, here, strict=True) if not h],
+                    missing_fields=[name for name, m in zip(fields, lacks, strict=True) if m],
                     counterfactual=None,
                     additivity_error=error,
                 )
