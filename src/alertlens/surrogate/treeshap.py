@@ -7,7 +7,7 @@ few dozen splits, so that direction pattern fits in one 64-bit key, and a stream
 shows each tree only a few hundred distinct keys. This module computes a tree's contributions
 once per key (TreeSHAP over the leaf paths, from the key's bits) and afterwards looks them up:
 per alert and tree it costs the split comparisons, a hash probe and a handful of additions
-instead of a TreeSHAP pass (bench/bench_explain.py: 8-12x LightGBM's pred_contrib on two
+instead of a TreeSHAP pass (bench/bench_explain.py: 10-15x LightGBM's pred_contrib on two
 threads, on one).
 
 A pattern not yet memoized (about 1% of tree visits for new alerts) is assembled from
