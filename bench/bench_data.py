@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def phase_synth(n: int, out: Path) -> float:
-    from alertlens.alerts.synth import write_synthetic
+    from alertlens.synth.generate import write_synthetic
 
     started = time.perf_counter()
     write_synthetic(out, n=n, seed=7)

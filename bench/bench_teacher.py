@@ -19,8 +19,8 @@ from machine import describe
 
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text
-from alertlens.alerts.synth import generate_alerts
 from alertlens.config import load_group_option
+from alertlens.synth.generate import generate_alerts
 from alertlens.teacher.batching import EncodedSet, collate, encode
 from alertlens.teacher.encoder import autocast, load_encoder, pick_device
 

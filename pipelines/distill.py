@@ -11,10 +11,10 @@ import mlflow.lightgbm
 
 from alertlens.config import load_params, project_root, section
 from alertlens.errors import reports_errors, setup_logging
+from alertlens.explain.reference import FieldReference
 from alertlens.monitoring.profile import PairParts, build_reference_profile
 from alertlens.serving.pair_model import log_pair_model
 from alertlens.surrogate.distill import distill_inputs
-from alertlens.surrogate.explain import FieldReference
 from alertlens.surrogate.model import SurrogateConfig
 from alertlens.teacher.artifact import load_teacher
 from alertlens.tracking import (

@@ -7,17 +7,18 @@ import json
 from pathlib import Path
 
 import mlflow
+from alertlens.evaluation import plots
 
 from alertlens.alerts.dataset import load_split
+from alertlens.assess.faithfulness import evidence_ranking, faithfulness_report
+from alertlens.assess.fidelity import fidelity_report
 from alertlens.config import load_params, project_root
 from alertlens.errors import reports_errors, setup_logging
-from alertlens.evaluation import plots
-from alertlens.evaluation.faithfulness import evidence_ranking, faithfulness_report
-from alertlens.evaluation.fidelity import fidelity_report
-from alertlens.surrogate.explain import Explainer, FieldReference
+from alertlens.evasion.augment import AugmentConfig, evasion_variants
+from alertlens.explain.explainer import Explainer
+from alertlens.explain.reference import FieldReference
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import load_teacher
-from alertlens.teacher.augment import AugmentConfig, evasion_variants
 from alertlens.teacher.interpret import field_ranking, integrated_gradients
 from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file
 

@@ -14,13 +14,13 @@ import mlflow
 
 from alertlens.alerts.dataset import load_split
 from alertlens.alerts.render import render_text
+from alertlens.assess.robustness import compare_report, robustness_suite
 from alertlens.config import load_params, project_root, section
 from alertlens.errors import reports_errors, setup_logging
-from alertlens.evaluation.robustness import compare_report, robustness_suite
+from alertlens.evasion.augment import AugmentConfig, evasion_variants
+from alertlens.evasion.catalog import transforms_by_name
 from alertlens.teacher.adversarial import EmbeddingAttackConfig
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher
-from alertlens.teacher.attacks import transforms_by_name
-from alertlens.teacher.augment import AugmentConfig, evasion_variants
 from alertlens.teacher.fit import encode_alerts, operating_point, report_at, summary_line
 from alertlens.teacher.pyfunc import log_teacher_model
 from alertlens.teacher.scoring import TeacherScorer

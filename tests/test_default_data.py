@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from alertlens.alerts.synth import write_synthetic
+from alertlens.synth.generate import write_synthetic
 
 
 def dvc_directory_md5(directory: Path) -> str:

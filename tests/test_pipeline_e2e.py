@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-DRIFT_STARTS = "2026-02-16"  # week 7 of the synthetic data (alertlens.alerts.synth)
+DRIFT_STARTS = "2026-02-16"  # week 7 of the synthetic data (alertlens.synth.generate)
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:

@@ -14,8 +14,8 @@ import torch
 
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig
+from alertlens.explain.reference import FieldReference
 from alertlens.features.spec import FeatureSpec
-from alertlens.surrogate.explain import FieldReference
 from alertlens.surrogate.model import SurrogateConfig, fit_surrogate
 from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
 from alertlens.teacher.encoder import load_encoder

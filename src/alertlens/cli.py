@@ -20,7 +20,7 @@ log = logging.getLogger("alertlens")
 
 
 def _synth(args: argparse.Namespace) -> None:
-    from alertlens.alerts.synth import write_synthetic
+    from alertlens.synth.generate import write_synthetic
 
     started = time.perf_counter()
     count = write_synthetic(args.out, n=args.n, seed=args.seed)

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from alertlens.alerts.mapping import DataMapping
-from alertlens.alerts.schema import Alert
+from alertlens.alerts.schema import Alert, verdict_of
+from alertlens.explain.explainer import Explainer
+from alertlens.explain.reference import FieldReference
+from alertlens.explain.types import Explanation
 from alertlens.metrics import sigmoid
-from alertlens.surrogate.explain import Explainer, Explanation, FieldReference, verdict_of
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, load_teacher
 

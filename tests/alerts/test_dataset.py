@@ -4,8 +4,8 @@ from pathlib import Path
 from alertlens.alerts.dataset import prepare_dataset, read_alerts, split_config
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text
-from alertlens.alerts.synth import write_synthetic
 from alertlens.config import load_group_option
+from alertlens.synth.generate import write_synthetic
 
 
 def _prepare(data_cfg: dict, source: Path, out: Path):  # noqa: ANN202

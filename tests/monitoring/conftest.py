@@ -14,7 +14,8 @@ import torch
 
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
-from alertlens.surrogate.explain import Explainer, FieldReference
+from alertlens.explain.explainer import Explainer
+from alertlens.explain.reference import FieldReference
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
 from alertlens.triage import DATA_CONFIG_FILE, TriagePair

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from alertlens.alerts.schema import Alert, FieldValue
+from alertlens.explain.reference import FieldReference
 from alertlens.features.spec import FeatureSpec
-from alertlens.surrogate.explain import FieldReference
 from alertlens.surrogate.model import SurrogateConfig, SurrogateModel, fit_surrogate
 
 SPEC = FeatureSpec.from_config(

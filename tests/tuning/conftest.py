@@ -17,9 +17,9 @@ import pytest
 from alertlens.alerts.dataset import load_split, prepare_dataset, split_config
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig
-from alertlens.alerts.synth import write_synthetic
 from alertlens.config import compose
 from alertlens.metrics import choose_threshold
+from alertlens.synth.generate import write_synthetic
 from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
 from alertlens.teacher.encoder import load_encoder, pick_device
 from alertlens.teacher.fit import encode_alerts

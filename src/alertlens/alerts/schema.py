@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 FieldValue = str | int | float | bool
 
 TRUE_POSITIVE = 1
 FALSE_POSITIVE = 0
-LABEL_NAMES = {TRUE_POSITIVE: "real", FALSE_POSITIVE: "false_positive"}
+# Verdicts, as answers and explanations name them.
+REAL = "real"
+NOT_REAL = "false_positive"
+VERDICTS = (REAL, NOT_REAL)
+LABEL_NAMES = {TRUE_POSITIVE: REAL, FALSE_POSITIVE: NOT_REAL}
+Score = TypeVar("Score")
+
+
+def is_real(margin: Score, threshold: float) -> Score:
+    """The decision rule, for one margin or an array of them: an alert is real when its logit
+    margin reaches the operating threshold (a tie is real: the threshold is set for recall)."""
+    return margin >= threshold  # type: ignore[operator, return-value]
+
+
+def verdict_of(margin: float, threshold: float) -> str:
+    """The verdict name for one margin under :func:`is_real`."""
+    return REAL if is_real(margin, threshold) else NOT_REAL
 
 
 @dataclass(slots=True)

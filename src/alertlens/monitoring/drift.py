@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from alertlens.alerts.schema import Alert
+from alertlens.alerts.schema import Alert, is_real
 from alertlens.monitoring.config import DriftConfig
 from alertlens.monitoring.profile import (
     Binning,
@@ -392,7 +392,7 @@ def score_shift(
         "reference": reference.margin_stats,
         "new": margin_stats(teacher, threshold),
     }
-    new_disagreement = float(np.mean((teacher >= threshold) != (surrogate >= threshold)))
+    new_disagreement = float(np.mean(is_real(teacher, threshold) != is_real(surrogate, threshold)))
     disagreement = {
         "reference": reference.disagreement_rate,
         "new": new_disagreement,

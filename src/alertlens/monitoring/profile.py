@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from alertlens.alerts.schema import Alert
+from alertlens.alerts.schema import Alert, is_real
 from alertlens.metrics import binary_report
 from alertlens.monitoring.config import DriftConfig
 from alertlens.surrogate.model import SurrogateModel
@@ -143,7 +143,7 @@ def margin_stats(margins: np.ndarray, threshold: float) -> dict[str, Any]:
         "mean": float(np.mean(margins)),
         "std": float(np.std(margins)),
         "quantiles": {f"p{round(q * 100)}": float(np.quantile(margins, q)) for q in QUANTILES},
-        "escalation_rate": float(np.mean(margins >= threshold)),
+        "escalation_rate": float(np.mean(is_real(margins, threshold))),
     }
 
 
@@ -266,7 +266,7 @@ def build_reference_profile(
         features=features,
         margin=Binning.fit("teacher_margin", "numeric", teacher.tolist(), config),
         margin_stats=margin_stats(teacher, threshold),
-        disagreement_rate=float(np.mean((teacher >= threshold) != (mimic >= threshold))),
+        disagreement_rate=float(np.mean(is_real(teacher, threshold) != is_real(mimic, threshold))),
         labels=label_stats(alerts, teacher, threshold),
         description=description,
     )

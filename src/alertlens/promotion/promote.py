@@ -22,9 +22,11 @@ from alertlens.alerts.dataset import load_split
 from alertlens.alerts.ingest import read_export
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
+from alertlens.assess.scorecard import Scorecard, ScorecardConfig, scorecard
 from alertlens.config import ConfigError, load_group_option, section
+from alertlens.evasion.augment import AugmentConfig
+from alertlens.evasion.catalog import transforms_by_name
 from alertlens.promotion.gates import GateOutcome, GateResult, evaluate_gates
-from alertlens.promotion.scorecard import Scorecard, ScorecardConfig, scorecard
 from alertlens.registry import (
     CHAMPION,
     SURROGATE_RUN_TAG,
@@ -37,8 +39,6 @@ from alertlens.registry import (
     registered_pair,
     tag_pair,
 )
-from alertlens.teacher.attacks import transforms_by_name
-from alertlens.teacher.augment import AugmentConfig
 from alertlens.triage import TriagePair
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from alertlens.alerts.schema import Alert
+from alertlens.alerts.schema import Alert, is_real
+from alertlens.explain.treeshap import MemoTreeShap
 from alertlens.features.extract import FeatureExtractor
 from alertlens.features.spec import FeatureSpec
 from alertlens.metrics import sigmoid
-from alertlens.surrogate.treeshap import MemoTreeShap
 
 OBJECTIVES = ("regression", "cross_entropy")
 LABEL_CENTRES = ("boundary", "threshold")
@@ -321,7 +321,9 @@ def agreement(
     """Share of alerts where both models take the same side of the shared threshold."""
     if len(teacher_margins) == 0:
         return math.nan
-    return float(np.mean((teacher_margins >= threshold) == (surrogate_margins >= threshold)))
+    return float(
+        np.mean(is_real(teacher_margins, threshold) == is_real(surrogate_margins, threshold))
+    )
 
 
 def feature_spec_with(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from alertlens.alerts.schema import Alert
-from alertlens.teacher.augment import AugmentConfig, evasion_variants
+from alertlens.evasion.augment import AugmentConfig, evasion_variants
 
 
 @dataclass(frozen=True)

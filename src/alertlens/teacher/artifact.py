@@ -17,6 +17,7 @@ from transformers import (
 )
 
 from alertlens.alerts.render import RenderConfig
+from alertlens.alerts.schema import verdict_of
 from alertlens.metrics import sigmoid
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.scoring import TeacherScorer
@@ -93,5 +94,5 @@ def score_frame(teacher: Teacher, texts: list[str]) -> pd.DataFrame:
     """The teacher's answer per rendered alert text: margin, probability, verdict."""
     margins = teacher.scorer().score_texts(texts)
     probability = sigmoid(margins)
-    verdict = ["real" if m >= teacher.meta.threshold else "false_positive" for m in margins]
+    verdict = [verdict_of(m, teacher.meta.threshold) for m in margins]
     return pd.DataFrame({"score": margins, "probability": probability, "verdict": verdict})

@@ -9,7 +9,7 @@ the verdict is readable only in the free text (command line, URL, arguments, use
 name): that is what the teacher has to learn to read.
 
 The types, rule tables, body builders and free-text generators the scenarios share live in
-:mod:`alertlens.alerts.synth_parts`.
+:mod:`alertlens.synth.parts`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from random import Random
 from urllib.parse import quote
 
-from alertlens.alerts.synth_parts import (
+from alertlens.synth.parts import (
     APT_RULE,
     BASE32,
     C2_UAS,

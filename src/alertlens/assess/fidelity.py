@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from alertlens.alerts.schema import is_real
 from alertlens.metrics import binary_report
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def _share(part: int, whole: int) -> float | None:
 
 def _agreement(teacher: np.ndarray, surrogate: np.ndarray, threshold: float) -> dict[str, Any]:
     """Decision agreement, read off the surrogate's confusion against the teacher's calls."""
-    called = (teacher >= threshold).astype(int)
+    called = is_real(teacher, threshold).astype(int)
     # With the teacher's decision as the label, the confusion's rows are the teacher's classes.
     versus = binary_report(surrogate, called, threshold)
     confusion = versus["confusion"]

@@ -2,7 +2,7 @@
 
 The default raw data set when no SIEM export is at hand. ``generate_alerts`` yields alerts in
 time order over eight weeks from ``SYNTH_START``; the scenarios that cause them (and whether each
-is a false or a true positive) live in :mod:`alertlens.alerts.synth_scenarios`.
+is a false or a true positive) live in :mod:`alertlens.synth.scenarios`.
 
 Every record carries the common keys ``alert_id``, ``@timestamp``, ``source``, ``tenant``,
 ``rule`` and ``triage`` plus its source's native fields. ``_synth`` holds the generation ground
@@ -24,8 +24,8 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
-from alertlens.alerts.synth_parts import RULES, Host, Site, World, hexs, word, words
-from alertlens.alerts.synth_scenarios import SCENARIOS, Scenario, time_weight
+from alertlens.synth.parts import RULES, Host, Site, World, hexs, word, words
+from alertlens.synth.scenarios import SCENARIOS, Scenario, time_weight
 
 log = logging.getLogger(__name__)
 

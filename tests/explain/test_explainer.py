@@ -11,16 +11,11 @@ import pytest
 import yaml
 
 from alertlens.alerts.schema import Alert
+from alertlens.explain.explainer import Explainer, counterfactual, explain, explain_matrix
+from alertlens.explain.reference import FieldReference
+from alertlens.explain.types import check_additivity
+from alertlens.explain.wording import wording_for
 from alertlens.features import FeatureSpec
-from alertlens.surrogate.explain import (
-    Explainer,
-    FieldReference,
-    _wording,
-    check_additivity,
-    counterfactual,
-    explain,
-    explain_matrix,
-)
 from alertlens.surrogate.model import SurrogateModel
 
 from .conftest import THRESHOLD, make_alert
@@ -141,7 +136,7 @@ DEFAULT_SPEC = Path(__file__).parents[2] / "conf" / "features" / "default.yaml"
 def test_default_flag_columns_read_both_ways(column, holds, fails):
     spec = FeatureSpec.from_config(yaml.safe_load(DEFAULT_SPEC.read_text()))
     wordings = {
-        c.name: _wording(feature, c) for feature in spec.features for c in feature.columns()
+        c.name: wording_for(feature, c) for feature in spec.features for c in feature.columns()
     }
     assert (wordings[column].style, wordings[column].text, wordings[column].negated) == (
         "flag",

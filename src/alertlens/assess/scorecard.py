@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alertlens.alerts.schema import Alert
-from alertlens.evaluation.faithfulness import evidence_ranking, faithfulness_report
-from alertlens.evaluation.robustness import robustness_suite
+from alertlens.alerts.schema import Alert, is_real
+from alertlens.assess.faithfulness import evidence_ranking, faithfulness_report
+from alertlens.assess.robustness import robustness_suite
+from alertlens.evasion.augment import AugmentConfig, evasion_variants
+from alertlens.evasion.base import EvasionTransform
 from alertlens.metrics import binary_report
 from alertlens.surrogate.model import agreement
-from alertlens.teacher.attacks import EvasionTransform
-from alertlens.teacher.augment import AugmentConfig, evasion_variants
 from alertlens.triage import TriagePair
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def scorecard(
     sample = list(first[: cfg.faithfulness_alerts])
     explanations = pair.explainer.explain(sample, counterfactuals=False)
     rankings = [
-        evidence_ranking(e.field_contributions, margin >= threshold)
+        evidence_ranking(e.field_contributions, is_real(margin, threshold))
         for e, margin in zip(explanations, margins[first_name], strict=False)
     ]
     faith = faithfulness_report(scorer, threshold, sample, rankings, seed=cfg.seed)

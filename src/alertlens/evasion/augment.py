@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alertlens.alerts.schema import Alert
-from alertlens.teacher.attacks import EvasionTransform, transforms_by_name
+from alertlens.evasion.base import EvasionTransform
+from alertlens.evasion.catalog import transforms_by_name
 
 
 @dataclass(frozen=True)

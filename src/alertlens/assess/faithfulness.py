@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from alertlens.alerts.schema import Alert
-from alertlens.evaluation.robustness import Scorer
+from alertlens.alerts.schema import Alert, is_real
+from alertlens.assess.robustness import Scorer
 from alertlens.metrics import sigmoid
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _erasure_drop(
     if len(rankings) != len(alerts):
         raise ValueError(f"{len(rankings)} rankings for {len(alerts)} alerts")
     full = _probabilities(teacher_prob, alerts) if full is None else np.asarray(full, dtype=float)
-    called = full >= threshold
+    called = is_real(full, threshold)
     erased = [erase(alert, ranking[:k]) for alert, ranking in zip(alerts, rankings, strict=True)]
     return _predicted(full, called) - _predicted(_probabilities(teacher_prob, erased), called)
 
@@ -156,7 +156,7 @@ def deletion_curve(
         k: comprehensiveness(teacher_prob, alerts, rankings, k, threshold, full=full)
         for k in range(1, max_k + 1)
     }
-    return _curve(_predicted(full, full >= threshold), removed)
+    return _curve(_predicted(full, is_real(full, threshold)), removed)
 
 
 def evidence_ranking(
@@ -231,7 +231,7 @@ def _variant_report(
         "comprehensiveness_aopc": aopc({k: removed[k] for k in ks}),
         "sufficiency": {str(k): float(np.mean(kept[k])) for k in ks},
         "sufficiency_aopc": aopc(kept),
-        "deletion_curve": _curve(_predicted(full, full >= threshold), removed),
+        "deletion_curve": _curve(_predicted(full, is_real(full, threshold)), removed),
     }
 
 

@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shap  # noqa: E402
 
+from alertlens.alerts.schema import is_real  # noqa: E402
+
 
 def shap_explanation(
     contributions: np.ndarray,
@@ -51,7 +53,7 @@ def waterfall(explanation: shap.Explanation, index: int, path: Path, title: str)
 def score_scatter(teacher: np.ndarray, surrogate: np.ndarray, threshold: float, path: Path) -> Path:
     """Teacher margin vs surrogate margin, with the shared threshold on both axes."""
     fig, axis = plt.subplots(figsize=(5, 5))
-    agree = (teacher >= threshold) == (surrogate >= threshold)
+    agree = is_real(teacher, threshold) == is_real(surrogate, threshold)
     axis.scatter(teacher[agree], surrogate[agree], s=6, alpha=0.5, label="agree")
     axis.scatter(teacher[~agree], surrogate[~agree], s=10, color="crimson", label="disagree")
     axis.axvline(threshold, color="grey", lw=0.8)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from alertlens.evaluation.fidelity import fidelity_report
+from alertlens.assess.fidelity import fidelity_report
 
 # The teacher calls alerts 0 and 2 real; the surrogate also calls alert 1 real.
 TEACHER = np.array([2.0, -1.0, 0.5, -3.0])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from alertlens.alerts.schema import Alert, FieldValue
-from alertlens.evaluation.robustness import (
+from alertlens.assess.robustness import (
     AttackOutcome,
     AttackSummary,
     compare_report,
@@ -22,7 +22,8 @@ from alertlens.evaluation.robustness import (
     summarize,
     summarize_suite,
 )
-from alertlens.teacher.attacks import TRANSFORMS, EvasionTransform
+from alertlens.evasion.base import EvasionTransform
+from alertlens.evasion.catalog import TRANSFORMS
 
 CARET, CASE = TRANSFORMS["cmd_caret_quote"], TRANSFORMS["cmd_case_flip"]
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from alertlens.alerts.schema import Alert
-from alertlens.surrogate import treeshap
+from alertlens.explain import treeshap
+from alertlens.explain.treeshap import MemoTreeShap, compile_trees
 from alertlens.surrogate.model import SurrogateModel
-from alertlens.surrogate.treeshap import MemoTreeShap, compile_trees
 
 
 def _data(seed: int = 0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:

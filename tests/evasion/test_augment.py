@@ -1,9 +1,9 @@
 import pytest
 
-from alertlens.teacher.attacks import deobfuscate_command
-from alertlens.teacher.augment import AugmentConfig, evasion_variants
+from alertlens.evasion.augment import AugmentConfig, evasion_variants
+from alertlens.evasion.command_line import deobfuscate_command
 
-from .conftest import toy_alerts
+from ..teacher.conftest import toy_alerts
 
 CONFIG = AugmentConfig(
     transforms=("cmd_caret_quote", "cmd_case_flip", "cmd_flag_alias"),

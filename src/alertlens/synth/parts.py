@@ -1,6 +1,6 @@
 """Shared parts of the synthetic alert scenarios: types, rules, body builders, free text.
 
-Everything here is reused across :mod:`alertlens.alerts.synth_scenarios`: the type aliases and the
+Everything here is reused across :mod:`alertlens.synth.scenarios`: the type aliases and the
 ``World`` and ``Site`` pools, small random helpers (hex, words, GUIDs, ``encode_powershell``), the
 SIEM and Suricata rule tables, the source-native body builders (``_edr``, ``_ids``, ``_waf``,
 ``_auth``, with ``_flow`` and ``_http``), the free-text generators (user agents, web paths,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from alertlens.alerts.schema import Alert, FieldValue
-from alertlens.evaluation.faithfulness import (
+from alertlens.assess.faithfulness import (
     aopc,
     comprehensiveness,
     deletion_curve,

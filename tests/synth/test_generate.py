@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from alertlens.alerts.synth import SYNTH_START, SYNTH_WEEKS, generate_alerts, write_synthetic
-from alertlens.alerts.synth_scenarios import DRIFT_SCENARIOS, SCANNER_NET, SCENARIOS
+from alertlens.synth.generate import SYNTH_START, SYNTH_WEEKS, generate_alerts, write_synthetic
+from alertlens.synth.scenarios import DRIFT_SCENARIOS, SCANNER_NET, SCENARIOS
 
 N = 5000
 TRUTH = {s.name: s.verdict for s in SCENARIOS}

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from alertlens.alerts.schema import TRUE_POSITIVE, Alert, FieldValue
-from alertlens.teacher.attacks import EvasionTransform
+from alertlens.alerts.schema import TRUE_POSITIVE, Alert, FieldValue, is_real
+from alertlens.evasion.base import EvasionTransform
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def _advance(
         search.active = False
         return
     search.current, search.score, search.chain = alert, score, [*search.chain, name]
-    search.active = score >= threshold
+    search.active = is_real(score, threshold)
 
 
 def greedy_search_attack(

@@ -1,0 +1,1 @@
+"""Evasion: meaning-preserving rewrites an attacker controls, by domain, and augmentation."""

@@ -1,0 +1,1 @@
+"""The default data: a synthetic SOC alert export, generated from a seed."""
