@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import mlflow
-from alertlens.evaluation import plots
 
 from alertlens.alerts.dataset import load_split
+from alertlens.assess import plots
 from alertlens.assess.faithfulness import evidence_ranking, faithfulness_report
 from alertlens.assess.fidelity import fidelity_report
 from alertlens.config import load_params, project_root
