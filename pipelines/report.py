@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from alertlens.cli.report import print_outcome
 from alertlens.config import load_params, project_root
 from alertlens.errors import reports_errors, setup_logging
-from alertlens.reporting.cli import print_outcome
 from alertlens.reporting.run import write_report
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alertlens.cli import main
+from alertlens.cli.main import main
 
 from .conftest import decision, explained, write_inputs
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alertlens.cli import main
-from alertlens.monitoring.cli import drift_of_alerts
+from alertlens.cli.main import main
+from alertlens.monitoring.check import drift_of_alerts
 from alertlens.monitoring.profile import ReferenceProfile, score_reference_profile
 from alertlens.triage import TriagePair
 

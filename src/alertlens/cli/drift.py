@@ -6,27 +6,22 @@ import argparse
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alertlens.cli.pair_args import add_pair_arguments, pair_source
 from alertlens.config import ConfigError, load_group_option, project_root
-from alertlens.explain_cli import add_pair_arguments
 from alertlens.monitoring.config import DriftConfig
 
 # The CLI builds every parser on each call: torch and LightGBM load only when drift runs.
 if TYPE_CHECKING:
-    from alertlens.alerts.ingest import IngestCounts
     from alertlens.alerts.mapping import DataMapping
-    from alertlens.alerts.schema import Alert
     from alertlens.monitoring.drift import DriftReport
-    from alertlens.monitoring.profile import ReferenceProfile
     from alertlens.triage import TriagePair
 
 log = logging.getLogger(__name__)
 
 DRIFT_FOUND_EXIT = 4
-DEFAULT_REFERENCE = Path("data") / "prepared" / "train.jsonl"
 
 EPILOG = """\
 The reference is, in order: --profile FILE; the alerts of --reference; the pair's own
@@ -89,70 +84,6 @@ def add_drift_parser(commands: Any) -> None:
     drift.set_defaults(handler=run_drift)
 
 
-def ingest_export(
-    mapping: DataMapping, source: Path, max_reject_ratio: float, rejected: Path | None
-) -> tuple[list[Alert], IngestCounts]:
-    """The export's accepted alerts; every reject is counted (and kept when ``rejected`` is set)."""
-    from alertlens.alerts.ingest import read_export
-
-    if rejected is None:
-        return read_export(mapping, source, max_reject_ratio)
-    with rejected.open("w", encoding="utf-8") as handle:
-        return read_export(mapping, source, max_reject_ratio, handle)
-
-
-def read_reference(path: Path) -> list[Alert]:
-    """Normalized alerts (as in data/prepared/*.jsonl), with a clear error for anything else."""
-    from alertlens.alerts.dataset import read_alerts
-
-    if not path.is_file():
-        raise ConfigError(
-            f"reference {path} not found: run the pipeline first, or pass --reference/--profile"
-        )
-    try:
-        return list(read_alerts(path))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(
-            f"reference {path} is not normalized alerts (one JSON alert per line, as in "
-            f"data/prepared/train.jsonl): {type(exc).__name__}: {exc}"
-        ) from None
-
-
-def saved_profile(pair: TriagePair) -> tuple[ReferenceProfile, str] | None:
-    """The drift_profile.json saved with the pair (in the directory it was loaded from)."""
-    from alertlens.monitoring.profile import PROFILE_FILE, ReferenceProfile
-
-    path = None if pair.surrogate_dir is None else pair.surrogate_dir / PROFILE_FILE
-    if path is None or not path.is_file():
-        return None
-    return ReferenceProfile.load(path), str(path)
-
-
-def reference_profile(
-    args: argparse.Namespace, pair: TriagePair, cfg: DriftConfig, root: Path
-) -> ReferenceProfile:
-    """The profile the export is compared with (see the command's epilog for the order)."""
-    from alertlens.monitoring.profile import ReferenceProfile, score_reference_profile
-
-    if args.profile:
-        return ReferenceProfile.load(args.profile)
-    if not args.reference:
-        if found := saved_profile(pair):
-            profile, where = found
-            profile.description = f"{profile.description or 'the training data'} ({where})"
-            return profile
-        # The current checkout's train split may not be what this pair was trained on.
-        log.warning(
-            "%s has no saved drift profile: profiling %s instead", pair.origin, DEFAULT_REFERENCE
-        )
-    path = args.reference or root / DEFAULT_REFERENCE
-    alerts = read_reference(path)
-    scored = min(len(alerts), cfg.max_reference_alerts)
-    return score_reference_profile(
-        pair, alerts, cfg, description=f"{path} ({scored} of {len(alerts)} alerts profiled now)"
-    )
-
-
 def _mapping(args: argparse.Namespace, pair: TriagePair) -> DataMapping:
     from alertlens.alerts.mapping import DataMapping
 
@@ -165,15 +96,16 @@ def _mapping(args: argparse.Namespace, pair: TriagePair) -> DataMapping:
 
 def run_drift(args: argparse.Namespace) -> DriftReport:
     """The command: load the pair, ingest the export, compare, report, pick the exit status."""
-    from alertlens.explain_cli import load_pair
+    from alertlens.monitoring.check import ingest_export, reference_profile
     from alertlens.monitoring.drift import drift_report
+    from alertlens.pair_source import load_pair
 
     started = time.perf_counter()
     cfg = DriftConfig.from_config(load_group_option("drift", args.drift_config))
-    pair = load_pair(args)
+    pair = load_pair(pair_source(args))
     ratio = cfg.max_reject_ratio if args.max_reject_ratio is None else args.max_reject_ratio
     alerts, counts = ingest_export(_mapping(args, pair), args.new_data, ratio, args.rejected)
-    profile = reference_profile(args, pair, cfg, project_root())
+    profile = reference_profile(pair, cfg, project_root(), args.profile, args.reference)
     if args.save_profile:
         profile.save(args.save_profile)
     report = drift_report(pair, alerts, profile, cfg)
@@ -186,28 +118,3 @@ def run_drift(args: argparse.Namespace) -> DriftReport:
     if args.fail_on_drift and report.warranted:
         raise SystemExit(DRIFT_FOUND_EXIT)
     return report
-
-
-def drift_of_alerts(
-    root: Path, alerts: Sequence[Alert], cfg: DriftConfig | Mapping[str, Any] | None = None
-) -> DriftReport:
-    """Drift of already ingested alerts against the champion pair (the pipeline outputs under
-    ``root/models`` while no pair is registered), with ``conf/drift/default.yaml`` unless ``cfg``
-    is given: the check behind `alertlens retrain --if-drift`."""
-    from alertlens.explain_cli import load_pair
-    from alertlens.monitoring.drift import drift_report
-
-    config = DriftConfig.from_config(
-        cfg if cfg is not None else load_group_option("drift", "default", root)
-    )
-    args = argparse.Namespace(
-        run=None, champion=True, teacher=None, surrogate=None, reference=None, profile=None
-    )
-    try:
-        pair = load_pair(args)
-    except ConfigError as exc:
-        log.warning("%s; checking drift against the pipeline outputs in %s/models", exc, root)
-        args.champion = False
-        args.teacher, args.surrogate = root / "models" / "hardened", root / "models" / "surrogate"
-        pair = load_pair(args)
-    return drift_report(pair, alerts, reference_profile(args, pair, config, root), config)

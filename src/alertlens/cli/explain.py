@@ -6,13 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alertlens.alerts.mapping import RecordError
 from alertlens.alerts.schema import Alert
-from alertlens.config import ConfigError, project_root
-from alertlens.tracking import use_project_store
-from alertlens.triage import TriagePair
+from alertlens.cli.pair_args import add_pair_arguments, pair_source
+
+if TYPE_CHECKING:
+    from alertlens.triage import TriagePair
 
 
 def read_records(source: str) -> list[Any]:
@@ -58,39 +59,6 @@ def to_alerts(pair: TriagePair, records: list[Any], normalized: bool) -> list[Al
     return alerts
 
 
-def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which pair a command uses: --run, --champion, or --teacher/--surrogate directories
-    (default: the pipeline's outputs). :func:`load_pair` reads them."""
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--run", help="MLflow run id of a distill stage: use the pair it produced")
-    source.add_argument("--champion", action="store_true", help="use the registry's champion pair")
-    parser.add_argument(
-        "--teacher", type=Path, help="hardened teacher directory (default models/hardened)"
-    )
-    parser.add_argument(
-        "--surrogate", type=Path, help="surrogate directory (default models/surrogate)"
-    )
-
-
-def load_pair(args: argparse.Namespace) -> TriagePair:
-    root = project_root()
-    if args.run or args.champion:
-        use_project_store(root)
-    if args.run:
-        return TriagePair.from_run(args.run)
-    if args.champion:
-        from alertlens.registry import champion_pair
-
-        return champion_pair()
-    teacher = args.teacher or root / "models" / "hardened"
-    surrogate = args.surrogate or root / "models" / "surrogate"
-    if not teacher.is_dir() or not surrogate.is_dir():
-        raise ConfigError(
-            f"no trained pair at {teacher} and {surrogate}: run `make run` first, or pass --run"
-        )
-    return TriagePair.from_dirs(teacher, surrogate)
-
-
 def render_answer(answer: dict[str, Any]) -> str:
     """Plain text for an analyst."""
     teacher, surrogate, explanation = answer["teacher"], answer["surrogate"], answer["explanation"]
@@ -117,8 +85,11 @@ def render_answer(answer: dict[str, Any]) -> str:
 
 
 def run_explain(args: argparse.Namespace) -> None:
+    """The command: read the alerts, load the pair, print one answer per alert."""
+    from alertlens.pair_source import load_pair
+
     records = read_records(args.input)
-    pair = load_pair(args)
+    pair = load_pair(pair_source(args))
     alerts = to_alerts(pair, records, args.normalized)
     answers = pair.triage(alerts, counterfactuals=not args.no_counterfactual)
     if args.teacher_view:
@@ -135,3 +106,32 @@ def run_explain(args: argparse.Namespace) -> None:
             answer["attention_rollout"] = render_tokens(attention_rollout(pair.teacher, alert))
     for answer in answers:
         print(json.dumps(answer, default=str) if args.json else render_answer(answer))
+
+
+def add_explain_parser(commands: Any) -> None:
+    """Register `explain` on the CLI's subcommands."""
+    explain = commands.add_parser(
+        "explain",
+        help="verdict, reasons and counterfactual for alerts (one JSON alert or a JSONL batch)",
+    )
+    explain.add_argument(
+        "input", nargs="?", default="-", help="alert file (JSON or JSONL); - or nothing = stdin"
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="print JSON (one object per alert, JSON Lines)"
+    )
+    add_pair_arguments(explain)
+    explain.add_argument(
+        "--normalized",
+        action="store_true",
+        help="input alerts are already normalized (as in data/prepared), not raw export records",
+    )
+    explain.add_argument(
+        "--teacher-view",
+        action="store_true",
+        help="also show the teacher's integrated-gradients tokens and attention rollout",
+    )
+    explain.add_argument(
+        "--no-counterfactual", action="store_true", help="skip the counterfactual search"
+    )
+    explain.set_defaults(handler=run_explain)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from alertlens.cli import main
+from alertlens.cli.main import main
 
 
 def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

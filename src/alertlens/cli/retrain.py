@@ -16,7 +16,7 @@ FAILED_EXIT = 1
 
 def _drift_check(root: Path) -> Any:
     """Drift of the export against the champion pair (``--if-drift``)."""
-    from alertlens.monitoring.cli import drift_of_alerts
+    from alertlens.monitoring.check import drift_of_alerts
 
     def check(alerts: list[Alert]) -> dict[str, Any]:
         report = drift_of_alerts(root, alerts)

@@ -1,0 +1,5 @@
+"""`python -m alertlens.cli`."""
+
+from alertlens.cli.main import main
+
+main()
