@@ -4,6 +4,7 @@ import pytest
 
 from alertlens.alerts.schema import Alert
 from alertlens.explain import treeshap
+from alertlens.explain.engine import TreeShapEngine
 from alertlens.explain.treeshap import MemoTreeShap, compile_trees
 from alertlens.surrogate.model import SurrogateModel
 
@@ -143,19 +144,27 @@ def test_refuses_boosters_it_cannot_represent() -> None:
         MemoTreeShap(_booster(x, y))(x[:, :3])
 
 
-def test_the_surrogate_uses_it_and_stays_additive(
+def test_both_engines_agree_with_lightgbm_and_stay_additive(
     model: SurrogateModel, alerts: list[Alert]
 ) -> None:
     matrix = model.matrix(alerts)
-    contributions = model.contributions(matrix)
-    assert model.treeshap is not None and model.treeshap.patterns > 0
+    memo_engine = TreeShapEngine(model)
+    contributions, margins = memo_engine.contributions_and_margins(matrix)
+    assert memo_engine.memo is not None and memo_engine.memo.patterns > 0
     reference = np.asarray(model.booster.predict(matrix, pred_contrib=True))
     np.testing.assert_allclose(
-        contributions, model._contributions_to_teacher_space(reference), atol=1e-9
+        contributions, model.contributions_to_teacher_space(reference), atol=1e-9
     )
-    np.testing.assert_allclose(
-        contributions.sum(axis=1), model.margins_from_matrix(matrix), atol=1e-9
-    )
+    np.testing.assert_allclose(contributions.sum(axis=1), margins, atol=1e-9)
+    np.testing.assert_allclose(margins, model.margins_from_matrix(matrix), atol=1e-9)
+    lightgbm_engine = TreeShapEngine(model, "lightgbm")
+    np.testing.assert_allclose(lightgbm_engine.contributions(matrix), contributions, atol=1e-9)
+    assert lightgbm_engine.memo is None
+
+
+def test_an_unknown_engine_is_refused(model: SurrogateModel) -> None:
+    with pytest.raises(ValueError, match="unknown TreeSHAP engine 'fast'"):
+        TreeShapEngine(model, "fast")
 
 
 def test_no_kernel_starts_a_thread_pool() -> None:

@@ -1,6 +1,6 @@
 """Per-alert explanations: the surrogate's verdict, its reasons, and what would flip it.
 
-Reasons come from TreeSHAP (the memoized exact TreeSHAP of ``surrogate.treeshap``, equal to
+Reasons come from exact TreeSHAP (:mod:`alertlens.explain.engine`: the memoized engine, or
 LightGBM's ``pred_contrib``): per-column contributions to the margin, worded from the column's
 feature kind. Everything per column (wording, category levels, the column -> field weights) is
 compiled once in ``Explainer.__init__``, and a batch's reasons are ranked in one numpy pass, so
@@ -21,6 +21,7 @@ import numpy as np
 
 from alertlens.alerts.schema import Alert, verdict_of
 from alertlens.explain.counterfactuals import CounterfactualSearch
+from alertlens.explain.engine import TreeShapEngine
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import Counterfactual, Explanation, Reason
 from alertlens.explain.wording import effect_text, show_number, show_value, wording_for
@@ -37,8 +38,17 @@ _MIN_REASON = 0.005
 class Explainer:
     """Explains one surrogate's decisions; per-column work is done once, here."""
 
-    def __init__(self, model: SurrogateModel, reference: FieldReference | None = None) -> None:
+    def __init__(
+        self,
+        model: SurrogateModel,
+        reference: FieldReference | None = None,
+        engine: str | None = None,
+    ) -> None:
         self.model = model
+        # The engine saved with the surrogate (conf: surrogate.treeshap_engine), unless given.
+        self.treeshap = TreeShapEngine(
+            model, engine or str(model.meta.get("treeshap_engine", "memo"))
+        )
         # Without a reference the only candidate change is removing a field.
         self.reference = reference if reference is not None else FieldReference()
         extractor = model.encoder.extractor
@@ -111,7 +121,7 @@ class Explainer:
     ) -> list[Explanation]:
         """Explain alerts whose encoded rows are already at hand: one TreeSHAP pass for all,
         and the reasons picked for the whole batch at once (only their wording is per alert)."""
-        contributions, margins = self.model.contributions_and_margins(matrix)
+        contributions, margins = self.treeshap.contributions_and_margins(matrix)
         columns = contributions[:, :-1]
         per_field = columns @ self._weights
         present = np.ones((len(alerts), len(self._fields)), dtype=bool)  # alert attributes: always
