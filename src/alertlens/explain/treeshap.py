@@ -7,10 +7,10 @@ few dozen splits, so that direction pattern fits in one 64-bit key, and a stream
 shows each tree only a few hundred distinct keys. This module computes a tree's contributions
 once per key (TreeSHAP over the leaf paths, from the key's bits) and afterwards looks them up:
 per alert and tree it costs the split comparisons, a hash probe and a handful of additions
-instead of a TreeSHAP pass (bench/bench_explain.py: 10-15x LightGBM's pred_contrib on two
-threads, on one).
+instead of a TreeSHAP pass (bench/bench_explain.py compares it with LightGBM's pred_contrib;
+docs/decisions/ has the figures).
 
-A pattern not yet memoized (about 1% of tree visits for new alerts) is assembled from
+A pattern not yet memoized (rare once a stream has been seen) is assembled from
 per-leaf tables computed when the booster is compiled, for each subset of a leaf's path that a
 pattern can follow (the precomputation of Yang's Fast TreeSHAP v2, 2021).
 
@@ -39,20 +39,19 @@ MAX_SPLITS = 63  # bits of a direction pattern (one int64 key)
 _NUMERICAL, _ZERO_MISSING, _CATEGORICAL = 0, 1, 2
 _MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
 _ZERO = 1e-35  # LightGBM's kZeroThreshold: |value| at most this counts as zero
-_INITIAL_CAPACITY = 1 << 17  # hash slots; doubled when half full (our surrogate: ~45k patterns)
+_INITIAL_CAPACITY = 1 << 17  # hash slots; doubled when half full
 _EMPTY = -1
 # Rows looked up tree by tree together: a tree's memo entries stay in cache across them, and
-# its split keys are computed column-wise over the whole chunk. Measured per alert on our
-# surrogate (2,911 test alerts, one run each): chunks of 128 rows 24.5 us, 256 18.8 us,
-# 512 15.3 us, 1,024 15.8 us, 2,048 13.6 us; 1,024 rows of ~200 columns still fit in L2.
+# its split keys are computed column-wise over the whole chunk; 1,024 rows of a few hundred
+# float64 columns still fit in L2 (docs/decisions/ has the chunk-size measurements).
 _CHUNK = 1024
 # A long-running service keeps meeting new patterns; past this many (about 80 MB of memo
 # for trees of 15 leaves) they are computed each time instead of stored.
 MAX_PATTERNS = 1 << 19
-# A leaf's path has a few features (at most 5 on our surrogate), and its contributions depend on
-# the pattern only through which of them the pattern follows: one of 2^depth cases. Leaves are
-# tabulated for every case up to this many floats in all (3.4 MB on our surrogate), shallowest
-# first; a new pattern then costs table reads instead of TreeSHAP's O(depth^2) path arithmetic.
+# A leaf's path has a few features (at most max_depth), and its contributions depend on the
+# pattern only through which of them the pattern follows: one of 2^depth cases. Leaves are
+# tabulated for every case up to this many floats in all (64 MB), shallowest first; a new
+# pattern then costs table reads instead of TreeSHAP's O(depth^2) path arithmetic.
 TABLE_BUDGET = 1 << 23
 
 
@@ -254,9 +253,8 @@ def _patterns(
     LightGBM's split rule (Tree::NumericalDecision / CategoricalDecision) with the missing
     value type folded into ``kind`` and ``nan_left``. Split by split over all rows, not row
     by row: a numerical split is then a branch-free loop over one contiguous column that the
-    compiler vectorizes. Measured on our surrogate, all 300 trees' keys: 1.5 us per alert,
-    against 21 us row by row. The rule stays written out here: moved into a helper that takes
-    the split arrays, the same loop measured 55 us."""
+    compiler vectorizes. The rule stays written out here rather than in a helper taking the
+    split arrays: numba did not vectorize it through the call."""
     keys[:] = 0
     for s in range(first, last):
         column = columns[feature[s]]
@@ -567,9 +565,9 @@ class MemoTreeShap:
         reaches (not from the contributions, so additivity remains a check).
 
         One thread, on purpose: numba's parallel kernels start an OpenMP pool that fights
-        torch's own in the same process (the pair server, the evaluate stage); measured, the
-        teacher then scored 256 alerts in 52 s instead of 1.6 s. The kernels release the GIL,
-        and a lock keeps concurrent callers off the memo."""
+        torch's own in the same process (the pair server, the evaluate stage) and starves the
+        teacher. The kernels release the GIL, and a lock keeps concurrent callers off the
+        memo."""
         matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != self.n_features:
             raise ValueError(

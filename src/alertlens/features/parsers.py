@@ -294,7 +294,7 @@ def shannon_entropy(text: str) -> float:
     if n == 0:
         return 0.0
     if n < len(_C_LOG2_C) and text.isascii():
-        # 3x faster than Counter on a typical command line, and exact for ASCII (byte = char).
+        # One vectorized count instead of a Python dict per character; exact for ASCII.
         counts = np.bincount(np.frombuffer(text.encode("ascii"), dtype=np.uint8))
         total = float(_C_LOG2_C[counts].sum())
     else:
