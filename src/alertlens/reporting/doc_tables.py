@@ -54,7 +54,7 @@ class Results:
         """Read metrics/*.json, reports/promotion.json and bench/results/*.json under ``root``."""
         metrics = {path.stem: _read_json(path) for path in sorted(root.glob("metrics/*.json"))}
         decision = root / "reports" / "promotion.json"
-        bench = {}
+        bench: dict[str, Any] = {}
         for path in sorted(root.glob("bench/results/*.json")):
             bench.setdefault(path.stem.removeprefix("bench_"), _read_json(path))
         return cls(metrics, _read_json(decision) if decision.is_file() else None, bench)
@@ -295,7 +295,20 @@ def render_robustness(results: Results) -> str:
         f"{point} {fmt(lookup(robustness, f'{point}.asr_ratio_overall'), 'num2')}"
         for point in ("soc", "balanced")
     )
-    return table(header, rows) + f"\n\nHardened / plain overall success rate: {ratios}."
+    under_attack = ", ".join(
+        f"{point} "
+        + _change(
+            lookup(robustness, f"{point}.plain.overall.accuracy_under_attack"),
+            lookup(robustness, f"{point}.hardened.overall.accuracy_under_attack"),
+            "num3",
+        )
+        for point in ("soc", "balanced")
+    )
+    return (
+        table(header, rows)
+        + f"\n\nHardened / plain overall success rate: {ratios}. Accuracy under attack, "
+        + f"plain -> hardened: {under_attack}."
+    )
 
 
 def render_distill(results: Results) -> str:
