@@ -1,7 +1,8 @@
 """Benchmark the data path at scale: synthesis, then ingest + render + feature extraction.
 
 Streams N alerts (default 1,000,000) through each phase in its own process and prints the
-throughput and the phase's peak resident memory. Usage:
+throughput and the phase's peak resident memory, and writes them to bench/results/data.json.
+Usage:
 
     python bench/bench_data.py [--n 1000000] [--repeats 3]
 """
@@ -18,9 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import describe
+from machine import describe, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
+# The phases, each in its own process, and how the printout names them.
+PHASES = {"synth": "synth (generate + write JSONL)", "ingest": "ingest + render + extract"}
 
 
 def phase_synth(n: int, out: Path) -> float:
@@ -79,7 +82,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", choices=["synth", "ingest"])
+    parser.add_argument("--child", choices=list(PHASES))
     parser.add_argument("--path", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -90,21 +93,28 @@ def main() -> None:
     print(
         f"alerts per run: {args.n:,}; repeats: {args.repeats}; figures are medians; one process per phase"
     )
+    rates: dict[str, float] = {}
+    durations: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "alerts.jsonl"
-        for phase in ("synth", "ingest"):
+        for phase, label in PHASES.items():
             runs = [_measure(phase, args.n, path) for _ in range(args.repeats)]
             seconds = statistics.median(r[0] for r in runs)
             peak = max(r[1] for r in runs)
-            label = (
-                "synth (generate + write JSONL)"
-                if phase == "synth"
-                else "ingest + render + extract"
-            )
             print(
                 f"{label:34s} {args.n / seconds:>10,.0f} alerts/s  ({seconds:.1f} s)  peak RSS {peak:,.0f} MiB"
             )
-        print(f"file size: {path.stat().st_size / 2**20:,.0f} MiB")
+            rates[phase], durations[phase], peaks[phase] = args.n / seconds, seconds, peak
+        file_mib = path.stat().st_size / 2**20
+        print(f"file size: {file_mib:,.0f} MiB")
+    figures = {
+        "alerts_per_s": rates,
+        "seconds": durations,
+        "peak_rss_mib": peaks,
+        "file_size_mib": file_mib,
+    }
+    write_results("data", figures, {"n": args.n, "repeats": args.repeats})
 
 
 if __name__ == "__main__":

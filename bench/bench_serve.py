@@ -5,7 +5,7 @@ throwaway MLflow store, starts `alertlens serve` on it, and measures, in both mo
 the teacher decides; surrogate: the fast path), batched throughput (requests of --batch raw
 alerts, sent one after another on one keep-alive connection) and the latency of one-alert
 requests (p50/p95). Figures are medians over --repeats. The client runs on the same machine and
-shares its cores with the server. Usage:
+shares its cores with the server. Writes the figures to bench/results/serve.json. Usage:
 
     python bench/bench_serve.py [--batch 256] [--batches 8] [--single 200] [--repeats 3]
 """
@@ -24,11 +24,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import torch
-from machine import describe
+from machine import describe, write_results
 
 from alertlens.config import project_root
 from alertlens.serving.pair_model import log_pair_model
@@ -144,6 +145,7 @@ def main() -> None:
 
     records = sample_records(args.records, args.batch * args.batches + args.single)
     batched, singles = records[: args.batch * args.batches], records[args.batch * args.batches :]
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
         os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
@@ -154,11 +156,13 @@ def main() -> None:
         port = free_port()
         server = start_server(model_uri, port, args.workers, env)
         try:
+            load_at_start = os.getloadavg()[0]
             print(
                 f"machine: {describe()}, "
                 f"{'a CUDA GPU' if torch.cuda.is_available() else 'no GPU'}; server: alertlens serve "
-                f"--workers {args.workers}; load average at start {os.getloadavg()[0]:.1f}"
+                f"--workers {args.workers}; load average at start {load_at_start:.1f}"
             )
+            figures["load_average_start"] = load_at_start
             for mode in MODES:
                 batch_bodies = [
                     body(batched[i : i + args.batch], mode)
@@ -186,10 +190,22 @@ def main() -> None:
                     f"one alert: p50 {statistics.median(p50s):.1f} ms, "
                     f"p95 {statistics.median(p95s):.1f} ms ({len(single_bodies)} requests)"
                 )
-            print(f"load average at end {os.getloadavg()[0]:.1f}")
+                figures[mode] = {
+                    "batched_alerts_per_s": statistics.median(rates),
+                    "batched_alerts_per_s_repeats": rates,
+                    "alerts_per_server_cpu_s": statistics.median(cpu_rates),
+                    "single_ms": {
+                        "p50": statistics.median(p50s),
+                        "p95": statistics.median(p95s),
+                    },
+                    "single_requests": len(single_bodies),
+                }
+            figures["load_average_end"] = os.getloadavg()[0]
+            print(f"load average at end {figures['load_average_end']:.1f}")
         finally:
             server.terminate()
             server.wait(timeout=30)
+    write_results("serve", figures, args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Runs on real rendered alerts from the synthetic generator, with the configured encoder
 (default all-MiniLM-L6-v2). On a GPU it also reports model FLOPs utilization (MFU) against the
-device's dense bf16 peak. Usage:
+device's dense bf16 peak. Writes the figures to bench/results/teacher.json. Usage:
 
     python bench/bench_teacher.py [--encoder minilm] [--steps 8] [--max-length 96] [--repeats 3]
 """
@@ -13,9 +13,10 @@ import argparse
 import resource
 import statistics
 import time
+from typing import Any
 
 import torch
-from machine import describe
+from machine import describe, write_results
 
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text
@@ -72,12 +73,14 @@ def inference_seconds(model, data: EncodedSet, batch: int, device, precision: st
     return time.perf_counter() - started
 
 
-def mfu(params: int, tokens_per_s: float, device) -> str:  # noqa: ANN001
+def mfu(params: int, tokens_per_s: float, device) -> float | None:  # noqa: ANN001
+    """Model FLOPs utilization (6 FLOPs per parameter per trained token) against the GPU's
+    dense bf16 peak; None on a CPU or a GPU without a known peak."""
     if device.type != "cuda":
-        return ""
+        return None
     name = torch.cuda.get_device_name()
     peak = next((v for k, v in GPU_PEAK_BF16.items() if k in name), None)
-    return f"  MFU {6 * params * tokens_per_s / peak:.1%}" if peak else ""
+    return 6 * params * tokens_per_s / peak if peak else None
 
 
 def main() -> None:
@@ -109,6 +112,7 @@ def main() -> None:
         f"encoder {args.encoder} ({params / 1e6:.1f}M parameters), max_length {args.max_length}, "
         f"{tokens_per_alert:.0f} tokens per alert on average; medians of {args.repeats} runs"
     )
+    figures: dict[str, Any] = {"encoder_parameters": params, "tokens_per_alert": tokens_per_alert}
     for precision in ("fp32", "bf16"):
         step = statistics.median(
             statistics.median(
@@ -117,10 +121,17 @@ def main() -> None:
             for _ in range(args.repeats)
         )
         alerts_s = args.batch / step
+        utilization = mfu(params, alerts_s * tokens_per_alert, device)
         print(
             f"train  {precision}: {alerts_s:8.1f} alerts/s  {alerts_s * tokens_per_alert:9.0f} tokens/s  "
-            f"(batch {args.batch}, {step * 1000:.0f} ms/step){mfu(params, alerts_s * tokens_per_alert, device)}"
+            f"(batch {args.batch}, {step * 1000:.0f} ms/step)"
+            f"{f'  MFU {utilization:.1%}' if utilization is not None else ''}"
         )
+        figures.setdefault("train_alerts_per_s", {})[precision] = alerts_s
+        figures.setdefault("train_tokens_per_s", {})[precision] = alerts_s * tokens_per_alert
+        figures.setdefault("train_ms_per_step", {})[precision] = step * 1000
+        if utilization is not None:
+            figures.setdefault("train_mfu", {})[precision] = utilization
         for batch in (1, 64):
             n = min(args.infer, 64 if batch == 1 else args.infer)
             seconds = statistics.median(
@@ -128,6 +139,8 @@ def main() -> None:
                 for _ in range(args.repeats)
             )
             print(f"infer  {precision}: {n / seconds:8.1f} alerts/s  at batch {batch}")
+            by_batch = figures.setdefault("infer_alerts_per_s", {})
+            by_batch.setdefault(f"batch_{batch}", {})[precision] = n / seconds
     peak = (
         torch.cuda.max_memory_allocated() / 2**20
         if device.type == "cuda"
@@ -136,6 +149,8 @@ def main() -> None:
     print(
         f"peak memory: {peak:,.0f} MiB ({'GPU allocated' if device.type == 'cuda' else 'process RSS'})"
     )
+    figures["peak_gpu_allocated_mib" if device.type == "cuda" else "peak_rss_mib"] = peak
+    write_results("teacher", figures, args)
 
 
 if __name__ == "__main__":
