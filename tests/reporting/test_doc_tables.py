@@ -122,16 +122,21 @@ def test_missing_bench_file_asks_for_make_bench() -> None:
 def test_bench_table_shows_the_machine_and_every_figure() -> None:
     bench = {
         "explain": {
+            "name": "explain",
             "machine": {"cpu": "AMD EPYC", "cores": 2, "flags": ["avx2", "avx512_bf16"]},
-            "batch1": {"p50_ms": 0.1351, "p95_ms": 0.187},
-            "batched_alerts_per_s": 16745.2,
-            "runs": 3,
-            "repeats": [14865.0, 16745.2],
+            "settings": {"alerts": 2000},
+            "figures": {
+                "batch1": {"p50_ms": 0.1351, "p95_ms": 0.187},
+                "batched_alerts_per_s": 16745.2,
+                "runs": 3,
+                "repeats": [14865.0, 16745.2],
+            },
+            "created": "2026-12-02T06:21:10+00:00",
         }
     }
     assert render("bench-explain", Results(bench=bench)) == "\n".join(
         [
-            "Machine: AMD EPYC, 2 cores, flags: avx2 avx512_bf16.",
+            "Machine: AMD EPYC, 2 cores, flags: avx2 avx512_bf16. Settings: alerts 2000.",
             "",
             "| figure | value |",
             "| --- | --- |",

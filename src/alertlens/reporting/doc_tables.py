@@ -439,13 +439,16 @@ def render_bench(name: str, results: Results) -> str:
         )
     if not isinstance(data, Mapping):
         raise DocTablesError(f"bench/results/{name}.json must hold a JSON object")
-    machine = data.get("machine")
-    figures = flatten({k: v for k, v in data.items() if k != "machine"})
+    figures = flatten(data.get("figures") or {})
     rows = [
         [f"`{key}`", " / ".join(map(number, v)) if isinstance(v, list) else number(v)]
         for key, v in figures.items()
     ]
-    return f"Machine: {_machine(machine)}.\n\n" + table(["figure", "value"], rows)
+    settings = ", ".join(f"{key} {value}" for key, value in (data.get("settings") or {}).items())
+    ran = f"Machine: {_machine(data.get('machine'))}." + (
+        f" Settings: {settings}." if settings else ""
+    )
+    return ran + "\n\n" + table(["figure", "value"], rows)
 
 
 def _machine(machine: Any) -> str:
