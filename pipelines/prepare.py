@@ -13,7 +13,7 @@ from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig
 from alertlens.config import load_params, project_root
 from alertlens.errors import reports_errors, setup_logging
-from alertlens.tracking import flatten_metrics, stage_run
+from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file
 
 
 @reports_errors
@@ -51,8 +51,7 @@ def main() -> None:
         manifest = {"mlflow_run_id": run.info.run_id, "dataset_digest": prepared.digest}
         (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
-    args.metrics.parent.mkdir(parents=True, exist_ok=True)
-    args.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics_file(args.metrics, metrics)
     ingest = metrics["ingest"]
     print(
         f"prepare: {ingest['records_read']} read = {ingest['accepted']} accepted + "

@@ -1,6 +1,6 @@
-"""DVC stage `promote`: register the run's pair as challenger and let the gates decide
-whether it becomes champion (conf/gates). A refused challenger is a normal outcome, not an
-error: the decision file says why."""
+"""DVC stage `promote`: register the run's pair as challenger and let the gates (conf/gates)
+compare its scorecard (the evaluate stage's) with the champion's, assessed here on the same
+alerts. A refused challenger is a normal outcome, not an error: the decision file says why."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")
     parser.add_argument("--teacher", type=Path, required=True, help="the hardened teacher")
     parser.add_argument("--surrogate", type=Path, required=True)
+    parser.add_argument("--scorecard", type=Path, required=True, help="the pair's card (JSON)")
     parser.add_argument("--decision", type=Path, required=True, help="decision file to write")
     parser.add_argument("--metrics", type=Path, required=True)
     args = parser.parse_args()
@@ -28,6 +29,7 @@ def main() -> None:
         args.data,
         args.teacher,
         args.surrogate,
+        args.scorecard,
         args.decision,
         args.metrics,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from alertlens.cli.report import print_outcome
 from alertlens.config import load_params, project_root
 from alertlens.errors import reports_errors, setup_logging
+from alertlens.reporting.headline import write_headline
 from alertlens.reporting.run import write_report
 
 
@@ -16,9 +17,12 @@ from alertlens.reporting.run import write_report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="HTML page to write")
+    parser.add_argument("--headline", type=Path, required=True, help="headline metrics (JSON)")
     args = parser.parse_args()
     setup_logging()
-    report, logged = write_report(load_params(), project_root(), args.out)
+    root = project_root()
+    write_headline(root / "metrics", root / "reports" / "promotion.json", args.headline)
+    report, logged = write_report(load_params(), root, args.out)
     print_outcome(args.out, report, logged, use_mlflow=True)
 
 

@@ -11,7 +11,7 @@ from alertlens.config import ConfigError
 from alertlens.registry import (
     CHALLENGER,
     CHAMPION,
-    SURROGATE_MODEL,
+    PAIR_MODEL,
     TEACHER_MODEL,
     make_champion,
     pair_at,
@@ -29,33 +29,35 @@ class Constant(mlflow.pyfunc.PythonModel):  # registry tests need models, not go
 
 
 def _run_pair(index: int) -> tuple[str, str, str]:
-    """Log a stand-in teacher and surrogate in one run; returns (teacher uri, surrogate uri, run)."""
+    """Log a stand-in teacher and pair model in one run; returns (teacher uri, pair uri, run)."""
     with mlflow.start_run() as run:
         teacher = mlflow.pyfunc.log_model(
             name=f"teacher{index}", python_model=Constant(), pip_requirements=["mlflow"]
         )
-        surrogate = mlflow.pyfunc.log_model(
-            name=f"surrogate{index}", python_model=Constant(), pip_requirements=["mlflow"]
+        pair = mlflow.pyfunc.log_model(
+            name=f"pair{index}", python_model=Constant(), pip_requirements=["mlflow"]
         )
-    return teacher.model_uri, surrogate.model_uri, run.info.run_id
+    return teacher.model_uri, pair.model_uri, run.info.run_id
 
 
 def _register(index: int):  # noqa: ANN202
-    teacher, surrogate, run_id = _run_pair(index)
+    teacher, pair, run_id = _run_pair(index)
     links = {"alertlens.surrogate_run": run_id, "alertlens.data_version": f"md5-{index}"}
-    return register_pair(teacher, surrogate, links)
+    return register_pair(teacher, pair, links)
 
 
 def test_a_registered_pair_links_both_ways_and_is_challenger() -> None:
     pair = _register(1)
     client = MlflowClient()
-    surrogate = client.get_model_version(SURROGATE_MODEL, pair.surrogate)
+    assert PAIR_MODEL == "alertlens-triage-pair" and TEACHER_MODEL == "alertlens-teacher"
+    pair_model = client.get_model_version(PAIR_MODEL, pair.pair)
     teacher = client.get_model_version(TEACHER_MODEL, pair.teacher)
-    assert surrogate.tags["alertlens.teacher_version"] == pair.teacher
-    assert teacher.tags["alertlens.surrogate_version"] == pair.surrogate
-    assert surrogate.tags["alertlens.data_version"] == teacher.tags["alertlens.data_version"]
+    assert pair_model.tags["alertlens.teacher_version"] == pair.teacher
+    assert teacher.tags["alertlens.pair_version"] == pair.pair
+    assert pair_model.tags["alertlens.data_version"] == teacher.tags["alertlens.data_version"]
     assert pair_at(CHALLENGER) == pair and pair_at(CHAMPION) is None
-    assert registered_pair(surrogate.tags["alertlens.surrogate_run"]) == pair
+    assert str(pair) == f"alertlens-teacher v{pair.teacher} + alertlens-triage-pair v{pair.pair}"
+    assert registered_pair(pair_model.tags["alertlens.surrogate_run"]) == pair
     assert registered_pair("no-such-run") is None
 
 
@@ -70,7 +72,7 @@ def test_champion_moves_on_both_models_and_rolls_back_along_its_history() -> Non
     assert rollback("bad week") == (third, second)
     assert pair_at(CHAMPION) == second
     assert str(client.get_model_version_by_alias(TEACHER_MODEL, CHAMPION).version) == second.teacher
-    rolled = client.get_model_version(SURROGATE_MODEL, third.surrogate)
+    rolled = client.get_model_version(PAIR_MODEL, third.pair)
     assert rolled.tags["alertlens.rollback_reason"] == "bad week"
     assert rollback("again") == (second, first)
     with pytest.raises(ConfigError, match="first champion"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +17,11 @@ from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig
 from alertlens.explain.reference import FieldReference
 from alertlens.features.spec import FeatureSpec
+from alertlens.surrogate.artifact import DATA_CONFIG_FILE, save_surrogate_dir
 from alertlens.surrogate.model import SurrogateConfig, fit_surrogate
 from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
 from alertlens.teacher.encoder import load_encoder
-from alertlens.triage import DATA_CONFIG_FILE, TriagePair
+from alertlens.triage import TriagePair
 
 SPEC = {
     "networks": {"scanners": ["10.0.5.0/28"]},
@@ -87,11 +89,8 @@ def pair_dirs(tmp_path_factory: pytest.TempPathFactory, toy_config: dict) -> tup
             objective="regression", n_estimators=40, num_leaves=4, min_data_in_leaf=3, num_threads=1
         ),
     )
-    surrogate.save(root / "surrogate")
-    (root / "surrogate" / "reference.json").write_text(
-        json.dumps(FieldReference.from_alerts(alerts, margins, 0.0).to_dict())
-    )
-    (root / "surrogate" / DATA_CONFIG_FILE).write_text(json.dumps(toy_config))
+    reference = FieldReference.from_alerts(alerts, margins, 0.0)
+    save_surrogate_dir(root / "surrogate", surrogate, reference.to_dict(), toy_config)
     return root / "teacher", root / "surrogate"
 
 
@@ -132,6 +131,35 @@ def test_pair_answers_with_both_verdicts_and_flags_disagreement(
         assert answer["agree"] == (answer["surrogate"]["verdict"] == answer["teacher"]["verdict"])
         assert answer["explanation_reliable"] == answer["agree"]
         assert answer["explanation"]["reasons"]
+
+
+def test_from_dirs_loads_the_pair_as_saved(pair_dirs: tuple[Path, Path], toy_config: dict) -> None:
+    teacher_dir, surrogate_dir = pair_dirs
+    pair = TriagePair.from_dirs(teacher_dir, surrogate_dir, device="cpu")
+    assert pair.surrogate_dir == surrogate_dir and pair.origin == f"{teacher_dir} + {surrogate_dir}"
+    assert pair.mapping == DataMapping.from_config(toy_config)
+    saved = json.loads((surrogate_dir / "reference.json").read_text())
+    assert pair.explainer.reference == FieldReference.from_dict(saved)
+
+
+def test_a_pair_saved_without_its_data_config_reads_only_normalized_alerts(
+    pair_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    teacher_dir, surrogate_dir = pair_dirs
+    shutil.copytree(surrogate_dir, tmp_path / "surrogate")
+    (tmp_path / "surrogate" / DATA_CONFIG_FILE).unlink()
+    pair = TriagePair.from_dirs(teacher_dir, tmp_path / "surrogate", device="cpu")
+    assert pair.mapping is None
+    with pytest.raises(ValueError, match="saved without its data config"):
+        pair.normalize([_record(1, "cmd.exe /c whoami")])
+
+
+def test_from_dirs_refuses_a_directory_that_is_not_a_surrogate(
+    pair_dirs: tuple[Path, Path],
+) -> None:
+    teacher_dir, _ = pair_dirs
+    with pytest.raises(ValueError, match="is not a surrogate directory"):
+        TriagePair.from_dirs(teacher_dir, teacher_dir, device="cpu")
 
 
 def _explain(

@@ -100,6 +100,13 @@ def write_metrics_file(path: Path, metrics: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
 
 
+def write_curves(directory: Path, curves: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Data series a stage plots with DVC (``dvc plots show``): ``<directory>/<name>.json``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, records in curves.items():
+        (directory / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
+
+
 def write_run_record(directory: Path, run_id: str, **extra: str) -> None:
     """``run.json`` beside a stage's outputs: later stages find the MLflow run through DVC, never
     through "the latest run", which may be one the run cache skipped."""

@@ -22,10 +22,10 @@ from alertlens.explain.explainer import Explainer
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import Explanation
 from alertlens.metrics import sigmoid
+from alertlens.surrogate.artifact import load_surrogate_dir
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, load_teacher
 
-DATA_CONFIG_FILE = "data_config.json"
 PAIR_MODEL_TAG = "alertlens.pair_model_uri"  # on distill runs: the pair model they logged
 
 
@@ -43,22 +43,12 @@ class TriagePair:
     @classmethod
     def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path, device: str = "auto") -> TriagePair:
         """Load from a teacher and a surrogate directory (pipeline outputs or downloads)."""
-        if not (Path(surrogate_dir) / "reference.json").is_file():
-            raise ValueError(f"{surrogate_dir} is not a surrogate directory (no reference.json)")
-        surrogate = SurrogateModel.load(surrogate_dir)
-        reference = FieldReference.from_dict(
-            json.loads((Path(surrogate_dir) / "reference.json").read_text())
-        )
-        data_cfg_path = Path(surrogate_dir) / DATA_CONFIG_FILE
-        mapping = (
-            DataMapping.from_config(json.loads(data_cfg_path.read_text()))
-            if data_cfg_path.is_file()
-            else None
-        )
+        saved = load_surrogate_dir(surrogate_dir)
+        mapping = None if saved.data_config is None else DataMapping.from_config(saved.data_config)
         return cls(
             load_teacher(teacher_dir, device),
-            surrogate,
-            Explainer(surrogate, reference),
+            saved.model,
+            Explainer(saved.model, FieldReference.from_dict(saved.reference)),
             mapping,
             origin=f"{teacher_dir} + {surrogate_dir}",
             surrogate_dir=Path(surrogate_dir),

@@ -319,3 +319,17 @@ def test_explaining_one_alert_takes_well_under_a_millisecond(model):
         timings.append(time.perf_counter() - start)
     # The target is < 1 ms; 5 ms leaves room for a loaded CI machine.
     assert statistics.median(timings) < 5e-3
+
+
+def test_the_explainer_uses_the_treeshap_engine_saved_with_the_surrogate(
+    model: SurrogateModel, alerts: list[Alert]
+) -> None:
+    assert Explainer(model).treeshap.engine == "memo"
+    saved_lightgbm = replace(model, meta={**model.meta, "treeshap_engine": "lightgbm"})
+    explainer = Explainer(saved_lightgbm)
+    assert explainer.treeshap.engine == "lightgbm" and explainer.treeshap.memo is None
+    memo_reasons = [e.reasons for e in Explainer(model).explain(alerts[:20], counterfactuals=False)]
+    lightgbm_reasons = [e.reasons for e in explainer.explain(alerts[:20], counterfactuals=False)]
+    assert [[r.text for r in rs] for rs in lightgbm_reasons] == [
+        [r.text for r in rs] for rs in memo_reasons
+    ]

@@ -16,9 +16,10 @@ from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.explain.explainer import Explainer
 from alertlens.explain.reference import FieldReference
+from alertlens.surrogate.artifact import save_surrogate_dir
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
-from alertlens.triage import DATA_CONFIG_FILE, TriagePair
+from alertlens.triage import TriagePair
 
 from ..surrogate.conftest import alerts, model, random_alert  # noqa: F401 (shared fixtures)
 from ..teacher.conftest import RENDER, tiny  # noqa: F401 (shared fixture)
@@ -114,7 +115,7 @@ def pair_dirs(
     """The same pair saved as the pipeline saves it (no drift profile)."""
     root = tmp_path_factory.mktemp("drift_pair")
     save_teacher(root / "teacher", drift_pair.teacher)
-    drift_pair.surrogate.save(root / "surrogate")
-    (root / "surrogate" / "reference.json").write_text(json.dumps(FieldReference().to_dict()))
-    (root / "surrogate" / DATA_CONFIG_FILE).write_text(json.dumps(EXPORT_CONFIG))
+    save_surrogate_dir(
+        root / "surrogate", drift_pair.surrogate, FieldReference().to_dict(), EXPORT_CONFIG
+    )
     return root / "teacher", root / "surrogate"

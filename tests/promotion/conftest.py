@@ -1,34 +1,22 @@
 """A registered-ready pair for promotion tests: the drift tests' tiny teacher + toy surrogate
-(imported, not copied), logged to the test's MLflow store like the pipeline logs them."""
+(imported, not copied), logged to the test's MLflow store like the pipeline logs them, and the
+assessment's sample and config."""
 
 from __future__ import annotations
 
 import json
-import random
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import mlflow
-import pytest
 
-from alertlens.alerts.schema import Alert
 from alertlens.serving.pair_model import log_pair_model
 from alertlens.teacher.artifact import load_teacher
 from alertlens.teacher.pyfunc import log_teacher_model
 from alertlens.tracking import write_run_record
 
+from ..assess.conftest import assess_config, sample  # noqa: F401 (shared)
 from ..monitoring.conftest import alerts, drift_pair, model, pair_dirs, tiny  # noqa: F401 (shared)
-from ..surrogate.conftest import random_alert, teacher_margin
-
-
-def labeled_alerts(n: int, seed: int) -> list[Alert]:
-    """Toy alerts labeled by the toy teacher's rule (real when its margin is positive)."""
-    rng = random.Random(seed)
-    return [
-        replace(a, label=int(teacher_margin(a) > 0), id=f"s{seed}-{a.id}")
-        for a in (random_alert(i, rng) for i in range(n))
-    ]
 
 
 def logged_pair(pair_dirs: tuple[Path, Path], dest: Path) -> tuple[Path, Path]:  # noqa: F811
@@ -50,8 +38,3 @@ def logged_pair(pair_dirs: tuple[Path, Path], dest: Path) -> tuple[Path, Path]: 
             model_uri=info.model_uri,
         )
     return teacher_dir, surrogate_dir
-
-
-@pytest.fixture
-def datasets() -> dict[str, list[Alert]]:
-    return {"test": labeled_alerts(60, seed=5), "golden": labeled_alerts(40, seed=6)}

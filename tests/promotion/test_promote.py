@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from alertlens.alerts.schema import Alert
-from alertlens.config import compose
+from alertlens.assess.config import AssessConfig
+from alertlens.assess.sample import AssessSample
+from alertlens.assess.scorecard import assess_pair
 from alertlens.promotion.promote import Challenger, promote
-from alertlens.registry import CHALLENGER, CHAMPION, SURROGATE_MODEL, TEACHER_MODEL, pair_at
+from alertlens.registry import CHALLENGER, CHAMPION, PAIR_MODEL, TEACHER_MODEL, pair_at
+from alertlens.triage import TriagePair
 
 from .conftest import logged_pair
 
@@ -25,52 +27,49 @@ PERMISSIVE = {
 }
 
 
-def _params(floors: dict[str, Any], relative: dict[str, Any] | None = None) -> dict[str, Any]:
-    params = compose(["experiment=tiny"])
-    params["gates"]["floors"] = floors
-    params["gates"]["relative"] = relative or {}
-    params["gates"]["scorecard"].update(faithfulness_alerts=12, robustness_alerts=4)
-    return params
+def _gates(floors: dict[str, Any], relative: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"floors": floors, "relative": relative or {}}
 
 
+@pytest.mark.slow
 def test_first_pair_promotes_then_a_failing_gate_refuses(
-    pair_dirs: tuple[Path, Path], datasets: dict[str, list[Alert]], tmp_path: Path
+    pair_dirs: tuple[Path, Path],
+    sample: AssessSample,
+    assess_config: AssessConfig,
+    tmp_path: Path,
 ) -> None:
-    first = Challenger.from_dirs(*logged_pair(pair_dirs, tmp_path / "run1"))
+    first_dirs = logged_pair(pair_dirs, tmp_path / "run1")
+    first = Challenger.from_dirs(*first_dirs)
+    pair = TriagePair.from_dirs(*first_dirs, "cpu")
+    card = assess_pair(pair, sample, assess_config).scorecard()  # what evaluate writes
     links = {"alertlens.data_version": "md5-1", "alertlens.git_commit": "abc"}
-    decision = promote(first, datasets, _params(PERMISSIVE), {**links, **first.links(None, None)})
+    decision = promote(
+        first, card, sample, assess_config, _gates(PERMISSIVE), {**links, **first.links(None, None)}
+    )
     assert decision.promoted and "first pair" in decision.summary
     assert decision.champion is None and pair_at(CHAMPION) == decision.challenger_versions
-    card = decision.challenger
-    for key in (
-        "test.recall",
-        "golden.f1",
-        "adversarial.agreement",
-        "robustness.attack_success_rate",
-    ):
-        assert key in card
+    assert decision.challenger is card  # the challenger is not scored again
     assert card["test.n"] == 60 and card["golden.n"] == 40
 
     client = MlflowClient()
-    version = client.get_model_version(SURROGATE_MODEL, decision.challenger_versions.surrogate)
+    version = client.get_model_version(PAIR_MODEL, decision.challenger_versions.pair)
     assert version.tags["alertlens.decision"] == "promoted"
     assert version.tags["alertlens.gate.floor.test.recall"].startswith("pass ")
     assert version.tags["alertlens.data_version"] == "md5-1"
 
     # promoting the same pair again changes nothing
-    again = promote(first, datasets, _params(PERMISSIVE), links)
+    again = promote(first, card, sample, assess_config, _gates(PERMISSIVE), links)
     assert not again.promoted and "already holds champion" in again.summary
-    assert len(client.search_model_versions(f"name = '{SURROGATE_MODEL}'")) == 1
+    assert len(client.search_model_versions(f"name = '{PAIR_MODEL}'")) == 1
 
-    # a second run whose surrogate agrees less than the champion's minus 0: refused
+    # a second run (the same models) whose agreement must beat the champion's by 0.5: refused
     second = Challenger.from_dirs(*logged_pair(pair_dirs, tmp_path / "run2"))
-    strict = {"test.agreement": {"max_drop": -0.5}}  # demands +0.5 agreement: impossible
-    refused = promote(second, datasets, _params(PERMISSIVE, strict), second.links(None, None))
+    strict = _gates(PERMISSIVE, {"test.agreement": {"max_drop": -0.5}})
+    refused = promote(second, card, sample, assess_config, strict, second.links(None, None))
     assert not refused.promoted
     assert [g.name for g in refused.failed] == ["vs_champion:test.agreement"]
-    assert refused.champion is not None and refused.champion["test.agreement"] == pytest.approx(
-        refused.challenger["test.agreement"]
-    )  # the same models scored on the same alerts: same figure
+    # the champion, loaded from the registry and assessed now, scores as evaluate scored it
+    assert refused.champion == pytest.approx(card, nan_ok=True)
     assert pair_at(CHAMPION) == decision.challenger_versions  # champion did not move
     assert pair_at(CHALLENGER) == refused.challenger_versions
     teacher = client.get_model_version(TEACHER_MODEL, refused.challenger_versions.teacher)
@@ -79,10 +78,16 @@ def test_first_pair_promotes_then_a_failing_gate_refuses(
 
 
 def test_dry_run_registers_nothing(
-    pair_dirs: tuple[Path, Path], datasets: dict[str, list[Alert]], tmp_path: Path
+    pair_dirs: tuple[Path, Path],
+    sample: AssessSample,
+    assess_config: AssessConfig,
+    tmp_path: Path,
 ) -> None:
     challenger = Challenger.from_dirs(*logged_pair(pair_dirs, tmp_path / "run"))
-    decision = promote(challenger, datasets, _params(PERMISSIVE), {}, dry_run=True)
+    card = {"test.recall": 1.0, "golden.agreement": 1.0, "robustness.attack_success_rate": 0.0}
+    decision = promote(
+        challenger, card, sample, assess_config, _gates(PERMISSIVE), {}, dry_run=True
+    )
     assert decision.promoted and "would be promoted" in decision.summary
     assert decision.challenger_versions is None and pair_at(CHAMPION) is None
 

@@ -97,8 +97,8 @@ def decision(champion: bool = True, **changes: Any) -> dict[str, Any]:
         "dry_run": False,
         "summary": "challenger refused: 1 gate(s) failed: vs_champion:test.f1",
         "decided_at": "2025-11-21T08:12:03Z",
-        "challenger_versions": {"teacher": "2", "surrogate": "2"},
-        "champion_before": {"teacher": "1", "surrogate": "1"} if champion else None,
+        "challenger_versions": {"teacher": "2", "pair": "2"},
+        "champion_before": {"teacher": "1", "pair": "1"} if champion else None,
         "links": dict(LINKS),
         "gates": GATES if champion else GATES[:1],
         "scorecards": {

@@ -14,7 +14,7 @@ from .conftest import tiny_png
 def test_every_input_is_collected_with_flat_metric_keys(report_inputs: ReportInputs) -> None:
     report = collect_report(report_inputs)
     assert report["notes"] == []
-    assert report["challenger"]["versions"] == {"teacher": "2", "surrogate": "2"}
+    assert report["challenger"]["versions"] == {"teacher": "2", "pair": "2"}
     metrics = report["challenger"]["metrics"]
     assert sorted(metrics) == ["distill", "evaluate", "harden", "teacher"]
     # the same keys the stages logged to MLflow, so challenger and champion line up

@@ -58,7 +58,7 @@ def render(champion: dict[str, Any] | None, inputs: ReportInputs) -> str:
 
 
 CHAMPION = {
-    "versions": {"teacher": "1", "surrogate": "1"},
+    "versions": {"teacher": "1", "pair": "1"},
     "basis": "the champion when the gates decided",
     "tags": {"alertlens.git_commit": "0123abcd"},
     "runs": {"harden": "dddd4444", "distill": "eeee5555", "evaluate": "ffff6666"},

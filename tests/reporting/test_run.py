@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from alertlens.config import ConfigError
-from alertlens.registry import SURROGATE_MODEL, SURROGATE_RUN_TAG, TEACHER_VERSION_TAG
+from alertlens.registry import PAIR_MODEL, SURROGATE_RUN_TAG, TEACHER_VERSION_TAG
 from alertlens.reporting.collect import ReportInputs
 from alertlens.reporting.run import write_report
 from alertlens.tracking import configure
@@ -37,11 +37,9 @@ def test_champion_figures_come_from_its_runs_and_the_page_goes_to_the_promote_ru
         "evaluate", {"fidelity.test.agreement": 0.9}, **{SURROGATE_RUN_TAG: distill}
     )
     client = MlflowClient()
-    client.create_registered_model(SURROGATE_MODEL)
+    client.create_registered_model(PAIR_MODEL)
     tags = {SURROGATE_RUN_TAG: distill, "alertlens.teacher_run": harden, TEACHER_VERSION_TAG: "1"}
-    version = client.create_model_version(
-        SURROGATE_MODEL, f"runs:/{distill}/surrogate", distill, tags=tags
-    )
+    version = client.create_model_version(PAIR_MODEL, f"runs:/{distill}/pair", distill, tags=tags)
     assert version.version in ("1", 1)  # the decision's champion_before
     promote = stage_run("promote", {})
     report_inputs.decision.write_text(

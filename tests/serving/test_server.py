@@ -21,7 +21,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from alertlens.registry import CHAMPION, SURROGATE_MODEL
+from alertlens.registry import CHAMPION, PAIR_MODEL
 from alertlens.serving.pair_model import log_pair_model
 from alertlens.serving.server import BodySizeLimit
 
@@ -119,8 +119,8 @@ def store(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
         experiment = mlflow.create_experiment("serving", (root / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment):
             info = log_pair_model(*pair_dirs)
-        version = mlflow.register_model(info.model_uri, SURROGATE_MODEL).version
-        MlflowClient().set_registered_model_alias(SURROGATE_MODEL, CHAMPION, version)
+        version = mlflow.register_model(info.model_uri, PAIR_MODEL).version
+        MlflowClient().set_registered_model_alias(PAIR_MODEL, CHAMPION, version)
         yield uri
 
 
@@ -155,7 +155,7 @@ def test_logged_pair_has_params_with_defaults_and_loads(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     mlflow.set_tracking_uri(store)
-    loaded = mlflow.pyfunc.load_model(f"models:/{SURROGATE_MODEL}@{CHAMPION}")
+    loaded = mlflow.pyfunc.load_model(f"models:/{PAIR_MODEL}@{CHAMPION}")
     assert loaded.metadata.get_params_schema().to_dict() == [
         {"name": "mode", "type": "string", "default": "pair", "shape": None},
         {"name": "max_reasons", "type": "long", "default": 5, "shape": None},
@@ -168,6 +168,7 @@ def test_logged_pair_has_params_with_defaults_and_loads(
         loaded.predict(["not an alert"])
 
 
+@pytest.mark.slow
 def test_served_champion_answers_per_alert(server: str, records: list[dict]) -> None:
     broken = {"id": "b1", "kind": "edr"}
     status, answer = post(
@@ -190,6 +191,7 @@ def test_served_champion_answers_per_alert(server: str, records: list[dict]) -> 
     }
 
 
+@pytest.mark.slow
 def test_served_surrogate_only_mode(server: str, records: list[dict]) -> None:
     body = {"inputs": records[:2], "params": {"mode": "surrogate", "max_reasons": 2}}
     status, answer = post(f"{server}/invocations", json.dumps(body).encode())
@@ -198,6 +200,7 @@ def test_served_surrogate_only_mode(server: str, records: list[dict]) -> None:
     assert all(a["teacher"] is None and len(a["reasons"]) <= 2 for a in answer["predictions"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [

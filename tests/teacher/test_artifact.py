@@ -1,3 +1,4 @@
+import json
 import math
 from pathlib import Path
 
@@ -6,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alertlens.alerts.render import render_text
 from alertlens.teacher.artifact import Teacher, TeacherMeta, load_teacher, save_teacher
 from alertlens.teacher.encoder import pick_device
-from alertlens.teacher.pyfunc import log_teacher_model
+from alertlens.teacher.pyfunc import log_teacher_model, publish_teacher
 
 from .conftest import RENDER, toy_alerts
 
@@ -60,3 +62,22 @@ def test_pyfunc_model_round_trips_through_mlflow(saved_teacher: Path) -> None:
     ]
     assert [i.name for i in served.metadata.get_input_schema().inputs] == ["text"]
     assert not math.isnan(answer["probability"].iloc[0])
+
+
+def test_publish_teacher_replaces_the_directory_logs_the_model_and_records_the_run(
+    saved_teacher: Path, tmp_path: Path
+) -> None:
+    teacher = load_teacher(saved_teacher, "cpu")
+    out = tmp_path / "published"
+    out.mkdir()
+    (out / "vocab.stale").write_text("from an earlier save")
+    with mlflow.start_run() as run:
+        uri = publish_teacher(out, teacher, toy_alerts(3), run.info.run_id)
+    assert not (out / "vocab.stale").exists()
+    assert load_teacher(out, "cpu").meta.threshold == 0.25
+    assert json.loads((out / "run.json").read_text()) == {
+        "mlflow_run_id": run.info.run_id,
+        "model_uri": uri,
+    }
+    example = mlflow.models.Model.load(uri).load_input_example()
+    assert example["text"].tolist() == [render_text(a, RENDER) for a in toy_alerts(2)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mlflow
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from alertlens.tracking import configure
@@ -18,6 +19,7 @@ from alertlens.tuning.surrogate import cached_inputs
 from .conftest import TinyProject
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(tiny_project: TinyProject, tmp_path: Path) -> None:
     p = tiny_project
     journal = tmp_path / "shared.journal"

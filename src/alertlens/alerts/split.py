@@ -26,6 +26,8 @@ STRATEGIES = ("time", "group", "random")
 class SplitConfig:
     """Strategy and the validation/test shares (train takes the rest)."""
 
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("data.split",)
     strategy: str = "time"
     validation: float = 0.15
     test: float = 0.15

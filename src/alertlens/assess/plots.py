@@ -39,7 +39,14 @@ def shap_explanation(
 
 def beeswarm(explanation: shap.Explanation, path: Path, max_display: int = 20) -> Path:
     """SHAP summary (beeswarm) over many alerts."""
-    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
+    # shap jitters the points with numpy's global generator: seeded here, the picture depends
+    # on the data only, not on whatever drew from that generator earlier in the process.
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        shap.plots.beeswarm(explanation, max_display=max_display, show=False)
+    finally:
+        np.random.set_state(state)
     return _save(path)
 
 

@@ -236,7 +236,7 @@ def _advance(
         search.active = False
         return
     search.current, search.score, search.chain = alert, score, [*search.chain, name]
-    search.active = is_real(score, threshold)
+    search.active = bool(is_real(score, threshold))
 
 
 def greedy_search_attack(
@@ -404,7 +404,8 @@ def robustness_suite(
     return summarize_suite(outcomes)
 
 
-def _metrics(summaries: dict[str, AttackSummary]) -> dict[str, dict[str, Any]]:
+def suite_metrics(summaries: dict[str, AttackSummary]) -> dict[str, dict[str, Any]]:
+    """Each attack's counts and rates, by attack name, as plain numbers."""
     return {
         attack: {key: value for key, value in asdict(summary).items() if key != "attack"}
         for attack, summary in summaries.items()
@@ -419,7 +420,11 @@ def compare_report(
     ratio = None
     if before is not None and after is not None and before.attack_success_rate > 0:
         ratio = after.attack_success_rate / before.attack_success_rate
-    return {"plain": _metrics(plain), "hardened": _metrics(hardened), "asr_ratio_overall": ratio}
+    return {
+        "plain": suite_metrics(plain),
+        "hardened": suite_metrics(hardened),
+        "asr_ratio_overall": ratio,
+    }
 
 
 def examples(outcomes: Sequence[AttackOutcome], k: int) -> list[dict[str, Any]]:

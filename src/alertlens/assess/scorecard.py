@@ -1,113 +1,228 @@
-"""The figures the promotion gates read, computed for any pair on given alerts.
+"""One assessment of a teacher + surrogate pair, and the scorecard the promotion gates read.
 
-The challenger and the champion are scored here on identical alerts (the current test split
-and the fixed golden set), so a relative gate compares like with like. Each run's own stage
-metrics were computed on whatever data that run had, and cannot be compared directly.
+Every pair is assessed by :func:`assess_pair` on one :class:`AssessSample` with one
+:class:`AssessConfig`: the evaluate stage assesses the challenger and writes its card; the
+promote stage reads that card and assesses only the champion, on the same alerts with the
+same settings (the card records both, and :meth:`PairCard.check` refuses a card computed on
+others), so a relative gate compares like with like.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from alertlens.alerts.schema import Alert, is_real
+from alertlens.assess.config import AssessConfig
 from alertlens.assess.faithfulness import evidence_ranking, faithfulness_report
-from alertlens.assess.robustness import robustness_suite
-from alertlens.evasion.augment import AugmentConfig, evasion_variants
-from alertlens.evasion.base import EvasionTransform
+from alertlens.assess.fidelity import fidelity_report
+from alertlens.assess.robustness import AttackSummary, Scorer, robustness_suite, suite_metrics
+from alertlens.assess.sample import AssessSample
+from alertlens.config import ConfigError
+from alertlens.evasion.catalog import transforms_by_name
+from alertlens.explain.explainer import Explainer
 from alertlens.metrics import binary_report
-from alertlens.surrogate.model import agreement
-from alertlens.triage import TriagePair
+from alertlens.surrogate.model import SurrogateModel
+from alertlens.teacher.artifact import Teacher
+from alertlens.teacher.interpret import field_ranking, integrated_gradients
 
 log = logging.getLogger(__name__)
 
 Scorecard = dict[str, float | None]
+LABELED = ("test", "golden")  # the sets scored against analysts' verdicts
+CLASSIFICATION = ("recall", "f1", "pr_auc", "auto_close_share")
 
 
-@dataclass(frozen=True)
-class ScorecardConfig:
-    """Sample sizes of the costly parts (the ``gates.scorecard`` config section)."""
+class AssessedPair(Protocol):
+    """What an assessment needs of a pair (a :class:`alertlens.triage.TriagePair` has it)."""
 
-    faithfulness_alerts: int = 150
-    robustness_alerts: int = 100
-    query_budget: int = 10
-    seed: int = 47
+    @property
+    def teacher(self) -> Teacher: ...
+
+    @property
+    def surrogate(self) -> SurrogateModel: ...
+
+    @property
+    def explainer(self) -> Explainer: ...
 
 
-def _labeled(alerts: Sequence[Alert], scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = np.array([a.label is not None for a in alerts], dtype=bool)
-    labels = np.array([a.label for a in alerts if a.label is not None], dtype=int)
-    return scores[keep], labels
+@dataclass
+class Assessment:
+    """Fidelity per set, the teacher against the labels, faithfulness and robustness."""
+
+    threshold: float
+    margins: dict[str, tuple[np.ndarray, np.ndarray]]  # per set: teacher's, surrogate's
+    fidelity: dict[str, dict[str, Any]]
+    classification: dict[str, dict[str, Any]]  # per labeled set (LABELED)
+    faithfulness: dict[str, Any]
+    robustness: dict[str, AttackSummary]
+
+    def metrics(self) -> dict[str, Any]:
+        """The evaluate stage's metrics."""
+        return {
+            "fidelity": self.fidelity,
+            "faithfulness": self.faithfulness,
+            "robustness": suite_metrics(self.robustness),
+            "disagreement_rate": {
+                name: round(1 - report["agreement"], 5) for name, report in self.fidelity.items()
+            },
+        }
+
+    def scorecard(self) -> Scorecard:
+        """The figures the gates read: per labeled set (recall, F1, PR-AUC, auto-closed false
+        positives at the pair's own operating point, agreement), agreement on the evasion
+        variants, top-3 comprehensiveness against random, and attack success."""
+        card: Scorecard = {"threshold": self.threshold}
+        for name, report in self.classification.items():
+            card[f"{name}.n"] = float(self.fidelity[name]["n"])
+            card.update({f"{name}.{key}": report.get(key) for key in CLASSIFICATION})
+            card[f"{name}.agreement"] = self.fidelity[name]["agreement"]
+        adversarial = self.fidelity.get("adversarial")
+        card["adversarial.n"] = float(adversarial["n"]) if adversarial else 0.0
+        card["adversarial.agreement"] = adversarial["agreement"] if adversarial else None
+        card["faithfulness.comprehensiveness_top3_vs_random"] = self.faithfulness[
+            "comprehensiveness_top3_vs_random"
+        ]
+        card["faithfulness.comprehensiveness_aopc"] = self.faithfulness["surrogate"][
+            "comprehensiveness_aopc"
+        ]
+        overall = self.robustness["overall"]
+        card["robustness.attack_success_rate"] = overall.attack_success_rate
+        card["robustness.evasion_rate"] = overall.evasion_rate
+        return card
+
+    def summary(self) -> str:
+        """One line: agreement per set, comprehensiveness, attack success."""
+        agreement = ", ".join(
+            f"{name} {report['agreement']:.3f}" for name, report in self.fidelity.items()
+        )
+        ratio = self.faithfulness["comprehensiveness_top3_vs_random"]
+        shown = "n/a" if ratio is None else f"{ratio:.1f}x"
+        return (
+            f"agreement {agreement}; top-3 comprehensiveness {shown} random; "
+            f"attack success {self.robustness['overall'].attack_success_rate:.1%}"
+        )
 
 
 def _classification(
-    name: str, alerts: Sequence[Alert], teacher: np.ndarray, surrogate: np.ndarray, threshold: float
-) -> Scorecard:
-    scores, labels = _labeled(alerts, teacher)
-    report = binary_report(scores, labels, threshold) if labels.size else {}
-    return {
-        f"{name}.n": float(len(alerts)),
-        f"{name}.recall": report.get("recall"),
-        f"{name}.f1": report.get("f1"),
-        f"{name}.pr_auc": report.get("pr_auc"),
-        f"{name}.auto_close_share": report.get("auto_close_share"),
-        f"{name}.agreement": agreement(teacher, surrogate, threshold) if len(alerts) else None,
-    }
+    alerts: Sequence[Alert], teacher: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """The teacher against the analysts' verdicts, on the labeled alerts (empty without any)."""
+    keep = np.array([a.label is not None for a in alerts], dtype=bool)
+    labels = np.array([a.label for a in alerts if a.label is not None], dtype=int)
+    return binary_report(teacher[keep], labels, threshold) if labels.size else {}
 
 
-def scorecard(
-    pair: TriagePair,
-    datasets: Mapping[str, Sequence[Alert]],
-    augment: AugmentConfig,
-    transforms: Sequence[EvasionTransform],
-    cfg: ScorecardConfig,
-) -> Scorecard:
-    """Gate metrics of ``pair``: per dataset (recall, F1, PR-AUC at the pair's own operating
-    point; agreement with its surrogate), agreement on evasion variants of their true
-    positives, top-3 comprehensiveness against random, and attack success under the suite.
-
-    Faithfulness and robustness run on the first dataset (the test split) only: they cost
-    many teacher queries per alert.
-    """
-    if not datasets:
-        raise ValueError("a scorecard needs at least one dataset")
-    threshold = pair.teacher.meta.threshold
-    scorer = pair.teacher.scorer(batch_size=128)
-    card: Scorecard = {"threshold": threshold}
-    margins = {}
-    for name, alerts in datasets.items():
-        teacher, surrogate = scorer(alerts), pair.surrogate.margins(alerts)
-        margins[name] = teacher
-        card.update(_classification(name, alerts, teacher, surrogate, threshold))
-
-    positives = [a for alerts in datasets.values() for a in alerts if a.label == 1]
-    adversarial = evasion_variants(positives, augment, cfg.seed)
-    card["adversarial.n"] = float(len(adversarial))
-    card["adversarial.agreement"] = (
-        agreement(scorer(adversarial), pair.surrogate.margins(adversarial), threshold)
-        if adversarial
-        else None
-    )
-
-    first_name, first = next(iter(datasets.items()))
-    sample = list(first[: cfg.faithfulness_alerts])
-    explanations = pair.explainer.explain(sample, counterfactuals=False)
+def _faithfulness(
+    pair: AssessedPair,
+    scorer: Scorer,
+    alerts: Sequence[Alert],
+    margins: np.ndarray,
+    threshold: float,
+    config: AssessConfig,
+) -> dict[str, Any]:
+    """ERASER metrics of the explanations of ``alerts`` (the first of the test sample, whose
+    teacher ``margins`` come first), with the teacher's own rankings of the first few."""
+    explanations = pair.explainer.explain(alerts, counterfactuals=False)
     rankings = [
         evidence_ranking(e.field_contributions, is_real(margin, threshold))
-        for e, margin in zip(explanations, margins[first_name], strict=False)
+        for e, margin in zip(explanations, margins, strict=False)
     ]
-    faith = faithfulness_report(scorer, threshold, sample, rankings, seed=cfg.seed)
-    card["faithfulness.comprehensiveness_top3_vs_random"] = faith[
-        "comprehensiveness_top3_vs_random"
-    ]
-    card["faithfulness.comprehensiveness_aopc"] = faith["surrogate"]["comprehensiveness_aopc"]
+    teacher_rankings = {
+        a.id: field_ranking(integrated_gradients(pair.teacher, a)[0])
+        for a in alerts[: config.ig_alerts]
+    }
+    return faithfulness_report(
+        scorer,
+        threshold,
+        alerts,
+        rankings,
+        ks=config.ks,
+        seed=config.seed,
+        teacher_rankings=teacher_rankings,
+    )
 
-    attacked = [a for a in first if a.label == 1][: cfg.robustness_alerts]
-    suite = robustness_suite(attacked, scorer, threshold, transforms, cfg.seed, cfg.query_budget)
-    card["robustness.attack_success_rate"] = suite["overall"].attack_success_rate
-    card["robustness.evasion_rate"] = suite["overall"].evasion_rate
-    log.info("scorecard of %s: %s", pair.origin, card)
-    return card
+
+def assess_pair(pair: AssessedPair, sample: AssessSample, config: AssessConfig) -> Assessment:
+    """Assess ``pair`` on ``sample``: fidelity on every set, the teacher against the labels of
+    the test sample and golden set, faithfulness and robustness on the test sample (they cost
+    many teacher queries per alert, so they run on its first alerts only)."""
+    threshold = pair.teacher.meta.threshold
+    scorer = pair.teacher.scorer(batch_size=128)
+    datasets = sample.datasets()
+    margins = {
+        name: (scorer(alerts), pair.surrogate.margins(alerts)) for name, alerts in datasets.items()
+    }
+    fidelity = {
+        name: fidelity_report(
+            *margins[name],
+            threshold,
+            labels=[a.label for a in alerts],
+            slices=[a.source for a in alerts],
+        )
+        for name, alerts in datasets.items()
+    }
+    classification = {
+        name: _classification(datasets[name], margins[name][0], threshold)
+        for name in LABELED
+        if name in datasets
+    }
+    faithfulness = _faithfulness(
+        pair, scorer, sample.explained(config), margins["test"][0], threshold, config
+    )
+    transforms = transforms_by_name(config.augment.transforms)
+    robustness = robustness_suite(
+        sample.attacked(config), scorer, threshold, transforms, config.seed, config.query_budget
+    )
+    assessment = Assessment(threshold, margins, fidelity, classification, faithfulness, robustness)
+    log.info("assessment: %s", assessment.summary())
+    return assessment
+
+
+@dataclass(frozen=True)
+class PairCard:
+    """A pair's scorecard with what it was computed from: the runs that made the pair, the
+    sample (sizes and digest) and the assessment config."""
+
+    runs: dict[str, str]  # "teacher": the harden run, "surrogate": the distill run
+    sample: dict[str, Any]
+    config: dict[str, Any]
+    scorecard: Scorecard
+
+    @classmethod
+    def of(
+        cls,
+        runs: Mapping[str, str],
+        sample: AssessSample,
+        config: AssessConfig,
+        assessment: Assessment,
+    ) -> PairCard:
+        return cls(dict(runs), sample.record(), config.record(), assessment.scorecard())
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> PairCard:
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing: run the evaluate stage first")
+        return cls(**json.loads(path.read_text()))
+
+    def check(self, runs: Mapping[str, str], sample: AssessSample, config: AssessConfig) -> None:
+        """Refuse the card unless it belongs to the pair of ``runs`` and was computed on
+        ``sample`` with ``config``: only then does it compare with a card computed now."""
+        expected = {"runs": dict(runs), "sample": sample.record(), "config": config.record()}
+        found = {"runs": self.runs, "sample": self.sample, "config": self.config}
+        differ = [name for name in expected if expected[name] != found[name]]
+        if differ:
+            raise ConfigError(
+                f"the scorecard was computed with other {' and '.join(differ)} than given here "
+                "(a stale card, or another pair's): rerun the evaluate stage"
+            )

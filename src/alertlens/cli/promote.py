@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DECISION = Path("reports/promotion.json")
+DEFAULT_SCORECARD = Path("reports/scorecard.json")
 
 
 def _promote(args: argparse.Namespace) -> None:
@@ -20,6 +21,7 @@ def _promote(args: argparse.Namespace) -> None:
         args.data,
         args.teacher,
         args.surrogate,
+        args.scorecard,
         None if args.dry_run else args.decision,
         None,
         dry_run=args.dry_run,
@@ -42,8 +44,8 @@ def _rollback(args: argparse.Namespace) -> None:
         mlflow.set_tags(
             {
                 "alertlens.rollback_reason": args.reason,
-                "alertlens.rolled_back_from": before.surrogate,
-                "alertlens.rolled_back_to": after.surrogate,
+                "alertlens.rolled_back_from": before.pair,
+                "alertlens.rolled_back_to": after.pair,
             }
         )
     print(f"champion rolled back from {before} to {after}: {args.reason}")
@@ -71,6 +73,12 @@ def add_promote_parser(commands: Any) -> None:
     promote.add_argument("--teacher", type=Path, default=Path("models/hardened"))
     promote.add_argument("--surrogate", type=Path, default=Path("models/surrogate"))
     promote.add_argument(
+        "--scorecard",
+        type=Path,
+        default=DEFAULT_SCORECARD,
+        help="the pair's scorecard, written by the evaluate stage",
+    )
+    promote.add_argument(
         "--decision", type=Path, default=DEFAULT_DECISION, help="decision file to write"
     )
     promote.add_argument(
@@ -91,7 +99,7 @@ def add_promote_parser(commands: Any) -> None:
         help="follow a registered pair to its data version, commit, config, runs and gates",
     )
     audit.add_argument(
-        "version", nargs="?", default="champion", help="surrogate version number or alias"
+        "version", nargs="?", default="champion", help="pair version number or alias"
     )
     audit.add_argument("--json", action="store_true", help="print the record as JSON")
     audit.set_defaults(handler=_audit)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from alertlens.alerts.schema import Alert
+from alertlens.config import section
 from alertlens.evasion.base import EvasionTransform
 from alertlens.evasion.catalog import transforms_by_name
 
@@ -22,19 +23,28 @@ from alertlens.evasion.catalog import transforms_by_name
 class AugmentConfig:
     """How many evasion variants to add, and made of which transforms."""
 
-    transforms: tuple[str, ...] = ()
-    variants_per_true_positive: int = 1
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("harden.augment", "surrogate.transfer.evasion")
+    transforms: tuple[str, ...] = (
+        "cmd_caret_quote",
+        "cmd_case_flip",
+        "cmd_env_substring",
+        "cmd_flag_alias",
+        "url_encode",
+        "double_url_encode",
+        "sql_comment_whitespace",
+        "char_edit",
+        "benign_padding",
+    )
+    variants_per_true_positive: int = 2
     max_compose: int = 2
-    false_positive_share: float = 0.2
-    false_positive_transforms: tuple[str, ...] = field(default=("benign_padding", "char_edit"))
+    false_positive_share: float = 0.5
+    false_positive_transforms: tuple[str, ...] = ("benign_padding", "char_edit")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> AugmentConfig:
-        """From a config section (YAML lists become tuples)."""
-        values: dict[str, Any] = {
-            key: tuple(v) if isinstance(v, list) else v for key, v in cfg.items()
-        }
-        return cls(**values)
+        """From a config section (YAML lists become tuples; an unknown key is an error)."""
+        return section(cls, cfg)
 
     def __post_init__(self) -> None:
         transforms_by_name([*self.transforms, *self.false_positive_transforms])  # names must exist

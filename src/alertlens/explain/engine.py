@@ -13,9 +13,8 @@ import logging
 import numpy as np
 
 from alertlens.explain.treeshap import MemoTreeShap
+from alertlens.surrogate.model import TREESHAP_ENGINES as ENGINES
 from alertlens.surrogate.model import SurrogateModel
-
-ENGINES = ("memo", "lightgbm")
 
 logger = logging.getLogger(__name__)
 

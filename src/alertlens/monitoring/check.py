@@ -81,9 +81,9 @@ def reference_profile(
         return ReferenceProfile.load(profile)
     if not reference:
         if found := saved_profile(pair):
-            profile, where = found
-            profile.description = f"{profile.description or 'the training data'} ({where})"
-            return profile
+            saved, where = found
+            saved.description = f"{saved.description or 'the training data'} ({where})"
+            return saved
         # The current checkout's train split may not be what this pair was trained on.
         log.warning(
             "%s has no saved drift profile: profiling %s instead", pair.origin, DEFAULT_REFERENCE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -11,6 +11,8 @@ from typing import Any
 class DriftConfig:
     """Thresholds of the retrain verdict, binning of the profile, and sample caps."""
 
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("drift",)
     feature_psi: float = 0.2
     min_drifted_features: int = 3
     # One feature this far off is enough on its own; None turns the check off.
@@ -30,7 +32,7 @@ class DriftConfig:
     max_reference_alerts: int = 3000
     max_feature_alerts: int = 200000
     top_features: int = 10
-    ignore_features: tuple[str, ...] = field(default_factory=tuple)
+    ignore_features: tuple[str, ...] = ("weekday",)
     max_reject_ratio: float = 0.05
     seed: int = 0
 

@@ -23,6 +23,7 @@ import numpy as np
 from alertlens.alerts.schema import Alert, is_real
 from alertlens.metrics import binary_report
 from alertlens.monitoring.config import DriftConfig
+from alertlens.surrogate.artifact import PROFILE_FILE
 from alertlens.surrogate.model import SurrogateModel
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROFILE_FILE = "drift_profile.json"
 PROFILE_VERSION = 1
 OTHER = "(other)"
 MISSING = "(missing)"

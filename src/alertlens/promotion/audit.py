@@ -10,38 +10,38 @@ from mlflow.tracking import MlflowClient
 from alertlens.config import ConfigError
 from alertlens.promotion.promote import DECISION_TAG_PREFIX
 from alertlens.registry import (
-    SURROGATE_MODEL,
+    PAIR_MODEL,
+    PAIR_VERSION_TAG,
     SURROGATE_RUN_TAG,
-    SURROGATE_VERSION_TAG,
     TEACHER_MODEL,
     TEACHER_RUN_TAG,
     TEACHER_VERSION_TAG,
 )
 
 
-def _surrogate_version(client: MlflowClient, ref: str) -> Any:
-    """A surrogate version by number or alias (``champion``, ``challenger``)."""
+def _pair_version(client: MlflowClient, ref: str) -> Any:
+    """A pair model version by number or alias (``champion``, ``challenger``)."""
     try:
         if ref.isdigit():
-            return client.get_model_version(SURROGATE_MODEL, ref)
-        return client.get_model_version_by_alias(SURROGATE_MODEL, ref)
+            return client.get_model_version(PAIR_MODEL, ref)
+        return client.get_model_version_by_alias(PAIR_MODEL, ref)
     except Exception:  # noqa: BLE001 - MLflow raises several types for "not found"
-        raise ConfigError(f"{SURROGATE_MODEL} has no version or alias '{ref}'") from None
+        raise ConfigError(f"{PAIR_MODEL} has no version or alias '{ref}'") from None
 
 
 def audit_record(ref: str = "champion", client: MlflowClient | None = None) -> dict[str, Any]:
     """Everything the registry knows about the pair behind ``ref``."""
     client = client or MlflowClient()
-    surrogate = _surrogate_version(client, ref)
-    teacher_number = surrogate.tags.get(TEACHER_VERSION_TAG)
+    pair = _pair_version(client, ref)
+    teacher_number = pair.tags.get(TEACHER_VERSION_TAG)
     teacher = client.get_model_version(TEACHER_MODEL, teacher_number) if teacher_number else None
-    tags = dict(surrogate.tags)
+    tags = dict(pair.tags)
     return {
-        "surrogate_version": str(surrogate.version),
+        "pair_version": str(pair.version),
         "teacher_version": teacher_number,
         "teacher_links_back": teacher is not None
-        and teacher.tags.get(SURROGATE_VERSION_TAG) == str(surrogate.version),
-        "aliases": list(surrogate.aliases),
+        and teacher.tags.get(PAIR_VERSION_TAG) == str(pair.version),
+        "aliases": list(pair.aliases),
         "data_version": tags.get("alertlens.data_version"),
         "git_commit": tags.get("alertlens.git_commit"),
         "runs": {
@@ -67,13 +67,13 @@ def audit_text(record: dict[str, Any]) -> str:
     runs = record["runs"]
     promote_run, commit, data = runs.get("promote"), record["git_commit"], record["data_version"]
     lines = [
-        f"{SURROGATE_MODEL} v{record['surrogate_version']} + {TEACHER_MODEL} "
+        f"{PAIR_MODEL} v{record['pair_version']} + {TEACHER_MODEL} "
         f"v{record['teacher_version']}  aliases: {', '.join(record['aliases']) or 'none'}"
         + ("" if record["teacher_links_back"] else "  (WARNING: the teacher does not link back)"),
         f"decision: {record['decision']} at {record['decided_at']}"
         + (f"; champion since {record['promoted_at']}" if record["promoted_at"] else "")
         + (
-            f"; replaced surrogate v{record['previous_champion']}"
+            f"; replaced {PAIR_MODEL} v{record['previous_champion']}"
             if record["previous_champion"]
             else ""
         ),

@@ -1,5 +1,6 @@
-"""Promotion: register the run's pair as challenger, score it and the champion on the same
-alerts, apply the gates, and move ``champion`` only when every gate passes.
+"""Promotion: register the run's pair as challenger, gate its scorecard (the evaluate stage's)
+against the champion's, scored now on the same alerts with the same settings, and move
+``champion`` only when every gate passes.
 
 The decision (every gate's value, threshold and verdict, both scorecards, the versions and
 the links to data, commit and runs) goes to a JSON file DVC tracks, onto both model versions
@@ -11,21 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from alertlens.alerts.dataset import load_split
-from alertlens.alerts.ingest import read_export
-from alertlens.alerts.mapping import DataMapping
-from alertlens.alerts.schema import Alert
-from alertlens.assess.scorecard import Scorecard, ScorecardConfig, scorecard
-from alertlens.config import ConfigError, load_group_option, section
-from alertlens.evasion.augment import AugmentConfig
-from alertlens.evasion.catalog import transforms_by_name
+from alertlens.assess.config import AssessConfig
+from alertlens.assess.sample import AssessSample
+from alertlens.assess.scorecard import Scorecard, assess_pair
+from alertlens.config import ConfigError
 from alertlens.promotion.gates import GateOutcome, GateResult, evaluate_gates
 from alertlens.registry import (
     CHAMPION,
@@ -39,7 +36,6 @@ from alertlens.registry import (
     registered_pair,
     tag_pair,
 )
-from alertlens.triage import TriagePair
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +44,8 @@ DECISION_TAG_PREFIX = "alertlens.gate."
 
 @dataclass
 class Challenger:
-    """The pair this pipeline run produced, with the run records its stages wrote."""
+    """The pair this pipeline run produced: the run records its stages wrote."""
 
-    teacher_dir: Path
-    surrogate_dir: Path
     teacher_run: dict[str, str]
     surrogate_run: dict[str, str]
 
@@ -68,7 +62,14 @@ class Challenger:
                     f"{path} names no logged model (model_uri): rerun that stage with this version"
                 )
             records.append(record)
-        return cls(Path(teacher_dir), Path(surrogate_dir), records[0], records[1])
+        return cls(records[0], records[1])
+
+    def runs(self) -> dict[str, str]:
+        """The harden and distill runs that made the pair (a scorecard names them too)."""
+        return {
+            "teacher": self.teacher_run["mlflow_run_id"],
+            "surrogate": self.surrogate_run["mlflow_run_id"],
+        }
 
     def links(self, data_version: str | None, git_commit: str | None) -> dict[str, str]:
         """Tags linking a registered version to its data, code and runs."""
@@ -107,7 +108,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         def versions(pair: PairVersions | None) -> dict[str, str] | None:
-            return None if pair is None else {"teacher": pair.teacher, "surrogate": pair.surrogate}
+            return None if pair is None else {"teacher": pair.teacher, "pair": pair.pair}
 
         return {
             "promoted": self.promoted,
@@ -139,44 +140,6 @@ class Decision:
                 f"{'pass' if gate.passed else 'FAIL'} {value} ({gate.rule})"
             )
         return tags
-
-
-def read_golden(path: Path, data_config: str | Mapping[str, Any]) -> list[Alert]:
-    """The fixed golden set: every record must be accepted (a golden set with rejects is a bug)."""
-    if not path.exists():
-        raise ConfigError(f"golden set {path} not found (gates.golden.path)")
-    cfg = load_group_option("data", data_config) if isinstance(data_config, str) else data_config
-    alerts, counts = read_export(DataMapping.from_config(cfg), path, max_reject_ratio=0.0)
-    log.info("golden set: %s", counts.summary())
-    return [a for a in alerts if a.label is not None]
-
-
-def gate_datasets(
-    data_dir: Path, gates_cfg: Mapping[str, Any], data_cfg: Mapping[str, Any], root: Path
-) -> dict[str, list[Alert]]:
-    """The alerts both pairs are scored on: the current test split and the golden set."""
-    seed = int(gates_cfg["scorecard"]["seed"])
-    datasets = {"test": load_split(data_dir, "test", gates_cfg.get("test_subsample"), seed)}
-    golden = gates_cfg.get("golden") or {}
-    if golden.get("path"):
-        datasets["golden"] = read_golden(
-            root / golden["path"], golden.get("data_config") or data_cfg
-        )
-    return datasets
-
-
-def score_pair(
-    pair: TriagePair, datasets: Mapping[str, Sequence[Alert]], params: Mapping[str, Any]
-) -> Scorecard:
-    """A pair's scorecard with the run's evasion transforms and sample sizes."""
-    augment = params["harden"]["augment"]
-    return scorecard(
-        pair,
-        datasets,
-        AugmentConfig.from_config(augment),
-        transforms_by_name(augment["transforms"]),
-        section(ScorecardConfig, params["gates"]["scorecard"]),
-    )
 
 
 def data_version(root: Path) -> str | None:
@@ -227,13 +190,16 @@ def decide(
 
 def promote(
     challenger: Challenger,
-    datasets: Mapping[str, Sequence[Alert]],
-    params: Mapping[str, Any],
+    challenger_card: Scorecard,
+    sample: AssessSample,
+    config: AssessConfig,
+    gates_cfg: Mapping[str, Any],
     links: Mapping[str, str],
     dry_run: bool = False,
     device: str = "auto",
 ) -> Decision:
-    """Register (unless dry-run), score both pairs on ``datasets``, gate, and act."""
+    """Register (unless dry-run), assess the champion on ``sample`` with ``config`` (those of
+    ``challenger_card``), gate, and act."""
     surrogate_run = challenger.surrogate_run["mlflow_run_id"]
     versions = registered_pair(surrogate_run)
     if versions is None and not dry_run:
@@ -248,12 +214,10 @@ def promote(
         return Decision(
             False, dry_run, summary, [], {}, None, versions, champion, links=dict(links)
         )
-    pair = TriagePair.from_dirs(challenger.teacher_dir, challenger.surrogate_dir, device)
-    challenger_card = score_pair(pair, datasets, params)
     champion_card = (
-        None if champion is None else score_pair(champion_pair(device), datasets, params)
+        None if champion is None else assess_pair(champion_pair(device), sample, config).scorecard()
     )
-    decision = decide(challenger_card, champion_card, params["gates"], dry_run)
+    decision = decide(challenger_card, champion_card, gates_cfg, dry_run)
     decision.challenger_versions, decision.champion_before = versions, champion
     decision.links = dict(links)
     if not dry_run and versions is not None:

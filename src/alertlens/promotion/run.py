@@ -10,7 +10,10 @@ from typing import Any
 
 import mlflow
 
-from alertlens.promotion.promote import Challenger, Decision, data_version, gate_datasets, promote
+from alertlens.assess.config import AssessConfig
+from alertlens.assess.sample import load_sample
+from alertlens.assess.scorecard import PairCard
+from alertlens.promotion.promote import Challenger, Decision, data_version, promote
 from alertlens.tracking import configure, flatten_metrics, git_commit, stage_run, write_metrics_file
 
 
@@ -31,23 +34,31 @@ def run_promotion(
     data_dir: Path,
     teacher_dir: Path,
     surrogate_dir: Path,
+    card_path: Path,
     decision_path: Path | None,
     metrics_path: Path | None,
     dry_run: bool = False,
 ) -> Decision:
-    """Promote the pair in ``teacher_dir`` + ``surrogate_dir``; a dry run registers, tags,
-    writes and logs nothing."""
+    """Promote the pair in ``teacher_dir`` + ``surrogate_dir``, whose scorecard the evaluate
+    stage wrote to ``card_path``; a dry run registers, tags, writes and logs nothing."""
     challenger = Challenger.from_dirs(teacher_dir, surrogate_dir)
-    datasets = gate_datasets(data_dir, params["gates"], params["data"], root)
+    config = AssessConfig.from_params(params)
+    sample = load_sample(data_dir, config, root, params["data"])
+    card = PairCard.read(card_path)
+    card.check(challenger.runs(), sample, config)
     links = challenger.links(data_version(root), git_commit(root))
     device = params["teacher"]["device"]
     if dry_run:
         configure(params["tracking"], root)
-        return promote(challenger, datasets, params, links, dry_run=True, device=device)
+        return promote(
+            challenger, card.scorecard, sample, config, params["gates"], links, True, device
+        )
 
     with stage_run("promote", params["tracking"], root) as run:
         links["alertlens.promote_run"] = run.info.run_id
-        decision = promote(challenger, datasets, params, links, device=device)
+        decision = promote(
+            challenger, card.scorecard, sample, config, params["gates"], links, device=device
+        )
         metrics = promotion_metrics(decision)
         mlflow.log_metrics(flatten_metrics(metrics))
         mlflow.set_tags(

@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from alertlens.registry import SURROGATE_MODEL, TEACHER_MODEL, PairVersions
+from alertlens.registry import PAIR_MODEL, TEACHER_MODEL, PairVersions
 from alertlens.reporting.formatting import cell, text_of
 
 
@@ -21,7 +21,7 @@ def model_uris(versions: Mapping[str, str] | None) -> str:
         return ""
     return (
         f"models:/{TEACHER_MODEL}/{versions.get('teacher')} "
-        f"models:/{SURROGATE_MODEL}/{versions.get('surrogate')}"
+        f"models:/{PAIR_MODEL}/{versions.get('pair')}"
     )
 
 
@@ -121,10 +121,10 @@ def audit_commands(decision: Mapping[str, Any], tracking_uri: str) -> list[dict[
             uri = q(f"runs:/{promote}/{artifact}")
             commands.append((what, f"{env} mlflow artifacts download -u {uri} -d alertlens-audit"))
     versions = decision.get("challenger_versions") or {}
-    if versions.get("surrogate"):
+    if versions.get("pair"):
         code = (
             "from mlflow import MlflowClient; "
-            f'print(MlflowClient().get_model_version("{SURROGATE_MODEL}", "{versions["surrogate"]}").tags)'
+            f'print(MlflowClient().get_model_version("{PAIR_MODEL}", "{versions["pair"]}").tags)'
         )
         commands.append(
             (

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from alertlens.registry import (
     CHAMPION,
-    SURROGATE_MODEL,
+    PAIR_MODEL,
     SURROGATE_RUN_TAG,
     TEACHER_RUN_TAG,
     pair_at,
@@ -35,7 +35,7 @@ def champion_versions(
     if client is None:
         return None, "no promotion decision to name a champion"
     pair = pair_at(CHAMPION, client)
-    versions = None if pair is None else {"teacher": pair.teacher, "surrogate": pair.surrogate}
+    versions = None if pair is None else {"teacher": pair.teacher, "pair": pair.pair}
     return versions, f"the registry's current '{CHAMPION}'"
 
 
@@ -68,9 +68,9 @@ def challenger_evaluate_run(
         return None
 
 
-def champion_stage_runs(client: MlflowClient, surrogate_version: str) -> dict[str, Any]:
-    """The champion surrogate version's tags and its harden, distill and evaluate run ids."""
-    version = client.get_model_version(SURROGATE_MODEL, surrogate_version)
+def champion_stage_runs(client: MlflowClient, pair_version: str) -> dict[str, Any]:
+    """The champion pair version's tags and its harden, distill and evaluate run ids."""
+    version = client.get_model_version(PAIR_MODEL, pair_version)
     distill = source_run(version)
     runs = {"harden": version.tags.get(TEACHER_RUN_TAG), "distill": distill}
     runs["evaluate"] = evaluate_run(client, distill) if distill else None
@@ -99,7 +99,7 @@ def champion_record(
         record["note"] = "the champion's stage metrics were not read from MLflow (--no-mlflow)"
         return record
     try:
-        record.update(champion_stage_runs(client, versions["surrogate"]))
+        record.update(champion_stage_runs(client, versions["pair"]))
         for stage, run_id in record["runs"].items():
             if run_id:
                 record["metrics"][stage] = dict(client.get_run(run_id).data.metrics)

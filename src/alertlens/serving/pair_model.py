@@ -13,7 +13,6 @@ the code: load it where ``alertlens`` is installed (``--env-manager local``).
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ from mlflow.models.model import ModelInfo
 from mlflow.pyfunc import PythonModel
 
 from alertlens.alerts.mapping import RecordError
-from alertlens.triage import DATA_CONFIG_FILE, TriagePair
+from alertlens.surrogate.artifact import DATA_CONFIG_FILE, read_data_config
+from alertlens.triage import TriagePair
 
 PAIR = "pair"
 SURROGATE_ONLY = "surrogate"
@@ -164,10 +164,10 @@ def log_pair_model(
     The signature comes from ``predict``'s type hints and the params of the input example
     (mode ``pair``, 5 reasons: the defaults a request may override).
     """
-    data_cfg_path = Path(surrogate_dir) / DATA_CONFIG_FILE
-    if not data_cfg_path.is_file():
+    data_cfg = read_data_config(surrogate_dir)
+    if data_cfg is None:
         raise ValueError(f"{surrogate_dir} has no {DATA_CONFIG_FILE}: the pair reads raw records")
-    example = example_record(json.loads(data_cfg_path.read_text()))
+    example = example_record(data_cfg)
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=PairModel(),

@@ -22,7 +22,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_URI = "models:/alertlens-surrogate@champion"
+DEFAULT_MODEL_URI = "models:/alertlens-triage-pair@champion"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 # How uvicorn's worker processes learn what to serve (as MLflow's own app module does).
 MODEL_PATH_ENV = "ALERTLENS_SERVE_MODEL_PATH"

@@ -77,6 +77,16 @@ class DistillInputs:
             "validation_margin_rmse": round(rmse, 5),
         }
 
+    def metrics(self, model: SurrogateModel) -> dict[str, Any]:
+        """The distill stage's metrics: what the surrogate was fitted on, and its fidelity."""
+        return {
+            "transfer_alerts": len(self.transfer),
+            "features": len(model.columns),
+            "guided_keywords": self.guided_keywords,
+            "trees": model.booster.num_trees(),
+            **self.validation_fidelity(model),
+        }
+
 
 def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) -> DistillInputs:
     """Read the prepared splits, pick guided keywords and score the transfer set (``params`` is
@@ -104,4 +114,13 @@ def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) 
         valid_margins=scorer(validation),
         threshold=teacher.meta.threshold,
         real=len(train) + len(unlabeled),
+    )
+
+
+def summary_line(metrics: Mapping[str, Any]) -> str:
+    """One line for the console: the surrogate's size and its validation agreement."""
+    return (
+        f"{metrics['features']} features ({metrics['guided_keywords']} teacher-guided keywords), "
+        f"{metrics['trees']} trees on {metrics['transfer_alerts']} transfer alerts; validation "
+        f"agreement {metrics['validation_agreement']:.3f}"
     )

@@ -9,7 +9,6 @@ the teacher's threshold is the surrogate's threshold too.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,23 +19,25 @@ import lightgbm as lgb
 import numpy as np
 
 from alertlens.alerts.schema import Alert, is_real
-from alertlens.explain.treeshap import MemoTreeShap
 from alertlens.features.extract import FeatureExtractor
 from alertlens.features.spec import FeatureSpec
 from alertlens.metrics import sigmoid
 
 OBJECTIVES = ("regression", "cross_entropy")
 LABEL_CENTRES = ("boundary", "threshold")
+# How explanations compute TreeSHAP (alertlens.explain.engine): memoized, or LightGBM's own.
+TREESHAP_ENGINES = ("memo", "lightgbm")
 BOOSTER_FILE = "booster.txt"
 META_FILE = "surrogate.json"
 
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SurrogateConfig:
     """LightGBM settings (the ``surrogate`` config section)."""
 
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("surrogate",)
     # regression fits the teacher's margin (L2). cross_entropy fits soft labels at the operating
     # point, sigmoid((margin - centre) / temperature): the teacher's margins crowd around a
     # conservative threshold, and a small temperature spends the trees on that boundary.
@@ -49,8 +50,8 @@ class SurrogateConfig:
     num_leaves: int = 15
     # TreeSHAP costs trees x leaves x depth^2 per alert: shallow trees keep explanations fast.
     max_depth: int = 5
-    learning_rate: float = 0.1
-    n_estimators: int = 800
+    learning_rate: float = 0.2
+    n_estimators: int = 300
     min_data_in_leaf: int = 10
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.9
@@ -59,6 +60,7 @@ class SurrogateConfig:
     early_stopping_rounds: int = 50
     num_threads: int = 2
     seed: int = 31
+    treeshap_engine: str = "memo"
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -68,6 +70,11 @@ class SurrogateConfig:
         if self.label_centre not in LABEL_CENTRES:
             raise ValueError(
                 f"surrogate.label_centre must be one of {LABEL_CENTRES}, got '{self.label_centre}'"
+            )
+        if self.treeshap_engine not in TREESHAP_ENGINES:
+            raise ValueError(
+                f"surrogate.treeshap_engine must be one of {TREESHAP_ENGINES}, "
+                f"got '{self.treeshap_engine}'"
             )
         if self.temperature <= 0:
             raise ValueError(f"surrogate.temperature must be positive, got {self.temperature}")
@@ -148,8 +155,6 @@ class SurrogateModel:
     meta: dict[str, Any] = field(default_factory=dict)
     # One thread: a single alert is scored in microseconds, thread start-up would dominate.
     predict_threads: int = 1
-    _treeshap: MemoTreeShap | None = field(default=None, init=False, repr=False, compare=False)
-    _treeshap_refused: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def columns(self) -> list[str]:
@@ -159,7 +164,7 @@ class SurrogateModel:
         extract = self.encoder.extractor.extract
         return self.encoder.encode([extract(alert) for alert in alerts])
 
-    def _to_teacher_space(self, raw: np.ndarray) -> np.ndarray:
+    def to_teacher_space(self, raw: np.ndarray) -> np.ndarray:
         """Booster raw scores -> the teacher's logit-margin space (affine, so SHAP stays additive)."""
         if self.objective == "regression":
             return raw
@@ -168,7 +173,7 @@ class SurrogateModel:
     def margins_from_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Scores in the teacher's logit-margin space, comparable with its threshold."""
         raw = self.booster.predict(matrix, raw_score=True, num_threads=self.predict_threads)
-        return self._to_teacher_space(np.asarray(raw, dtype=float))
+        return self.to_teacher_space(np.asarray(raw, dtype=float))
 
     def margins(self, alerts: Sequence[Alert]) -> np.ndarray:
         return self.margins_from_matrix(self.matrix(alerts))
@@ -177,39 +182,14 @@ class SurrogateModel:
         """A Scorer, like the teacher's: alerts -> margins."""
         return self.margins(alerts)
 
-    @property
-    def treeshap(self) -> MemoTreeShap | None:
-        """The memoized exact TreeSHAP for this booster (None: not representable, so
-        :meth:`contributions` uses LightGBM's ``pred_contrib``). Built on first use."""
-        if self._treeshap is None and self._treeshap_refused is None:
-            try:
-                self._treeshap = MemoTreeShap(self.booster)
-            except ValueError as refused:
-                logger.info("TreeSHAP through LightGBM pred_contrib: %s", refused)
-                self._treeshap_refused = str(refused)
-        return self._treeshap
-
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions per column plus the base value in the last column, in the
-        teacher's logit space: they add up to :meth:`margins_from_matrix`."""
-        return self.contributions_and_margins(matrix)[0]
+        """LightGBM's TreeSHAP (``pred_contrib``) per column plus the base value in the last
+        column, in the teacher's logit space: they add up to :meth:`margins_from_matrix`.
+        :mod:`alertlens.explain.engine` has the memoized engine explanations use."""
+        contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=self.predict_threads)
+        return self.contributions_to_teacher_space(np.asarray(contrib))
 
-    def contributions_and_margins(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`contributions` and :meth:`margins_from_matrix` in one pass over the trees
-        (the memoized TreeSHAP gets the margins from the leaves, independently of the SHAP
-        values, so base value + contributions == margin stays a real check)."""
-        memo = self.treeshap
-        if memo is None:
-            contrib = self.booster.predict(
-                matrix, pred_contrib=True, num_threads=self.predict_threads
-            )
-            return self._contributions_to_teacher_space(np.asarray(contrib)), (
-                self.margins_from_matrix(matrix)
-            )
-        contrib, raw = memo.explain(matrix)
-        return self._contributions_to_teacher_space(contrib), self._to_teacher_space(raw)
-
-    def _contributions_to_teacher_space(self, contrib: np.ndarray) -> np.ndarray:
+    def contributions_to_teacher_space(self, contrib: np.ndarray) -> np.ndarray:
         """Booster-space contributions -> teacher space (scaled; threshold onto the base value)."""
         if self.objective == "regression":
             return contrib
@@ -311,6 +291,7 @@ def fit_surrogate(
         "best_iteration": booster.best_iteration,
         "train_rows": len(train),
         "label_boundary": boundary,
+        "treeshap_engine": config.treeshap_engine,
     }
     return SurrogateModel(booster, encoder, threshold, config.objective, config.temperature, meta)
 

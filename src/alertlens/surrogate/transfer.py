@@ -25,10 +25,20 @@ from alertlens.evasion.augment import AugmentConfig, evasion_variants
 class TransferConfig:
     """How many variants of each kind to add per real alert."""
 
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("surrogate.transfer",)
     dropout_share: float = 0.3  # share of alerts that get a field-dropout variant
     dropout_rate: float = 0.3  # each field of such a variant is dropped with this probability
     swap_share: float = 0.3  # share of alerts that get a value-swap variant
-    evasion: dict = field(default_factory=dict)  # AugmentConfig keys; empty = no evasion variants
+    # AugmentConfig keys (the harden stage's transforms, fewer variants); empty = no evasion variants
+    evasion: dict = field(
+        default_factory=lambda: {
+            "transforms": list(AugmentConfig.transforms),
+            "variants_per_true_positive": 1,
+            "max_compose": 2,
+            "false_positive_share": 0.1,
+        }
+    )
 
     def __post_init__(self) -> None:
         for name in ("dropout_share", "dropout_rate", "swap_share"):

@@ -21,8 +21,10 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class EmbeddingAttackConfig:
     """Which embedding attack hardens training, and how strong it is."""
 
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("harden.embedding",)
     method: str = "fgm"
-    epsilon: float = 0.5
+    epsilon: float = 0.01
     steps: int = 3
     step_size: float | None = None  # PGD step; defaults to 2.5 * epsilon / steps
     weight: float = 1.0  # adversarial loss weight relative to the clean loss

@@ -7,18 +7,24 @@ and report test metrics per alert source the same way.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alertlens.alerts.dataset import load_split
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
+from alertlens.config import section
 from alertlens.metrics import binary_report, choose_threshold, sliced_report
+from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.batching import EncodedSet, encode
-from alertlens.teacher.encoder import unknown_token_rate
+from alertlens.teacher.encoder import load_encoder, pick_device, unknown_token_rate
 from alertlens.teacher.scoring import TeacherScorer
+from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,26 @@ def check_vocabulary(
             100 * warn_above,
         )
     return rate
+
+
+@dataclass
+class HeldOut:
+    """The labeled splits a teacher is early-stopped, thresholded and tested on."""
+
+    validation: list[Alert]  # early stopping (the configured subsample)
+    threshold_set: list[Alert]  # the whole validation split
+    test: list[Alert]
+
+
+def held_out_splits(data_dir: Path, teacher_cfg: Mapping[str, Any]) -> HeldOut:
+    """Validation and test as the ``teacher`` config section subsamples them."""
+    seed = teacher_cfg["seed"]
+    return HeldOut(
+        validation=load_split(data_dir, "validation", teacher_cfg["validation_subsample"], seed),
+        # The threshold sits on the few lowest-scoring real alerts: choose it on the whole split.
+        threshold_set=load_split(data_dir, "validation"),
+        test=load_split(data_dir, "test", teacher_cfg["test_subsample"], seed),
+    )
 
 
 @dataclass
@@ -99,6 +125,15 @@ def operating_point(
     )
 
 
+def set_operating_point(
+    teacher: Teacher, scorer: TeacherScorer, held_out: HeldOut, recall_target: float
+) -> OperatingPoint:
+    """Choose ``teacher``'s threshold on the whole validation split and set it; report test."""
+    point = operating_point(scorer, held_out.threshold_set, held_out.test, recall_target)
+    teacher.meta.threshold = point.threshold
+    return point
+
+
 def report_at(
     scorer: TeacherScorer, alerts: Sequence[Alert], threshold: float
 ) -> dict[str, dict[str, Any]]:
@@ -115,3 +150,57 @@ def summary_line(point: OperatingPoint) -> str:
         f"{overall['precision']:.3f}, F1 {overall['f1']:.3f}, PR-AUC {overall['pr_auc'] or 0:.3f}, "
         f"false positives auto-closable {overall['auto_close_share']:.1%}"
     )
+
+
+@dataclass
+class TeacherFit:
+    """A fine-tuned teacher with its threshold set, the operating point and the stage metrics."""
+
+    teacher: Teacher
+    point: OperatingPoint
+    metrics: dict[str, Any]
+    training: TrainResult
+
+
+def train_teacher(
+    cfg: Mapping[str, Any],
+    render: RenderConfig,
+    train: list[Alert],
+    held_out: HeldOut,
+    checkpoint_dir: Path | None = None,
+) -> TeacherFit:
+    """Fine-tune the configured encoder (the ``teacher`` config section) and set its threshold."""
+    train_cfg, length = section(TrainConfig, cfg), cfg["max_length"]
+    model, tokenizer = load_encoder(cfg["encoder"], length, cfg["seed"])
+    unk_rate = check_vocabulary(tokenizer, train, render, cfg["unknown_token_warn"])
+    device = pick_device(cfg["device"])
+    trainer = Trainer(
+        model, train_cfg, device, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir
+    )
+    result = trainer.fit(
+        encode_alerts(tokenizer, train, render, length),
+        encode_alerts(tokenizer, held_out.validation, render, length),
+    )
+    meta = TeacherMeta(
+        cfg["encoder"],
+        math.nan,
+        length,
+        train_cfg.precision,
+        cfg["recall_target"],
+        render.to_dict(),
+    )
+    teacher = Teacher(trainer.model, tokenizer, meta, device)
+    point = set_operating_point(
+        teacher, teacher.scorer(train_cfg.eval_batch_size), held_out, cfg["recall_target"]
+    )
+    metrics = {
+        "training": result.metrics(),
+        "unknown_token_rate": round(unk_rate, 5),
+        "rows": {
+            "train": len(train),
+            "validation": len(held_out.validation),
+            "test": len(held_out.test),
+        },
+        **point.metrics(),
+    }
+    return TeacherFit(teacher, point, metrics, result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,10 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
-from alertlens.teacher.artifact import Teacher, load_teacher, score_frame
+from alertlens.alerts.render import render_text
+from alertlens.alerts.schema import Alert
+from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher, score_frame
+from alertlens.tracking import write_run_record
 
 
 class TeacherPyfunc(PythonModel):
@@ -39,3 +44,18 @@ def log_teacher_model(
         input_example=example.head(2),
     )
     return info.model_uri
+
+
+def publish_teacher(
+    directory: Path, teacher: Teacher, examples: Sequence[Alert], run_id: str
+) -> str:
+    """Save the teacher to ``directory``, log it with ``examples`` rendered as its input example,
+    and write the run record beside it; returns the model URI."""
+    # A file of an earlier save (another tokenizer's vocabulary) would otherwise ride along.
+    if directory.exists():
+        shutil.rmtree(directory)
+    save_teacher(directory, teacher)
+    texts = [render_text(alert, teacher.render) for alert in examples]
+    model_uri = log_teacher_model(teacher, directory, texts)
+    write_run_record(directory, run_id, model_uri=model_uri)
+    return model_uri

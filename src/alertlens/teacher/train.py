@@ -30,15 +30,17 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Optimization settings (the ``teacher`` / ``harden`` config sections)."""
 
+    # The config sections holding it: alertlens.config.section checks their keys.
+    config_sections = ("teacher", "harden")
     epochs: int = 1
     batch_size: int = 32
     eval_batch_size: int = 128
-    learning_rate: float = 5e-5
+    learning_rate: float = 2e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
-    eval_every: int = 0  # steps between validations; 0 = once per epoch
-    patience: int = 2  # validations without improvement before stopping
+    eval_every: int = 100  # steps between validations; 0 = once per epoch
+    patience: int = 3  # validations without improvement before stopping
     # Restore the best validation state at the end. Hardening turns this off: clean PR-AUC
     # would otherwise pick the least-hardened checkpoint.
     keep_best: bool = True
@@ -66,7 +68,17 @@ class TrainResult:
     seconds: float
     examples_seen: int
     tokens_seen: int
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)  # at each validation
+    step_losses: list[float] = field(default_factory=list)  # the training loss of every step
+
+    def curves(self) -> dict[str, list[dict[str, float]]]:
+        """Data series for plots: the loss per step, validation PR-AUC per validation."""
+        return {
+            "loss": [{"step": i, "loss": loss} for i, loss in enumerate(self.step_losses, 1)],
+            "validation": [
+                {"step": point["step"], "val_pr_auc": point["val_pr_auc"]} for point in self.history
+            ],
+        }
 
     @property
     def alerts_per_second(self) -> float:
@@ -190,6 +202,7 @@ class Trainer:
         eval_every = config.eval_every or steps_per_epoch
         best, best_step, best_state, waited = -1.0, 0, None, 0
         history: list[dict[str, float]] = []
+        step_losses: list[float] = []
         step = seen = tokens = 0
         training_seconds = 0.0  # optimizer steps only, validation excluded (for throughput)
         progress = tqdm(total=total, desc="fine-tune", unit="step", leave=False, mininterval=2.0)
@@ -208,6 +221,7 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 training_seconds += time.perf_counter() - step_started
                 step, seen = step + 1, seen + len(indices)
+                step_losses.append(loss)
                 tokens += int(batch["attention_mask"].sum())
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss:.3f}")
@@ -232,4 +246,6 @@ class Trainer:
         progress.close()
         if best_state is not None:
             self.model.load_state_dict(best_state)
-        return TrainResult(best, best_step, step, stopped, training_seconds, seen, tokens, history)
+        return TrainResult(
+            best, best_step, step, stopped, training_seconds, seen, tokens, history, step_losses
+        )

@@ -1,0 +1,119 @@
+"""The evaluate stage: assess the pipeline's pair (the challenger), write its card for the
+promote stage, and the plots and explained alerts the report shows, in one MLflow run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from alertlens.alerts.schema import Alert
+from alertlens.assess import plots
+from alertlens.assess.config import AssessConfig
+from alertlens.assess.sample import load_sample
+from alertlens.assess.scorecard import AssessedPair, Assessment, PairCard, assess_pair
+from alertlens.explain.types import Explanation
+from alertlens.tracking import flatten_metrics, stage_run, write_curves
+
+ARTIFACT_DIR = "evaluation"
+
+
+@dataclass(frozen=True)
+class EvaluationOutputs:
+    """Where the evaluate stage writes: the card, the plots directory, the explained alerts,
+    and the directory of data series (the deletion curves)."""
+
+    card: Path
+    plots: Path
+    explained: Path
+    curves: Path
+
+
+def deletion_curves(faithfulness: Mapping[str, Any]) -> list[dict[str, float]]:
+    """The teacher's confidence in its verdict as the top-k fields are erased, by the
+    explanation's ranking and by a random one (k = 0, 1, ...): one record per k."""
+    ours, chance = (
+        faithfulness["surrogate"]["deletion_curve"],
+        faithfulness["random"]["deletion_curve"],
+    )
+    return [
+        {"fields_removed": k, "explanation": a, "random": b}
+        for k, (a, b) in enumerate(zip(ours, chance, strict=True))
+    ]
+
+
+def pair_runs(teacher_dir: Path, surrogate_dir: Path) -> dict[str, str]:
+    """The MLflow runs that made a pair (the ``run.json`` of its harden and distill stages)."""
+    return {
+        name: json.loads((Path(directory) / "run.json").read_text())["mlflow_run_id"]
+        for name, directory in (("teacher", teacher_dir), ("surrogate", surrogate_dir))
+    }
+
+
+def evaluation_plots(
+    pair: AssessedPair,
+    alerts: Sequence[Alert],
+    assessment: Assessment,
+    explained: Sequence[Explanation],
+    directory: Path,
+) -> list[Path]:
+    """SHAP summary of ``alerts``, teacher vs surrogate on the test sample, and a waterfall
+    per explained alert (the first of ``alerts``)."""
+    surrogate = pair.surrogate
+    matrix = surrogate.matrix(alerts)
+    shown = [surrogate.encoder.extractor.extract(a) for a in alerts]
+    explanation = plots.shap_explanation(
+        surrogate.contributions(matrix), matrix, surrogate.columns, shown
+    )
+    written = [
+        plots.beeswarm(explanation, directory / "shap_summary.png"),
+        plots.score_scatter(
+            *assessment.margins["test"],
+            assessment.threshold,
+            directory / "teacher_vs_surrogate.png",
+        ),
+    ]
+    for index, item in enumerate(explained):
+        title = f"{item.alert_id}: {item.verdict}"
+        written.append(
+            plots.waterfall(explanation, index, directory / f"waterfall_{index}.png", title)
+        )
+    return written
+
+
+def run_evaluation(
+    params: Mapping[str, Any],
+    root: Path,
+    pair: AssessedPair,
+    runs: Mapping[str, str],
+    data_dir: Path,
+    outputs: EvaluationOutputs,
+) -> Assessment:
+    """Assess ``pair`` (made by ``runs``) on the configured sample of ``data_dir`` and write
+    ``outputs``; the MLflow run carries the metrics, the run links and every file written."""
+    config = AssessConfig.from_params(params)
+    sample = load_sample(data_dir, config, root, params["data"])
+    with stage_run("evaluate", params["tracking"], root):
+        mlflow.set_tags(
+            {"alertlens.teacher_run": runs["teacher"], "alertlens.surrogate_run": runs["surrogate"]}
+        )
+        assessment = assess_pair(pair, sample, config)
+        mlflow.log_metrics(flatten_metrics(assessment.metrics()))
+        PairCard.of(runs, sample, config, assessment).write(outputs.card)
+        alerts = sample.explained(config)
+        explained = pair.explainer.explain(alerts[: params["evaluate"]["explained_alerts"]])
+        written = evaluation_plots(pair, alerts, assessment, explained, outputs.plots)
+        outputs.explained.parent.mkdir(parents=True, exist_ok=True)
+        outputs.explained.write_text(
+            json.dumps([e.to_dict() for e in explained], indent=2, default=str) + "\n"
+        )
+        write_curves(
+            outputs.curves, {"deletion": deletion_curves(assessment.metrics()["faithfulness"])}
+        )
+        for path in [*written, outputs.explained, outputs.card]:
+            mlflow.log_artifact(str(path), artifact_path=ARTIFACT_DIR)
+    return assessment

@@ -1,0 +1,22 @@
+"""Evaluation plots are files that depend on their data only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from alertlens.assess import plots
+
+
+def test_the_beeswarm_does_not_depend_on_numpys_global_generator(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    matrix = rng.integers(0, 3, size=(200, 3)).astype(float)  # ties: shap jitters them
+    contributions = np.column_stack([matrix * 0.5, np.zeros(200)])
+    explanation = plots.shap_explanation(contributions, matrix, ["a", "b", "c"], matrix.tolist())
+    drawn = []
+    for seed in (1, 2):
+        np.random.seed(seed)
+        drawn.append(plots.beeswarm(explanation, tmp_path / f"{seed}.png").read_bytes())
+        assert np.random.get_state()[1][0] == np.random.RandomState(seed).get_state()[1][0]
+    assert drawn[0] == drawn[1]

@@ -1,0 +1,90 @@
+"""One assessment: the scorecard is read off the same figures as the stage metrics, and a card
+is accepted only for the pair, sample and config it was computed on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alertlens.alerts.schema import TRUE_POSITIVE, is_real
+from alertlens.assess.config import AssessConfig
+from alertlens.assess.sample import AssessSample
+from alertlens.assess.scorecard import Assessment, PairCard, assess_pair
+from alertlens.config import ConfigError
+from alertlens.triage import TriagePair
+
+RUNS = {"teacher": "harden-run", "surrogate": "distill-run"}
+
+
+@pytest.fixture(scope="module")
+def assessment(
+    drift_pair: TriagePair, sample: AssessSample, assess_config: AssessConfig
+) -> Assessment:
+    return assess_pair(drift_pair, sample, assess_config)
+
+
+def test_the_scorecard_reads_the_assessment(
+    assessment: Assessment, sample: AssessSample, drift_pair: TriagePair
+) -> None:
+    card, metrics = assessment.scorecard(), assessment.metrics()
+    threshold = drift_pair.teacher.meta.threshold
+    assert list(metrics["fidelity"]) == ["test", "golden", "adversarial"]
+    assert (card["test.n"], card["golden.n"]) == (60.0, 40.0)
+    assert card["adversarial.n"] == len(sample.adversarial) > 0
+
+    teacher, surrogate = assessment.margins["test"]
+    called = is_real(teacher, threshold)
+    real = np.array([a.label == TRUE_POSITIVE for a in sample.test])
+    assert card["test.agreement"] == np.mean(called == is_real(surrogate, threshold))
+    assert card["test.recall"] == np.sum(called & real) / np.sum(real)
+    assert card["test.agreement"] == metrics["fidelity"]["test"]["agreement"]
+    assert metrics["disagreement_rate"]["golden"] == round(1 - card["golden.agreement"], 5)
+    assert (
+        card["faithfulness.comprehensiveness_top3_vs_random"]
+        == metrics["faithfulness"]["comprehensiveness_top3_vs_random"]
+    )
+    overall = metrics["robustness"]["overall"]
+    assert card["robustness.attack_success_rate"] == overall["attack_success_rate"]
+
+
+def test_the_costly_parts_run_on_the_configured_first_alerts(
+    assessment: Assessment, sample: AssessSample
+) -> None:
+    faithfulness, search = assessment.faithfulness, assessment.robustness["search"]
+    assert faithfulness["n"] == 12 and faithfulness["seed"] == 41
+    agreement = faithfulness["rank_agreement"]
+    assert agreement["compared"] + agreement["skipped"] == 2  # ig_alerts
+    real = sum(a.label == TRUE_POSITIVE for a in sample.test)
+    assert search.n + search.not_applicable == min(4, real)  # robustness_alerts
+
+
+def test_without_a_golden_set_the_card_has_no_golden_figures(
+    drift_pair: TriagePair, sample: AssessSample, assess_config: AssessConfig
+) -> None:
+    card = assess_pair(drift_pair, replace(sample, golden=[]), assess_config).scorecard()
+    assert not [key for key in card if key.startswith("golden.")]
+    assert card["test.n"] == 60.0
+
+
+def test_a_card_is_refused_for_another_pair_sample_or_config(
+    tmp_path: Path, assessment: Assessment, sample: AssessSample, assess_config: AssessConfig
+) -> None:
+    path = tmp_path / "reports" / "scorecard.json"
+    PairCard.of(RUNS, sample, assess_config, assessment).write(path)
+    card = PairCard.read(path)
+    card.check(RUNS, sample, assess_config)
+    assert card.scorecard == pytest.approx(assessment.scorecard(), nan_ok=True)
+    assert card.sample["test"] == 60 and card.sample["digest"] == sample.digest()
+
+    with pytest.raises(ConfigError, match="with other runs than given"):
+        card.check({**RUNS, "surrogate": "another-distill-run"}, sample, assess_config)
+    relabeled = replace(sample.golden[0], label=1 - int(sample.golden[0].label or 0))
+    with pytest.raises(ConfigError, match="with other sample than given"):
+        card.check(RUNS, replace(sample, golden=[relabeled, *sample.golden[1:]]), assess_config)
+    with pytest.raises(ConfigError, match="with other config than given"):
+        card.check(RUNS, sample, replace(assess_config, query_budget=5))
+    with pytest.raises(ConfigError, match="run the evaluate stage first"):
+        PairCard.read(tmp_path / "missing.json")
