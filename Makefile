@@ -11,7 +11,7 @@ SYNTH_N ?= 20000
 SYNTH_SEED ?= 7
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup data run test test-full bench lint
+.PHONY: help setup data run test test-fast bench lint docs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,11 +36,11 @@ data: setup  ## regenerate the default data into data/raw when missing and check
 run: data  ## run the whole DVC pipeline on the default data (dvc exp run)
 	dvc exp run
 
-test: setup  ## run the test suite (fast; CPU only)
+test: setup  ## run every test, the slow ones included (end-to-end DVC run, live server, tuning workers)
 	pytest
 
-test-full: setup  ## run every test, slow ones included
-	pytest -m ""
+test-fast: setup  ## run the tests not marked slow
+	pytest -m "not slow"
 
 bench: setup  ## run the benchmarks (they print their figures; bench_explain and bench_fidelity need `make run` first)
 	python bench/bench_data.py
@@ -48,6 +48,10 @@ bench: setup  ## run the benchmarks (they print their figures; bench_explain and
 	python bench/bench_explain.py
 	python bench/bench_fidelity.py
 
-lint: setup  ## ruff and mypy
+lint: setup  ## ruff (lint and format check) and mypy
 	ruff check src tests pipelines bench
+	ruff format --check src tests pipelines bench
 	mypy src
+
+docs: setup  ## regenerate the generated tables in README.md and docs/ from metrics/ and bench/results/
+	python -m alertlens.reporting.doc_tables

@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 
 from alertlens.config import load_params, project_root, section
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.pair_artifacts import log_distill_run, save_pair_surrogate
 from alertlens.surrogate.distill import distill_inputs, summary_line
 from alertlens.surrogate.model import SurrogateConfig
@@ -16,7 +16,7 @@ from alertlens.teacher.artifact import load_teacher
 from alertlens.tracking import flatten_params, stage_run, write_metrics_file
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")

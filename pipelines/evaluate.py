@@ -8,12 +8,12 @@ from pathlib import Path
 
 from alertlens.assess.run import EvaluationOutputs, pair_runs, run_evaluation
 from alertlens.config import load_params, project_root
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.tracking import write_metrics_file
 from alertlens.triage import TriagePair
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True)

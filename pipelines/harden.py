@@ -13,7 +13,7 @@ import mlflow
 
 from alertlens.alerts.dataset import load_split
 from alertlens.config import load_params, project_root
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.harden_report import harden_report
 from alertlens.teacher.artifact import load_teacher
 from alertlens.teacher.fit import held_out_splits
@@ -30,7 +30,7 @@ from alertlens.tracking import (
 CHECKPOINTS = Path("models/checkpoints/harden")  # crash recovery only; not a DVC output
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")

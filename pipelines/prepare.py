@@ -12,11 +12,11 @@ from alertlens.alerts.dataset import prepare_dataset, split_config
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig
 from alertlens.config import load_params, project_root
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.tracking import flatten_metrics, stage_run, write_metrics_file
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--input", type=Path, required=True, help="raw export file or directory")

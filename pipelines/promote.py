@@ -8,11 +8,11 @@ import argparse
 from pathlib import Path
 
 from alertlens.config import load_params, project_root
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.promotion.run import run_promotion
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")

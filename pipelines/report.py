@@ -8,12 +8,12 @@ from pathlib import Path
 
 from alertlens.cli.report import print_outcome
 from alertlens.config import load_params, project_root
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.reporting.headline import write_headline
 from alertlens.reporting.run import write_report
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="HTML page to write")

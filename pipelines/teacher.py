@@ -10,7 +10,7 @@ import mlflow
 from alertlens.alerts.dataset import load_split
 from alertlens.alerts.render import RenderConfig
 from alertlens.config import load_params, project_root
-from alertlens.errors import reports_errors, setup_logging
+from alertlens.errors import setup_logging, stage_errors
 from alertlens.teacher.fit import held_out_splits, summary_line, train_teacher
 from alertlens.teacher.pyfunc import publish_teacher
 from alertlens.tracking import flatten_metrics, stage_run, write_curves, write_metrics_file
@@ -18,7 +18,7 @@ from alertlens.tracking import flatten_metrics, stage_run, write_curves, write_m
 CHECKPOINTS = Path("models/checkpoints/teacher")  # crash recovery only; not a DVC output
 
 
-@reports_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared splits directory")

@@ -126,3 +126,8 @@ def test_config_validation_names_the_problem(toy_data_config: dict) -> None:
         DataMapping.from_config({**toy_data_config, "text_fields": ["nope"]})
     with pytest.raises(ValueError, match="type must be one of"):
         DataMapping.from_config({**toy_data_config, "fields": {"x": {"path": "x", "type": "date"}}})
+
+
+def test_a_data_config_missing_a_required_key_is_a_user_error_naming_it() -> None:
+    with pytest.raises(ValueError, match="missing required key\\(s\\) format, timestamp"):
+        DataMapping.from_config({"name": "mysoc", "fields": {}})

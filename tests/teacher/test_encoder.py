@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+import torch
 
 from alertlens.teacher.encoder import load_encoder, load_tokenizer, pick_device, unknown_token_rate
 from alertlens.teacher.fit import check_vocabulary
@@ -39,6 +40,15 @@ def test_unknown_token_rate_warns_for_text_the_vocabulary_lacks(
     assert "teacher.encoder" in caplog.text and f"{100 * rate:.1f}%" in caplog.text
 
 
-def test_pick_device_defaults_to_cpu_without_cuda() -> None:
-    assert pick_device("auto").type in ("cpu", "cuda")
-    assert pick_device("cpu").type == "cpu"
+def test_pick_device_defaults_to_cpu_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA device is available"):
+        pick_device("cuda")
+
+
+def test_pick_device_takes_cuda_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+    assert pick_device("cpu") == torch.device("cpu")

@@ -258,6 +258,9 @@ class DataMapping:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> DataMapping:
         """Build from the ``data`` section of the composed config (a plain dict)."""
+        missing = [key for key in ("name", "format", "timestamp") if key not in cfg]
+        if missing:
+            raise ValueError(f"data config: missing required key(s) {', '.join(missing)}")
         fields = [
             FieldMapping(name, spec) if isinstance(spec, str | list) else FieldMapping(name, **spec)
             for name, spec in (cfg.get("fields") or {}).items()

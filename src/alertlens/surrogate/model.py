@@ -31,7 +31,6 @@ BOOSTER_FILE = "booster.txt"
 META_FILE = "surrogate.json"
 
 
-
 @dataclass(frozen=True)
 class SurrogateConfig:
     """LightGBM settings (the ``surrogate`` config section)."""
