@@ -228,12 +228,12 @@ def decision_boundary(margins: np.ndarray, threshold: float, max_gap: float) -> 
     """Where the teacher's verdict changes among the margins it produced: halfway between the
     threshold and the highest margin below it, at most ``max_gap / 2`` below the threshold.
 
-    A bf16 teacher's margins come in steps (1/32 of a logit near -4.6), its false positives
-    saturate around its conservative threshold, and the threshold is itself one of those steps:
-    on the default data 8% of alerts score exactly at it (real, since the rule is >=). Soft
-    labels centred on the threshold give all of them 0.5, so the surrogate put half of them on
-    the wrong side; centred half a step lower they get the label of the side they are on. A
-    wider gap is not rounding but an empty stretch of margins, hence ``max_gap``.
+    A teacher's margins can come in steps (a bf16 head rounds them), its false positives
+    saturate around its conservative threshold, and the threshold is itself one of those steps,
+    so many alerts can score exactly at it (real, since the rule is >=). Soft labels centred on
+    the threshold give all of them 0.5 and the surrogate puts about half of them on the wrong
+    side; centred half a step lower they get the label of the side they are on. A wider gap is
+    not rounding but an empty stretch of margins, hence ``max_gap``.
     """
     below = margins[margins < threshold]
     if below.size == 0:

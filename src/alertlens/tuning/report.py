@@ -142,8 +142,8 @@ def write_experiment_config(
     chosen = report.chosen
     header = [
         "# @package _global_",
-        f"{MARKER} (study '{report.name}', trial {chosen.number}): "
-        + ", ".join(f"{k} {_short(v)}" for k, v in report.trial_dict(chosen)["values"].items()),
+        f"{MARKER} (study '{report.name}', trial {chosen.number}); the trial's figures are in "
+        "the study's summary.json (`--reports`).",
         f"# Reproduce it with `dvc exp run -S experiment={name}`.",
     ]
     body: dict[str, Any] = {}
