@@ -1,0 +1,1 @@
+"""Alerts: the normalized schema and decision rule, readers, mapping, ingest, rendering, splits."""

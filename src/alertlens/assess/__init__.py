@@ -1,0 +1,1 @@
+"""Assessing a teacher + surrogate pair: fidelity, faithfulness, robustness, one scorecard."""

@@ -1,1 +1,1 @@
-"""Promotion of a run's teacher + surrogate pair: scorecards, gates, registry decisions."""
+"""Promotion of a run's teacher + surrogate pair: gates against the champion, registry decisions."""

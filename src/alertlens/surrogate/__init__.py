@@ -1,0 +1,1 @@
+"""The surrogate: LightGBM on typed features, its transfer set, guided keywords, distillation."""

@@ -1,0 +1,1 @@
+"""The BERT teacher: encoder, batching, fine-tuning, adversarial training, scoring, attributions."""
