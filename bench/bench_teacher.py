@@ -2,7 +2,9 @@
 
 Runs on real rendered alerts from the synthetic generator, with the configured encoder
 (default all-MiniLM-L6-v2). On a GPU it also reports model FLOPs utilization (MFU) against the
-device's dense bf16 peak. Writes the figures to bench/results/teacher.json. Usage:
+device's dense bf16 peak. It also reports what ``precision: auto`` picks on this machine and
+why, and the thread counts the stages use, so the pick can be checked against the measured
+throughputs. Writes the figures to bench/results/teacher.json. Usage:
 
     python bench/bench_teacher.py [--encoder minilm] [--steps 8] [--max-length 96] [--repeats 3]
 """
@@ -13,6 +15,7 @@ import argparse
 import resource
 import statistics
 import time
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -24,6 +27,8 @@ from alertlens.config import load_group_option
 from alertlens.synth.generate import generate_alerts
 from alertlens.teacher.batching import EncodedSet, collate, encode
 from alertlens.teacher.encoder import autocast, load_encoder, pick_device
+from alertlens.teacher.precision import choose_precision
+from alertlens.threads import configure_threads
 
 # Dense bf16 peak FLOP/s, for MFU on the GPUs this project is measured on.
 GPU_PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
@@ -96,12 +101,15 @@ def main() -> None:
         "--infer", type=int, default=256, help="alerts scored per inference measurement"
     )
     args = parser.parse_args()
+    threads = configure_threads()  # as the teacher and harden stages do
     device = pick_device()
     gpu = torch.cuda.get_device_name() if device.type == "cuda" else "none"
     print(
         f"machine: {describe()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, GPU: {gpu}"
+        f"{threads.torch_threads} threads of {threads.usable_cores} usable cores, GPU: {gpu}"
     )
+    auto = choose_precision("auto", device)
+    print(f"precision auto picks {auto.precision}: {auto.reason}")
     model, tokenizer = load_encoder(args.encoder, args.max_length, seed=0)
     model.to(device)
     params = sum(p.numel() for p in model.parameters())
@@ -112,7 +120,13 @@ def main() -> None:
         f"encoder {args.encoder} ({params / 1e6:.1f}M parameters), max_length {args.max_length}, "
         f"{tokens_per_alert:.0f} tokens per alert on average; medians of {args.repeats} runs"
     )
-    figures: dict[str, Any] = {"encoder_parameters": params, "tokens_per_alert": tokens_per_alert}
+    figures: dict[str, Any] = {
+        "encoder_parameters": params,
+        "tokens_per_alert": tokens_per_alert,
+        "auto_precision": auto.precision,
+        "auto_precision_reason": auto.reason,
+        "threads": asdict(threads),
+    }
     for precision in ("fp32", "bf16"):
         step = statistics.median(
             statistics.median(

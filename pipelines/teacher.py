@@ -7,11 +7,11 @@ from pathlib import Path
 
 import mlflow
 
-from alertlens.alerts.dataset import load_split
+from alertlens.alerts.dataset import held_out_splits, load_split
 from alertlens.alerts.render import RenderConfig
 from alertlens.config import load_params, project_root
 from alertlens.errors import setup_logging, stage_errors
-from alertlens.teacher.fit import held_out_splits, summary_line, train_teacher
+from alertlens.teacher.fit import summary_line, train_teacher
 from alertlens.teacher.pyfunc import publish_teacher
 from alertlens.tracking import flatten_metrics, stage_run, write_curves, write_metrics_file
 
@@ -35,6 +35,8 @@ def main() -> None:
     with stage_run("teacher", params["tracking"], root) as run:
         mlflow.log_params({f"teacher.{k}": v for k, v in cfg.items()})
         fitted = train_teacher(cfg, render, train, held_out, CHECKPOINTS)
+        mlflow.log_param("teacher.precision_chosen", fitted.precision.precision)
+        mlflow.set_tag("alertlens.precision_reason", fitted.precision.reason)
         mlflow.log_metrics(flatten_metrics(fitted.metrics))
         publish_teacher(args.out, fitted.teacher, held_out.test[:4], run.info.run_id)
     write_metrics_file(args.metrics, fitted.metrics)

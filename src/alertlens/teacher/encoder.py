@@ -104,7 +104,8 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """bf16 autocast on CPU (AMX or AVX-512 BF16) or GPU; ``fp32`` disables it."""
+    """bf16 autocast on ``device``; ``fp32`` disables it. ``auto`` is resolved before, by
+    :func:`alertlens.teacher.precision.choose_precision`."""
     if precision not in ("bf16", "fp32"):
         raise ValueError(f"precision must be 'bf16' or 'fp32', got '{precision}'")
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -15,16 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from alertlens.alerts.dataset import load_split
+from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
 from alertlens.config import section
-from alertlens.metrics import binary_report, choose_threshold, sliced_report
+from alertlens.metrics import binary_report, choose_threshold, headline_figures, sliced_report
 from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.batching import EncodedSet, encode
 from alertlens.teacher.encoder import load_encoder, pick_device, unknown_token_rate
+from alertlens.teacher.precision import PrecisionChoice
 from alertlens.teacher.scoring import TeacherScorer
 from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
+from alertlens.threads import configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +60,6 @@ def check_vocabulary(
 
 
 @dataclass
-class HeldOut:
-    """The labeled splits a teacher is early-stopped, thresholded and tested on."""
-
-    validation: list[Alert]  # early stopping (the configured subsample)
-    threshold_set: list[Alert]  # the whole validation split
-    test: list[Alert]
-
-
-def held_out_splits(data_dir: Path, teacher_cfg: Mapping[str, Any]) -> HeldOut:
-    """Validation and test as the ``teacher`` config section subsamples them."""
-    seed = teacher_cfg["seed"]
-    return HeldOut(
-        validation=load_split(data_dir, "validation", teacher_cfg["validation_subsample"], seed),
-        # The threshold sits on the few lowest-scoring real alerts: choose it on the whole split.
-        threshold_set=load_split(data_dir, "validation"),
-        test=load_split(data_dir, "test", teacher_cfg["test_subsample"], seed),
-    )
-
-
-@dataclass
 class OperatingPoint:
     """The threshold chosen on validation and the metrics it gives."""
 
@@ -88,28 +70,9 @@ class OperatingPoint:
     def metrics(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
-            "validation": _headline(self.validation),
-            "test": {name: _headline(report) for name, report in self.test.items()},
+            "validation": headline_figures(self.validation),
+            "test": {name: headline_figures(report) for name, report in self.test.items()},
         }
-
-
-def _headline(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The figures worth a column in `dvc exp show` (the confusion counts stay in MLflow)."""
-    keys = (
-        "precision",
-        "recall",
-        "f1",
-        "accuracy",
-        "pr_auc",
-        "roc_auc",
-        "calibration_error",
-        "auto_close_share",
-        "n",
-    )
-    return {
-        key: (round(report[key], 5) if isinstance(report[key], float) else report[key])
-        for key in keys
-    }
 
 
 def operating_point(
@@ -160,6 +123,7 @@ class TeacherFit:
     point: OperatingPoint
     metrics: dict[str, Any]
     training: TrainResult
+    precision: PrecisionChoice  # what ``auto`` became, and why
 
 
 def train_teacher(
@@ -170,6 +134,7 @@ def train_teacher(
     checkpoint_dir: Path | None = None,
 ) -> TeacherFit:
     """Fine-tune the configured encoder (the ``teacher`` config section) and set its threshold."""
+    configure_threads()
     train_cfg, length = section(TrainConfig, cfg), cfg["max_length"]
     model, tokenizer = load_encoder(cfg["encoder"], length, cfg["seed"])
     unk_rate = check_vocabulary(tokenizer, train, render, cfg["unknown_token_warn"])
@@ -185,7 +150,7 @@ def train_teacher(
         cfg["encoder"],
         math.nan,
         length,
-        train_cfg.precision,
+        trainer.config.precision,  # concrete: the scorer and the harden stage read it
         cfg["recall_target"],
         render.to_dict(),
     )
@@ -203,4 +168,4 @@ def train_teacher(
         },
         **point.metrics(),
     }
-    return TeacherFit(teacher, point, metrics, result)
+    return TeacherFit(teacher, point, metrics, result, trainer.precision)

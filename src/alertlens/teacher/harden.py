@@ -14,6 +14,7 @@ from alertlens.teacher.adversarial import EmbeddingAttackConfig
 from alertlens.teacher.artifact import Teacher
 from alertlens.teacher.fit import encode_alerts
 from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
+from alertlens.threads import configure_threads
 
 
 def harden_teacher(
@@ -25,6 +26,7 @@ def harden_teacher(
 ) -> tuple[dict[str, Any], TrainResult]:
     """Fine-tune ``teacher`` in place (the ``harden`` config section): the training metrics and
     what happened in training."""
+    configure_threads()
     variants = evasion_variants(train, AugmentConfig.from_config(cfg["augment"]), cfg["seed"])
     train_cfg = section(TrainConfig, {**cfg, "precision": teacher.meta.precision})
     trainer = Trainer(

@@ -4,6 +4,7 @@ early stopping on validation PR-AUC, best-model checkpoints, optional embedding 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import random
 import time
@@ -21,6 +22,7 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 from alertlens.teacher.adversarial import EmbeddingAttackConfig, embedding_loss, find_perturbation
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate
 from alertlens.teacher.encoder import autocast
+from alertlens.teacher.precision import PRECISIONS, choose_precision
 from alertlens.teacher.scoring import predict_margins
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class TrainConfig:
     # would otherwise pick the least-hardened checkpoint.
     keep_best: bool = True
     class_weight: str = "balanced"  # balanced | none
-    precision: str = "bf16"
+    precision: str = "auto"  # auto | bf16 | fp32 (teacher.precision.choose_precision)
     seed: int = 17
 
     def __post_init__(self) -> None:
@@ -53,6 +55,8 @@ class TrainConfig:
             raise ValueError(
                 f"class_weight must be 'balanced' or 'none', got '{self.class_weight}'"
             )
+        if self.precision not in ("auto", *PRECISIONS):
+            raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got '{self.precision}'")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
 
@@ -136,7 +140,10 @@ def validation_pr_auc(
 
 
 class Trainer:
-    """Fine-tunes a sequence classifier; the best validation state is kept and restored."""
+    """Fine-tunes a sequence classifier; the best validation state is kept and restored.
+
+    ``auto`` precision is resolved here, once, to the concrete one (``self.config.precision``).
+    """
 
     def __init__(
         self,
@@ -148,7 +155,9 @@ class Trainer:
         checkpoint_dir: Path | None = None,
     ) -> None:
         self.model = model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
-        self.config, self.device, self.pad_id = config, device, pad_id
+        self.precision = choose_precision(config.precision, device)
+        self.config = dataclasses.replace(config, precision=self.precision.precision)
+        self.device, self.pad_id = device, pad_id
         self.adversary = adversary if adversary is not None and adversary.method != "none" else None
         self.checkpoint_dir = checkpoint_dir
 
