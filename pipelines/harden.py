@@ -11,12 +11,11 @@ from pathlib import Path
 
 import mlflow
 
-from alertlens.alerts.dataset import load_split
+from alertlens.alerts.dataset import held_out_splits, load_split
 from alertlens.config import load_params, project_root
 from alertlens.errors import setup_logging, stage_errors
 from alertlens.harden_report import harden_report
 from alertlens.teacher.artifact import load_teacher
-from alertlens.teacher.fit import held_out_splits
 from alertlens.teacher.harden import harden_teacher
 from alertlens.teacher.pyfunc import publish_teacher
 from alertlens.tracking import (

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from alertlens.alerts.split import SplitConfig
+from alertlens.baselines import FieldsBoosterConfig, TfidfConfig
 from alertlens.config import (
     ConfigError,
     compose,
@@ -94,8 +95,8 @@ def test_an_unknown_group_fails_composition(repo_root: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         compose(["+surogate.num_leaves=3"], root=repo_root)
     assert str(raised.value) == (
-        "unknown config key 'surogate'; valid keys of the config: data, features, teacher, "
-        "harden, surrogate, evaluate, gates, tracking, drift"
+        "unknown config key 'surogate'; valid keys of the config: data, features, baselines, "
+        "teacher, harden, surrogate, evaluate, gates, tracking, drift"
     )
 
 
@@ -256,6 +257,8 @@ LIBRARY_ONLY_FIELDS = {
     EmbeddingAttackConfig: set(),
     DriftConfig: set(),
     SplitConfig: set(),
+    TfidfConfig: set(),
+    FieldsBoosterConfig: set(),
 }
 
 

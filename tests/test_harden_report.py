@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from alertlens.alerts.dataset import HeldOut
 from alertlens.harden_report import OPERATING_POINTS, HardenReport, harden_report
 from alertlens.teacher.artifact import Teacher, TeacherMeta, load_teacher, save_teacher
 from alertlens.teacher.encoder import load_encoder, pick_device
-from alertlens.teacher.fit import HeldOut, OperatingPoint, set_operating_point
+from alertlens.teacher.fit import OperatingPoint, set_operating_point
 
 from .teacher.conftest import RENDER, toy_alerts
 

@@ -112,7 +112,7 @@ def test_dvc_exp_run_on_a_tiny_export(
         "false_positive"
     ] == pytest.approx(0.2 * labeled, abs=3)  # the tiny experiment's test share reached the stage
     shown = json.dumps(json.loads(_run(["dvc", "exp", "show", "--json"], repo, pipeline_env)))
-    stages = ("prepare", "teacher", "harden", "distill", "evaluate", "promote")
+    stages = ("prepare", "baselines", "teacher", "harden", "distill", "evaluate", "promote")
     assert all(f"metrics/{stage}.json" in shown for stage in stages)
 
     teacher = json.loads((repo / "metrics" / "teacher.json").read_text())

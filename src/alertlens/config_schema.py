@@ -69,6 +69,34 @@ class FeaturesSchema:
 
 
 @dataclass
+class TfidfSchema:
+    word_ngrams: list[int] = MISSING
+    char_ngrams: list[int] | None = MISSING
+    min_df: int = MISSING
+    max_features: int | None = MISSING
+    sublinear_tf: bool = MISSING
+    C: float = MISSING
+    max_iter: int = MISSING
+
+
+@dataclass
+class FieldsBoosterSchema:
+    num_leaves: int = MISSING
+    learning_rate: float = MISSING
+    n_estimators: int = MISSING
+    min_data_in_leaf: int = MISSING
+    early_stopping_rounds: int = MISSING
+    num_threads: int = MISSING
+    seed: int = MISSING
+
+
+@dataclass
+class BaselinesSchema:
+    tfidf: TfidfSchema = field(default_factory=TfidfSchema)
+    lightgbm: FieldsBoosterSchema = field(default_factory=FieldsBoosterSchema)
+
+
+@dataclass
 class TeacherSchema:
     encoder: str = MISSING
     max_length: int = MISSING
@@ -259,6 +287,7 @@ class ConfigSchema:
 
     data: DataSchema = field(default_factory=DataSchema)
     features: FeaturesSchema = field(default_factory=FeaturesSchema)
+    baselines: BaselinesSchema = field(default_factory=BaselinesSchema)
     teacher: TeacherSchema = field(default_factory=TeacherSchema)
     harden: HardenSchema = field(default_factory=HardenSchema)
     surrogate: SurrogateSchema = field(default_factory=SurrogateSchema)
@@ -272,6 +301,7 @@ class ConfigSchema:
 GROUP_SCHEMAS: dict[str, type] = {
     "data": DataSchema,
     "features": FeaturesSchema,
+    "baselines": BaselinesSchema,
     "teacher": TeacherSchema,
     "harden": HardenSchema,
     "surrogate": SurrogateSchema,

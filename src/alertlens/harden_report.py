@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.schema import Alert
 from alertlens.assess.robustness import compare_report, robustness_suite
 from alertlens.evasion.catalog import transforms_by_name
 from alertlens.teacher.artifact import Teacher
 from alertlens.teacher.fit import (
-    HeldOut,
     OperatingPoint,
     report_at,
     set_operating_point,

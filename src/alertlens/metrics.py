@@ -7,7 +7,7 @@ score is at or above the threshold. Labels are 1 (real) and 0 (false positive).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,6 +82,28 @@ def binary_report(scores: np.ndarray, labels: np.ndarray, threshold: float) -> d
         else None,
         "auto_close_share": tn / (tn + fp) if tn + fp else 0.0,
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
+    }
+
+
+# The figures of a report worth a column in `dvc exp show`; the confusion counts are left out.
+HEADLINE_KEYS = (
+    "precision",
+    "recall",
+    "f1",
+    "accuracy",
+    "pr_auc",
+    "roc_auc",
+    "calibration_error",
+    "auto_close_share",
+    "n",
+)
+
+
+def headline_figures(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`HEADLINE_KEYS` of a :func:`binary_report`, floats rounded to 5 decimals."""
+    return {
+        key: (round(report[key], 5) if isinstance(report[key], float) else report[key])
+        for key in HEADLINE_KEYS
     }
 
 

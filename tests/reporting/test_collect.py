@@ -16,7 +16,7 @@ def test_every_input_is_collected_with_flat_metric_keys(report_inputs: ReportInp
     assert report["notes"] == []
     assert report["challenger"]["versions"] == {"teacher": "2", "pair": "2"}
     metrics = report["challenger"]["metrics"]
-    assert sorted(metrics) == ["distill", "evaluate", "harden", "teacher"]
+    assert sorted(metrics) == ["baselines", "distill", "evaluate", "harden", "teacher"]
     # the same keys the stages logged to MLflow, so challenger and champion line up
     assert metrics["harden"]["robustness.balanced.hardened.overall.attack_success_rate"] == 0.0361
     assert metrics["evaluate"]["fidelity.test.by_source.edr.agreement"] == 0.9437
@@ -31,7 +31,7 @@ def test_missing_inputs_are_notes_not_errors(tmp_path: Path) -> None:
     assert report["decision"] is None
     assert report["challenger"]["metrics"] == {}
     assert report["plots"] == [] and report["explained"] == []
-    assert len(report["notes"]) == 7  # 4 stage files, decision, plots, explained alerts
+    assert len(report["notes"]) == 8  # 5 stage files, decision, plots, explained alerts
     assert (
         f"promotion decision not available: {tmp_path}/reports/promotion.json does not exist"
         in (report["notes"])

@@ -55,6 +55,10 @@ def tiny_results() -> Results:
                 "fidelity": {"test": {"agreement": 0.95597}, "adversarial": {"agreement": 1.0}},
                 "faithfulness": {"comprehensiveness_top3_vs_random": 10.688},
             },
+            "baselines": {
+                "tfidf_logreg": {"test": {"overall": overall(0.99329, 0.654, 0.88136, 0.811)}},
+                "lightgbm_fields": {"test": {"overall": overall(0.99329, 0.482, 0.8487, 0.615)}},
+            },
         },
         promotion={"promoted": True, "gates": [{"name": "floor:test.recall", "passed": True}] * 8},
     )
@@ -68,6 +72,8 @@ def test_results_table_from_tiny_metrics() -> None:
             "| Real alerts caught (recall), plain -> hardened teacher | 99.3% -> 100.0% |",
             "| F1, plain -> hardened teacher | 0.508 -> 0.526 |",
             "| PR-AUC, plain -> hardened teacher | 0.748 -> 0.748 |",
+            "| PR-AUC, baseline: TF-IDF + logistic regression on the text | 0.881 |",
+            "| PR-AUC, baseline: LightGBM on the typed fields | 0.849 |",
             "| False positives auto-closed, plain -> hardened teacher | 65.4% -> 67.4% |",
             "| Attack success rate at the SOC threshold, plain -> hardened | 0.50% -> 0.50% |",
             "| Attack success rate at the balanced point, plain -> hardened | 15.2% -> 4.1% |",
@@ -76,6 +82,15 @@ def test_results_table_from_tiny_metrics() -> None:
             "| Promotion | promoted (all 8 gates pass) |",
         ]
     )
+
+
+def test_results_say_the_baselines_have_not_run_without_their_metrics() -> None:
+    metrics = {stem: m for stem, m in tiny_results().metrics.items() if stem != "baselines"}
+    table = render("results", Results(metrics=metrics)).splitlines()
+    assert table[5:7] == [
+        "| PR-AUC, baseline: TF-IDF + logistic regression on the text | not run yet |",
+        "| PR-AUC, baseline: LightGBM on the typed fields | not run yet |",
+    ]
 
 
 def test_results_wait_for_the_stage_metrics() -> None:

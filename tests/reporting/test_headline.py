@@ -12,6 +12,7 @@ METRICS = {
         },
     },
     "teacher": {"test": {"overall": {"pr_auc": 0.748}}},
+    "baselines": {"tfidf_logreg": {"test": {"overall": {"pr_auc": 0.881}}}},
     "evaluate": {
         "fidelity": {"test": {"agreement": 0.956}, "adversarial": {"agreement": 1.0}},
         "faithfulness": {"comprehensiveness_top3_vs_random": 10.7},
@@ -29,6 +30,10 @@ def test_headline_copies_the_stage_figures_and_counts_failed_gates() -> None:
         "auto_close_share": 0.67,
     }
     assert figures["plain_teacher"] == {"pr_auc": 0.748}
+    assert figures["baselines"] == {
+        "tfidf_logreg": {"pr_auc": 0.881},
+        "lightgbm_fields": {"pr_auc": None},
+    }
     assert figures["attack_success_rate"] == {"soc": 0.005, "balanced": 0.041}
     assert figures["surrogate"] == {
         "agreement": {"test": 0.956, "golden": None, "adversarial": 1.0},

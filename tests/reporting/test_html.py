@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,63 @@ def test_stage_metrics_compare_challenger_with_champion_runs(report_inputs: Repo
         "n/a",
     ]
     assert row_of(page, "Git commit") == ["Git commit", "bf37819e", "0123abcd"]
+
+
+def test_teacher_vs_baselines_says_first_that_the_teacher_loses(
+    report_inputs: ReportInputs,
+) -> None:
+    page = render(CHAMPION, report_inputs)
+    verdict = (
+        '<div class="banner fail">The teacher loses to TF-IDF + logistic regression on the alert '
+        "text (PR-AUC 0.740 vs 0.881).</div>"
+    )
+    assert verdict in page and page.index(verdict) < page.index("Teacher before hardening")
+    assert row_of(page, "Model") == [
+        "Model",
+        "PR-AUC",
+        "ROC-AUC",
+        "Recall",
+        "F1",
+        "False positives auto-closed",
+    ]
+    assert row_of(page, "Deployed (hardened) teacher") == [
+        "Deployed (hardened) teacher",
+        "0.740",
+        "n/a",
+        "100.0%",
+        "0.469",
+        "n/a",
+    ]
+    assert row_of(page, "LightGBM on the typed fields") == [
+        "LightGBM on the typed fields",
+        "0.849",
+        "0.980",
+        "99.3%",
+        "0.654",
+        "81.0%",
+    ]
+
+
+def test_a_teacher_above_every_baseline_is_said_to_beat_them(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    stronger = {"test": {"overall": {"pr_auc": 0.9}}}
+    (inputs.metrics_dir / "harden.json").write_text(json.dumps(stronger))
+    page = render(CHAMPION, inputs)
+    assert (
+        '<div class="banner pass">The teacher beats every baseline (PR-AUC 0.900 vs 0.881, '
+        "TF-IDF + logistic regression on the alert text).</div>"
+    ) in page
+
+
+def test_without_the_baselines_stage_the_comparison_says_so(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    (inputs.metrics_dir / "baselines.json").unlink()
+    page = render(CHAMPION, inputs)
+    assert (
+        '<div class="banner neutral">No baseline figures: the baselines stage has not run.</div>'
+    ) in page
+    assert "baselines stage metrics not available:" in page
+    assert row_of(page, "LightGBM on the typed fields")[1:] == ["n/a"] * 5
 
 
 def test_plots_are_embedded_so_the_page_stands_alone(report_inputs: ReportInputs) -> None:

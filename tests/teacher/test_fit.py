@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from alertlens.alerts.dataset import HeldOut, held_out_splits
 from alertlens.alerts.schema import Alert
 from alertlens.config import compose
 from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.encoder import pick_device
-from alertlens.teacher.fit import HeldOut, held_out_splits, set_operating_point, train_teacher
+from alertlens.teacher.fit import set_operating_point, train_teacher
 
 from .conftest import RENDER, toy_alerts
 

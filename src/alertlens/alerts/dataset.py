@@ -148,3 +148,27 @@ def load_split(
         chosen.extend(members[: max(1, round(limit * len(members) / len(alerts)))])
     chosen.sort(key=lambda a: (a.timestamp, a.id))
     return chosen
+
+
+@dataclass
+class HeldOut:
+    """The labeled splits a model is early-stopped, thresholded and tested on."""
+
+    validation: list[Alert]  # early stopping (the configured subsample)
+    threshold_set: list[Alert]  # the whole validation split
+    test: list[Alert]
+
+
+def held_out_splits(data_dir: Path, teacher_cfg: Mapping[str, Any]) -> HeldOut:
+    """Validation and test as the ``teacher`` config section subsamples them.
+
+    The teacher, the hardened teacher and the baselines all read them here, so they are
+    thresholded and tested on the same alerts.
+    """
+    seed = teacher_cfg["seed"]
+    return HeldOut(
+        validation=load_split(data_dir, "validation", teacher_cfg["validation_subsample"], seed),
+        # The threshold sits on the few lowest-scoring real alerts: choose it on the whole split.
+        threshold_set=load_split(data_dir, "validation"),
+        test=load_split(data_dir, "test", teacher_cfg["test_subsample"], seed),
+    )

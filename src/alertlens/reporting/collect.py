@@ -22,7 +22,7 @@ from alertlens.tracking import flatten_metrics
 log = logging.getLogger(__name__)
 
 # Stage metrics files, in pipeline order; the keys name the MLflow stage runs too.
-STAGE_METRICS = ("teacher", "harden", "distill", "evaluate")
+STAGE_METRICS = ("baselines", "teacher", "harden", "distill", "evaluate")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

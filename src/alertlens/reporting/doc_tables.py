@@ -132,7 +132,8 @@ def _sources(report: Any) -> list[str]:
 
 
 def render_results(results: Results) -> str:
-    """README's summary: the teachers at the SOC threshold, robustness, the surrogate, promotion."""
+    """README's summary: the teachers at the SOC threshold beside the baselines, robustness, the
+    surrogate, promotion."""
     missing = _missing(results, "teacher", "harden", "evaluate")
     if missing:
         return missing
@@ -149,6 +150,12 @@ def render_results(results: Results) -> str:
             "pct",
         )
 
+    def baseline(name: str) -> str:
+        # metrics/baselines.json comes from a stage newer than some committed results.
+        if "baselines" not in results.metrics:
+            return "not run yet"
+        return fmt(results.value("baselines", f"{name}.test.overall.pr_auc"), "num3")
+
     agreement = "{} / {}".format(
         fmt(results.value("evaluate", "fidelity.test.agreement"), "pct"),
         fmt(results.value("evaluate", "fidelity.adversarial.agreement"), "pct"),
@@ -160,6 +167,8 @@ def render_results(results: Results) -> str:
         ],
         ["F1, plain -> hardened teacher", teachers("test.overall.f1", "num3")],
         ["PR-AUC, plain -> hardened teacher", teachers("test.overall.pr_auc", "num3")],
+        ["PR-AUC, baseline: TF-IDF + logistic regression on the text", baseline("tfidf_logreg")],
+        ["PR-AUC, baseline: LightGBM on the typed fields", baseline("lightgbm_fields")],
         [
             "False positives auto-closed, plain -> hardened teacher",
             teachers("test.overall.auto_close_share", "pct"),

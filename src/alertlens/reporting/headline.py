@@ -1,6 +1,7 @@
 """The dozen figures a reviewer compares across experiments (`dvc exp show`), in one small
-metrics file: the deployed teacher, its robustness, the surrogate's fidelity and faithfulness,
-and the promotion decision. Every figure is copied from the stage metrics, never recomputed."""
+metrics file: the deployed teacher beside the classical baselines, its robustness, the
+surrogate's fidelity and faithfulness, and the promotion decision. Every figure is copied from
+the stage metrics, never recomputed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ SOURCES: dict[str, tuple[str, str]] = {
     "teacher.f1": ("harden", "test.overall.f1"),
     "teacher.auto_close_share": ("harden", "test.overall.auto_close_share"),
     "plain_teacher.pr_auc": ("teacher", "test.overall.pr_auc"),
+    "baselines.tfidf_logreg.pr_auc": ("baselines", "tfidf_logreg.test.overall.pr_auc"),
+    "baselines.lightgbm_fields.pr_auc": ("baselines", "lightgbm_fields.test.overall.pr_auc"),
     "attack_success_rate.soc": ("harden", "robustness.soc.hardened.overall.attack_success_rate"),
     "attack_success_rate.balanced": (
         "harden",

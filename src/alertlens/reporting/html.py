@@ -36,6 +36,7 @@ def page_context(report: Mapping[str, Any], tracking_uri: str) -> dict[str, Any]
         "challenger_pair": audit.pair_text((decision or {}).get("challenger_versions")),
         "champion": champion,
         "champion_pair": None if champion is None else audit.pair_text(champion["versions"]),
+        "baselines": sections.baselines_table(challenger_metrics),
         "teacher": sections.teacher_table(challenger_metrics, champion_metrics),
         "surrogate": sections.surrogate_table(challenger_metrics, champion_metrics),
         "robustness": sections.robustness_summary(challenger_metrics, champion_metrics),
