@@ -22,7 +22,7 @@ DECISION = {"promoted": False, "gates": [{"passed": True}, {"passed": False}, {"
 
 
 def test_headline_copies_the_stage_figures_and_counts_failed_gates() -> None:
-    figures = headline(METRICS, DECISION)
+    figures = headline(METRICS, DECISION)["headline"]
     assert figures["teacher"] == {
         "pr_auc": 0.75,
         "recall": 1.0,
@@ -46,6 +46,7 @@ def test_without_a_decision_the_promotion_figures_are_null(tmp_path: Path) -> No
     for stage, metrics in METRICS.items():
         (tmp_path / f"{stage}.json").write_text(json.dumps(metrics))
     out = tmp_path / "headline.json"
-    figures = write_headline(tmp_path, tmp_path / "no-decision.json", out)
-    assert json.loads(out.read_text()) == figures
+    written = write_headline(tmp_path, tmp_path / "no-decision.json", out)
+    assert json.loads(out.read_text()) == written
+    figures = written["headline"]
     assert (figures["promoted"], figures["gates_failed"]) == (None, None)

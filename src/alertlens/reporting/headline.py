@@ -45,7 +45,9 @@ def dotted(metrics: Mapping[str, Any], key: str) -> Any:
 
 
 def headline(metrics: Mapping[str, Mapping[str, Any]], decision: Mapping[str, Any] | None) -> dict:
-    """The headline figures from stage metrics (by stage name) and the promotion decision."""
+    """The headline figures from stage metrics (by stage name) and the promotion decision,
+    under one ``headline`` key: `dvc exp show` then names every column ``headline.<figure>``,
+    unique across metrics files, so ``--keep '^headline\.'`` selects them."""
     flat: dict[str, Any] = {
         key: dotted(metrics.get(stage, {}), source) for key, (stage, source) in SOURCES.items()
     }
@@ -59,7 +61,7 @@ def headline(metrics: Mapping[str, Mapping[str, Any]], decision: Mapping[str, An
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return nested
+    return {"headline": nested}
 
 
 def write_headline(metrics_dir: Path, decision_path: Path, out: Path) -> dict:
