@@ -47,7 +47,7 @@ def dotted(metrics: Mapping[str, Any], key: str) -> Any:
 def headline(metrics: Mapping[str, Mapping[str, Any]], decision: Mapping[str, Any] | None) -> dict:
     """The headline figures from stage metrics (by stage name) and the promotion decision,
     under one ``headline`` key: `dvc exp show` then names every column ``headline.<figure>``,
-    unique across metrics files, so ``--keep '^headline\.'`` selects them."""
+    unique across metrics files, so ``dvc exp show --keep '^headline'`` selects them."""
     flat: dict[str, Any] = {
         key: dotted(metrics.get(stage, {}), source) for key, (stage, source) in SOURCES.items()
     }
