@@ -14,47 +14,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from alertlens.machine import cpu_model, precision_flags, usable_cores
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
-CPUINFO = Path("/proc/cpuinfo")
-
-# The instruction sets that decide whether bf16 autocast pays on a CPU: AMX runs bf16 matmuls
-# in tiles, AVX-512 BF16 only converts and dot-products in vector registers, AVX2/FMA is the
-# fp32 floor (docs/decisions/2026-11-21-bf16-autocast.md).
-PRECISION_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 LIBRARIES = ("torch", "lightgbm", "numpy")
-
-
-def cpu_name(cpuinfo: Path = CPUINFO) -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags(cpuinfo: Path = CPUINFO) -> list[str]:
-    """The :data:`PRECISION_FLAGS` this CPU has, in that order (none known off Linux)."""
-    if not cpuinfo.exists():
-        return []
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            present = set(line.split(":", 1)[1].split())
-            return [flag for flag in PRECISION_FLAGS if flag in present]
-    return []
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (a container or ``taskset`` may allow fewer than exist)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def describe() -> str:
     """'AMD EPYC, 2 cores'."""
-    return f"{cpu_name()}, {os.cpu_count()} cores"
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def machine() -> dict[str, Any]:
@@ -65,10 +34,10 @@ def machine() -> dict[str, Any]:
     recorded only when the script has imported torch already.
     """
     described: dict[str, Any] = {
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "usable_cores": usable_cores(),
-        "flags": cpu_flags(),
+        "flags": precision_flags(),
         "python": platform.python_version(),
     }
     for library in LIBRARIES:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from alertlens.machine import usable_cores
+
 log = logging.getLogger(__name__)
 
 # The values of TOKENIZERS_PARALLELISM that HF tokenizers reads as "off"; any other turns it on.
@@ -23,13 +25,6 @@ class ThreadCounts:
     torch_threads: int
     torch_interop_threads: int
     tokenizers_parallel: bool
-
-
-def usable_cores() -> int:
-    """Cores this process may run on: a container or ``taskset`` may allow fewer than exist."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def configure_threads() -> ThreadCounts:

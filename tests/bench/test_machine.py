@@ -15,6 +15,8 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
+from alertlens.machine import precision_flags
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -28,29 +30,6 @@ def _load_machine() -> ModuleType:
 
 
 machine = _load_machine()
-
-CPUINFO = """processor\t: 0
-model name\t: Intel(R) Xeon(R) Platinum 8480+
-flags\t\t: fpu sse2 amx_tile avx512f avx2 fma avx512_bf16 amx_bf16 avx512vl
-"""
-
-
-def test_flags_are_the_precision_flags_present_in_a_fixed_order(tmp_path: Path) -> None:
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(CPUINFO)
-    assert machine.cpu_flags(cpuinfo) == [
-        "avx2",
-        "fma",
-        "avx512f",
-        "avx512_bf16",
-        "amx_tile",
-        "amx_bf16",
-    ]
-    assert machine.cpu_name(cpuinfo) == "Intel(R) Xeon(R) Platinum 8480+"
-
-
-def test_no_cpuinfo_means_no_flags(tmp_path: Path) -> None:
-    assert machine.cpu_flags(tmp_path / "absent") == []
 
 
 def test_machine_describes_cpu_cores_and_versions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +49,7 @@ def test_machine_describes_cpu_cores_and_versions(monkeypatch: pytest.MonkeyPatc
     assert described["usable_cores"] == len(os.sched_getaffinity(0))
     assert described["python"] == platform.python_version()
     assert described["numpy"] == importlib.metadata.version("numpy")
-    assert described["flags"] == machine.cpu_flags()
+    assert described["flags"] == precision_flags()
 
 
 def test_machine_reports_the_gpu_only_once_torch_is_imported(

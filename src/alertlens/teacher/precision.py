@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import statistics
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +22,12 @@ from typing import Any
 
 import torch
 
+from alertlens.machine import CPUINFO, PRECISION_FLAGS, cpu_flags, cpu_model
+
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("bf16", "fp32")
-CPUINFO = Path("/proc/cpuinfo")
 CACHE_ENV = "ALERTLENS_CACHE_DIR"
-# The CPU flags that decide what bf16 costs; they go into the cache key.
-PRECISION_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 # bf16 must beat fp32 by this factor: a near tie is within timing noise, and fp32 keeps the
 # scores' full resolution.
 BF16_MIN_SPEEDUP = 1.10
@@ -74,27 +71,13 @@ def _automatic(device: torch.device, cpuinfo: Path) -> PrecisionChoice:
     return _measured(machine_key(cpuinfo, flags))
 
 
-def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
-    """The CPU's feature flags: /proc/cpuinfo on Linux, else what torch detects."""
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return frozenset(line.split(":", 1)[1].split())
-        return frozenset()
-    detected: Mapping[str, Any] = getattr(torch.cpu, "get_capabilities", dict)()
-    return frozenset(name for name, present in detected.items() if present is True)
-
-
 def machine_key(cpuinfo: Path, flags: frozenset[str]) -> str:
     """What the measurement depends on: CPU model and flags, torch version, thread count."""
-    model = platform.processor() or platform.machine()
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     relevant = ",".join(flag for flag in PRECISION_FLAGS if flag in flags)
-    return f"{model} | {relevant} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    return (
+        f"{cpu_model(cpuinfo)} | {relevant} | torch {torch.__version__} | "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 def cache_file() -> Path:
