@@ -1,8 +1,17 @@
 from pathlib import Path
 
 import mlflow
+import pytest
 
-from alertlens.tracking import flatten_metrics, flatten_params, resolve_tracking_uri, stage_run
+from alertlens.config import ConfigError
+from alertlens.tracking import (
+    flatten_metrics,
+    flatten_params,
+    read_run_record,
+    resolve_tracking_uri,
+    stage_run,
+    write_run_record,
+)
 
 
 def test_relative_sqlite_uri_becomes_absolute(tmp_path: Path) -> None:
@@ -40,3 +49,13 @@ def test_stage_run_logs_to_the_project_store(tmp_path: Path, monkeypatch) -> Non
         mlflow.get_experiment_by_name("unit").artifact_location
         == (tmp_path / "mlartifacts").resolve().as_uri()
     )
+
+
+def test_a_run_record_reads_back_and_a_missing_one_says_what_to_run(tmp_path: Path) -> None:
+    write_run_record(tmp_path / "stage", "abc123", model_uri="models:/m/1")
+    assert read_run_record(tmp_path / "stage") == {
+        "mlflow_run_id": "abc123",
+        "model_uri": "models:/m/1",
+    }
+    with pytest.raises(ConfigError, match="run.json is missing: run the pipeline stages first"):
+        read_run_record(tmp_path / "other")

@@ -6,7 +6,6 @@ use.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from alertlens.serving.pair_model import log_pair_model
 from alertlens.surrogate.artifact import save_surrogate_dir
 from alertlens.surrogate.distill import DistillInputs
 from alertlens.surrogate.model import SurrogateModel
-from alertlens.tracking import write_run_record
+from alertlens.tracking import read_run_record, write_run_record
 from alertlens.triage import PAIR_MODEL_TAG
 
 
@@ -63,7 +62,7 @@ def log_distill_run(
     )
     mlflow.lightgbm.log_model(model.booster, name="surrogate_booster")
     mlflow.log_artifacts(str(surrogate_dir), artifact_path="surrogate")
-    teacher_run = json.loads((teacher_dir / "run.json").read_text())
+    teacher_run = read_run_record(teacher_dir)
     mlflow.set_tags(
         {
             "alertlens.teacher_run": teacher_run["mlflow_run_id"],

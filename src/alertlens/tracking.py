@@ -12,6 +12,10 @@ from typing import Any
 
 import mlflow
 
+from alertlens.config import ConfigError
+
+RUN_RECORD = "run.json"  # beside a stage's outputs: the MLflow run that made them
+
 SQLITE_PREFIX = "sqlite:///"
 
 
@@ -111,9 +115,18 @@ def write_run_record(directory: Path, run_id: str, **extra: str) -> None:
     """``run.json`` beside a stage's outputs: later stages find the MLflow run through DVC, never
     through "the latest run", which may be one the run cache skipped."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "run.json").write_text(
+    (directory / RUN_RECORD).write_text(
         json.dumps({"mlflow_run_id": run_id, **extra}, indent=2) + "\n"
     )
+
+
+def read_run_record(directory: Path) -> dict[str, str]:
+    """The record :func:`write_run_record` left in ``directory``."""
+    path = Path(directory) / RUN_RECORD
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: run the pipeline stages first")
+    record: dict[str, str] = json.loads(path.read_text())
+    return record
 
 
 def use_project_store(root: Path) -> str:

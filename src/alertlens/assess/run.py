@@ -17,7 +17,7 @@ from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import load_sample
 from alertlens.assess.scorecard import AssessedPair, Assessment, PairCard, assess_pair
 from alertlens.explain.types import Explanation
-from alertlens.tracking import flatten_metrics, stage_run, write_curves
+from alertlens.tracking import flatten_metrics, read_run_record, stage_run, write_curves
 
 ARTIFACT_DIR = "evaluation"
 
@@ -49,7 +49,7 @@ def deletion_curves(faithfulness: Mapping[str, Any]) -> list[dict[str, float]]:
 def pair_runs(teacher_dir: Path, surrogate_dir: Path) -> dict[str, str]:
     """The MLflow runs that made a pair (the ``run.json`` of its harden and distill stages)."""
     return {
-        name: json.loads((Path(directory) / "run.json").read_text())["mlflow_run_id"]
+        name: read_run_record(directory)["mlflow_run_id"]
         for name, directory in (("teacher", teacher_dir), ("surrogate", surrogate_dir))
     }
 

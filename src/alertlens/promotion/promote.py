@@ -9,7 +9,6 @@ as tags, and into an MLflow run.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -36,6 +35,7 @@ from alertlens.registry import (
     registered_pair,
     tag_pair,
 )
+from alertlens.tracking import RUN_RECORD, read_run_record
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,11 @@ class Challenger:
     def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path) -> Challenger:
         records = []
         for directory in (teacher_dir, surrogate_dir):
-            path = Path(directory) / "run.json"
-            if not path.is_file():
-                raise ConfigError(f"{path} is missing: run the pipeline stages first")
-            record = json.loads(path.read_text())
+            record = read_run_record(directory)
             if "model_uri" not in record:
                 raise ConfigError(
-                    f"{path} names no logged model (model_uri): rerun that stage with this version"
+                    f"{Path(directory) / RUN_RECORD} names no logged model (model_uri): rerun "
+                    "that stage with this version"
                 )
             records.append(record)
         return cls(records[0], records[1])

@@ -31,6 +31,7 @@ from alertlens.explain.engine import TreeShapEngine
 from alertlens.surrogate.distill import DistillInputs, distill_inputs
 from alertlens.surrogate.model import SurrogateConfig, SurrogateModel
 from alertlens.teacher.artifact import load_teacher
+from alertlens.tracking import RUN_RECORD
 from alertlens.tuning.space import SearchSpace, with_params
 from alertlens.tuning.storage import tune_dir
 from alertlens.tuning.study import (
@@ -174,7 +175,7 @@ def inputs_key(teacher_dir: Path, data_dir: Path, cfg: Mapping[str, Any]) -> str
     }
     # run.json names the MLflow run, not the weights: the same teacher may be logged twice.
     teacher_files = [
-        p for p in sorted(teacher_dir.iterdir()) if p.is_file() and p.name != "run.json"
+        p for p in sorted(teacher_dir.iterdir()) if p.is_file() and p.name != RUN_RECORD
     ]
     data_files = [data_dir / f"{name}.jsonl" for name in ("train", "validation", "unlabeled")]
     package = Path(alertlens.__file__).parent
