@@ -13,6 +13,8 @@ from alertlens.config import (
     compose,
     load_group_option,
     load_params,
+    lookup,
+    nested,
     project_root,
     section,
 )
@@ -272,3 +274,14 @@ def test_library_defaults_equal_the_yaml_defaults(cls: type, composed: dict[str,
     assert {name: value for name, value in defaults.items() if name in node} == {
         name: node[name] for name in defaults if name in node
     }
+
+
+def test_dotted_keys_nest_and_look_up() -> None:
+    tree = nested({"a.b": 1, "a.c": 2, "d": 3})
+    assert tree == {"a": {"b": 1, "c": 2}, "d": 3}
+    assert (lookup(tree, "a.c"), lookup(tree, "d"), lookup(tree, "a.x"), lookup(None, "a")) == (
+        2,
+        3,
+        None,
+        None,
+    )

@@ -221,3 +221,24 @@ def _composition_error(error: Exception) -> str:
     # Hydra names the file it was merging: "In 'experiment/tiny': ConfigKeyError raised ..."
     source = str(error).split("'")[1] if str(error).startswith("In '") else None
     return _schema_error(cause) + (f" (in {CONF_DIR}/{source}.yaml)" if source else "")
+
+
+def nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys -> nested mappings (``{"a.b": 1}`` -> ``{"a": {"b": 1}}``)."""
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        *parents, last = name.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return tree
+
+
+def lookup(data: Any, key: str) -> Any:
+    """The value at a dotted key of nested mappings (``test.overall.recall``); None when absent."""
+    for part in key.split("."):
+        if not isinstance(data, Mapping) or part not in data:
+            return None
+        data = data[part]
+    return data

@@ -2,7 +2,7 @@ import optuna
 import pytest
 
 from alertlens.config import ConfigError
-from alertlens.tuning.space import SearchSpace, config_diff, deep_merge, nested, with_params
+from alertlens.tuning.space import SearchSpace, config_diff, deep_merge, with_params
 
 from .conftest import tune_config
 
@@ -37,7 +37,6 @@ def test_current_values_and_applying_params() -> None:
     }
     updated = with_params(CFG, {"surrogate.num_leaves": 31})
     assert updated["surrogate"]["num_leaves"] == 31 and CFG["surrogate"]["num_leaves"] == 15
-    assert nested({"a.b": 1, "a.c": 2, "d": 3}) == {"a": {"b": 1, "c": 2}, "d": 3}
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alertlens.config import lookup
 from alertlens.reporting.formatting import attack_label, defined, fmt, gate_label, metric_label
 
 OPENING = re.compile(r"^<!-- generated:(?P<name>[\w-]+) -->$", re.M)
@@ -69,15 +70,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DocTablesError(f"cannot read {path}: {exc}") from None
-
-
-def lookup(data: Any, key: str) -> Any:
-    """The value at a dotted key of nested dicts (``test.overall.recall``); None when absent."""
-    for part in key.split("."):
-        if not isinstance(data, Mapping) or part not in data:
-            return None
-        data = data[part]
-    return data
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from alertlens.config import lookup, nested
+
 # headline key -> (stage metrics file, dotted key in it)
 SOURCES: dict[str, tuple[str, str]] = {
     "teacher.pr_auc": ("harden", "test.overall.pr_auc"),
@@ -34,34 +36,17 @@ SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
-def dotted(metrics: Mapping[str, Any], key: str) -> Any:
-    """``metrics["a"]["b"]`` for ``"a.b"``; None when any part is missing."""
-    value: Any = metrics
-    for part in key.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def headline(metrics: Mapping[str, Mapping[str, Any]], decision: Mapping[str, Any] | None) -> dict:
     """The headline figures from stage metrics (by stage name) and the promotion decision,
     under one ``headline`` key: `dvc exp show` then names every column ``headline.<figure>``,
     unique across metrics files, so ``dvc exp show --keep '^headline'`` selects them."""
     flat: dict[str, Any] = {
-        key: dotted(metrics.get(stage, {}), source) for key, (stage, source) in SOURCES.items()
+        key: lookup(metrics.get(stage), source) for key, (stage, source) in SOURCES.items()
     }
     gates = (decision or {}).get("gates") or []
     flat["promoted"] = None if decision is None else int(bool(decision.get("promoted")))
     flat["gates_failed"] = None if decision is None else sum(not g["passed"] for g in gates)
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        *parents, leaf = key.split(".")
-        node = nested
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return {"headline": nested}
+    return {"headline": nested(flat)}
 
 
 def write_headline(metrics_dir: Path, decision_path: Path, out: Path) -> dict:

@@ -20,9 +20,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
-from alertlens.config import ConfigError
+from alertlens.config import ConfigError, nested
 from alertlens.tuning.plots import plot_study
-from alertlens.tuning.space import deep_merge, nested
+from alertlens.tuning.space import deep_merge
 from alertlens.tuning.study import BASELINE, PARENT_RUN, StudyKind
 
 MARKER = "# Written by `alertlens tune`"

@@ -128,18 +128,6 @@ def with_params(cfg: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, 
     return updated
 
 
-def nested(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted params -> the nested mapping a config file holds."""
-    tree: dict[str, Any] = {}
-    for name, value in params.items():
-        *parents, last = name.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return tree
-
-
 def config_diff(cfg: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
     """The nested keys whose values in ``cfg`` differ from ``reference`` (lists compare whole)."""
     diff: dict[str, Any] = {}
