@@ -56,7 +56,9 @@ def main() -> None:
                 hardened, cfg, train, held_out.validation, CHECKPOINTS
             )
             curves = result.curves()
-        report = harden_report(plain, hardened, held_out, cfg, tcfg["recall_target"])
+        report = harden_report(
+            plain, hardened, held_out, cfg, tcfg["recall_target"], tcfg["threshold_rule"]
+        )
         metrics = {"training": training, **report.metrics()}
         mlflow.log_metrics(flatten_metrics(metrics))
         mlflow.log_dict(report.robustness, "robustness.json")

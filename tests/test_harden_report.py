@@ -9,9 +9,10 @@ import pytest
 
 from alertlens.alerts.dataset import HeldOut
 from alertlens.harden_report import OPERATING_POINTS, HardenReport, harden_report
+from alertlens.operating_point import OperatingPoint
 from alertlens.teacher.artifact import Teacher, TeacherMeta, load_teacher, save_teacher
 from alertlens.teacher.encoder import load_encoder, pick_device
-from alertlens.teacher.fit import OperatingPoint, set_operating_point
+from alertlens.teacher.fit import set_operating_point
 
 from .teacher.conftest import RENDER, toy_alerts
 
@@ -67,6 +68,8 @@ def test_identical_teachers_get_the_same_threshold_and_the_same_attack_results(
         "threshold",
         "validation",
         "test",
+        "test_by_group",
+        "test_groups",
         "plain_test_f1",
         "clean_f1_drop_points",
         "robustness",

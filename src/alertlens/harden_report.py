@@ -15,9 +15,9 @@ from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.schema import Alert
 from alertlens.assess.robustness import compare_report, robustness_suite
 from alertlens.evasion.catalog import transforms_by_name
+from alertlens.operating_point import OperatingPoint
 from alertlens.teacher.artifact import Teacher
 from alertlens.teacher.fit import (
-    OperatingPoint,
     report_at,
     set_operating_point,
     summary_line,
@@ -92,13 +92,16 @@ def harden_report(
     held_out: HeldOut,
     cfg: Mapping[str, Any],
     recall_target: float,
+    threshold_rule: str = "worst_group",
 ) -> HardenReport:
     """Set the hardened teacher's threshold, then compare both teachers clean and under attack
     (``cfg``: the ``harden`` config section)."""
     # One memoizing scorer per teacher: the suites at both operating points attack the same
     # test alerts with mostly the same rewrites, so each text meets the model once.
     scorers = {"plain": plain.scorer(memoize=True), "hardened": hardened.scorer(memoize=True)}
-    point = set_operating_point(hardened, scorers["hardened"], held_out, recall_target)
+    point = set_operating_point(
+        hardened, scorers["hardened"], held_out, recall_target, threshold_rule
+    )
     # The teacher stage chose the plain threshold on this same whole validation split.
     plain_test = report_at(scorers["plain"], held_out.test, plain.meta.threshold)
     attacked = [a for a in held_out.test if a.label == 1][: cfg["attack"]["alerts"]]

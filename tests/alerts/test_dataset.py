@@ -4,6 +4,7 @@ from pathlib import Path
 from alertlens.alerts.dataset import prepare_dataset, read_alerts, split_config
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text
+from alertlens.alerts.split import GROUP_TEST, SPLITS
 from alertlens.config import load_group_option
 from alertlens.synth.generate import write_synthetic
 
@@ -25,9 +26,12 @@ def test_synthetic_export_splits_by_time_without_leaks(tmp_path: Path, repo_root
     prepared = _prepare(data_cfg, tmp_path / "raw", tmp_path / "prepared")
     splits = {
         name: list(read_alerts(tmp_path / "prepared" / f"{name}.jsonl"))
-        for name in ("train", "validation", "test", "unlabeled")
+        for name in ("train", "validation", "test", GROUP_TEST, "unlabeled")
     }
     assert sum(len(alerts) for alerts in splits.values()) == prepared.ingest["accepted"] == 1500
+    # One tenant is held out of training altogether (split.held_out_groups: 1).
+    assert {a.group for a in splits[GROUP_TEST]} == {"umbrella"}
+    assert all(a.group != "umbrella" for name in SPLITS for a in splits[name])
     assert {name: prepared.splits[name]["rows"] for name in splits} == {
         n: len(a) for n, a in splits.items()
     }
@@ -36,6 +40,7 @@ def test_synthetic_export_splits_by_time_without_leaks(tmp_path: Path, repo_root
     render = RenderConfig.from_data_config(data_cfg)
     texts = {name: {render_text(a, render) for a in alerts} for name, alerts in splits.items()}
     assert not texts["train"] & texts["test"] and not texts["validation"] & texts["test"]
+    assert not texts["train"] & texts[GROUP_TEST]
     by_source = prepared.splits["train"]["by_source"]
     assert set(by_source) == {"auth", "edr", "ids", "waf"}
     assert sum(s["rows"] for s in by_source.values()) == len(splits["train"])

@@ -3,7 +3,13 @@ from collections import Counter
 
 import pytest
 
-from alertlens.alerts.split import SplitConfig, SplitKey, assign_splits
+from alertlens.alerts.split import (
+    GROUP_TEST,
+    SplitConfig,
+    SplitKey,
+    assign_splits,
+    held_out_group_names,
+)
 
 
 def _keys(n: int, seed: int = 0, groups: int = 20, duplicates: bool = True) -> list[SplitKey]:
@@ -32,7 +38,8 @@ def test_duplicate_texts_never_straddle_splits(strategy: str) -> None:
     keys = _keys(3000)
     splits = assign_splits(keys, SplitConfig(strategy=strategy))
     assert _leaks(keys, splits, "digest") == set()
-    assert set(splits) == {"train", "validation", "test", "unlabeled"}
+    held_out = set() if strategy == "group" else {GROUP_TEST}  # the group strategy ignores it
+    assert set(splits) == {"train", "validation", "test", "unlabeled"} | held_out
 
 
 def test_group_split_keeps_each_group_in_one_split() -> None:
@@ -95,3 +102,41 @@ def test_split_config_validates() -> None:
         SplitConfig(strategy="by_magic")
     with pytest.raises(ValueError, match="sum below 1"):
         SplitConfig(validation=0.5, test=0.5)
+
+
+def test_held_out_groups_never_reach_training_and_form_their_own_split() -> None:
+    keys = _keys(3000, groups=5)
+    config = SplitConfig(strategy="time", held_out_groups=2, seed=1)
+    held_out = held_out_group_names(keys, config)
+    assert len(held_out) == 2 and held_out == held_out_group_names(keys, config)  # seeded
+    splits = assign_splits(keys, config)
+    for key, name in zip(keys, splits, strict=True):
+        assert (name == GROUP_TEST) == (key.group in held_out)
+    assert _leaks(keys, splits, "digest") == set()
+
+
+def test_a_duplicate_shared_with_a_held_out_group_goes_with_it() -> None:
+    keys = [
+        SplitKey(0.0, "a", 0, "east"),
+        SplitKey(1.0, "b", 1, "east"),
+        SplitKey(2.0, "shared", 0, "east"),
+        SplitKey(3.0, "shared", 1, "west"),
+        SplitKey(4.0, "c", 0, "west"),
+        SplitKey(5.0, "d", 1, "east"),
+        SplitKey(6.0, "e", 0, "west"),
+    ]
+    config = SplitConfig(strategy="time", validation=0.2, test=0.2, held_out_groups=1)
+    (held_out,) = held_out_group_names(keys, config)
+    splits = assign_splits(keys, config)
+    # Whichever group is held out, the text both groups share never reaches training.
+    assert splits[2:4] == [GROUP_TEST, GROUP_TEST]
+    for key, name in zip(keys, splits, strict=True):
+        assert name == GROUP_TEST or key.group != held_out
+
+
+def test_holding_out_every_group_is_refused_and_no_groups_hold_out_none() -> None:
+    keys = _keys(100, groups=2)
+    with pytest.raises(ValueError, match="held_out_groups is 2 but the data has 2 group"):
+        assign_splits(keys, SplitConfig(held_out_groups=2))
+    ungrouped = [SplitKey(float(i), f"d{i}", i % 2, None) for i in range(20)]
+    assert GROUP_TEST not in assign_splits(ungrouped, SplitConfig(held_out_groups=1))

@@ -146,6 +146,8 @@ def test_teacher_vs_baselines_says_first_that_the_teacher_loses(
         "text (PR-AUC 0.740 vs 0.881).</div>"
     )
     assert verdict in page and page.index(verdict) < page.index("Teacher before hardening")
+    # No group was held out in these metrics: only the test split's rows.
+    assert "tenants never trained on" not in page
     assert row_of(page, "Model") == [
         "Model",
         "PR-AUC",
@@ -154,16 +156,16 @@ def test_teacher_vs_baselines_says_first_that_the_teacher_loses(
         "F1",
         "False positives auto-closed",
     ]
-    assert row_of(page, "Deployed (hardened) teacher") == [
-        "Deployed (hardened) teacher",
+    assert row_of(page, "Deployed (hardened) teacher, test split") == [
+        "Deployed (hardened) teacher, test split",
         "0.740",
         "n/a",
         "100.0%",
         "0.469",
         "n/a",
     ]
-    assert row_of(page, "LightGBM on the typed fields") == [
-        "LightGBM on the typed fields",
+    assert row_of(page, "LightGBM on the typed fields, test split") == [
+        "LightGBM on the typed fields, test split",
         "0.849",
         "0.980",
         "99.3%",
@@ -191,7 +193,18 @@ def test_without_the_baselines_stage_the_comparison_says_so(tmp_path: Path) -> N
         '<div class="banner neutral">No baseline figures: the baselines stage has not run.</div>'
     ) in page
     assert "baselines stage metrics not available:" in page
-    assert row_of(page, "LightGBM on the typed fields")[1:] == ["n/a"] * 5
+    assert row_of(page, "LightGBM on the typed fields, test split")[1:] == ["n/a"] * 5
+
+
+def test_the_tenants_held_out_from_training_get_their_own_rows(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    path = inputs.metrics_dir / "baselines.json"
+    metrics = json.loads(path.read_text())
+    metrics["tfidf_logreg"]["test_groups"] = {"overall": {"pr_auc": 0.71, "recall": 0.95}}
+    path.write_text(json.dumps(metrics))
+    page = render(CHAMPION, inputs)
+    row = row_of(page, "TF-IDF + logistic regression on the alert text, tenants never trained on")
+    assert row[1:] == ["0.710", "n/a", "95.0%", "n/a", "n/a"]
 
 
 def test_plots_are_embedded_so_the_page_stands_alone(report_inputs: ReportInputs) -> None:

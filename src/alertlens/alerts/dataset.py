@@ -11,7 +11,7 @@ import json
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ from alertlens.alerts.ingest import AlertStream
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text, text_digest
 from alertlens.alerts.schema import Alert
-from alertlens.alerts.split import SplitConfig, SplitKey, assign_splits
+from alertlens.alerts.split import GROUP_TEST, SplitConfig, SplitKey, assign_splits
 
-SPLIT_FILES = ("train", "validation", "test", "unlabeled")
+SPLIT_FILES = ("train", "validation", "test", GROUP_TEST, "unlabeled")
 REJECTED_FILE = "rejected.jsonl"
 
 
@@ -74,7 +74,7 @@ def prepare_dataset(
     out_dir: Path,
     max_reject_ratio: float,
 ) -> PreparedData:
-    """Ingest ``source`` into ``out_dir/{train,validation,test,unlabeled,rejected}.jsonl``."""
+    """Ingest ``source`` into ``out_dir/<split>.jsonl`` (SPLIT_FILES) and ``rejected.jsonl``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     staged = out_dir / ".accepted.jsonl.tmp"
     keys: list[SplitKey] = []
@@ -134,7 +134,10 @@ def load_split(
     Stratifying keeps rare sources and the rare real class represented when a stage trains on
     a subsample to fit its time budget.
     """
-    alerts = [a for a in read_alerts(prepared_dir / f"{name}.jsonl") if a.label is not None]
+    path = prepared_dir / f"{name}.jsonl"
+    if name == GROUP_TEST and not path.is_file():
+        return []  # prepared before groups were held out
+    alerts = [a for a in read_alerts(path) if a.label is not None]
     if limit is None or limit >= len(alerts):
         return alerts
     strata: dict[tuple[int | None, str], list[Alert]] = defaultdict(list)
@@ -157,6 +160,9 @@ class HeldOut:
     validation: list[Alert]  # early stopping (the configured subsample)
     threshold_set: list[Alert]  # the whole validation split
     test: list[Alert]
+    # Alerts of the groups held out from training (data.split.held_out_groups), subsampled as
+    # the test split; empty when none are held out.
+    test_groups: list[Alert] = field(default_factory=list)
 
 
 def held_out_splits(data_dir: Path, teacher_cfg: Mapping[str, Any]) -> HeldOut:
@@ -171,4 +177,5 @@ def held_out_splits(data_dir: Path, teacher_cfg: Mapping[str, Any]) -> HeldOut:
         # The threshold sits on the few lowest-scoring real alerts: choose it on the whole split.
         threshold_set=load_split(data_dir, "validation"),
         test=load_split(data_dir, "test", teacher_cfg["test_subsample"], seed),
+        test_groups=load_split(data_dir, GROUP_TEST, teacher_cfg["test_subsample"], seed),
     )

@@ -8,17 +8,26 @@ Units, not alerts, are then assigned to splits:
 - ``group``: units shuffled with the seed, filled in order;
 - ``random``: shuffled within each label stratum, so class balance is kept per split.
 
+With ``held_out_groups: N`` (time and random strategies; default 1), N groups chosen with the seed are kept
+out of training and validation altogether: every alert of theirs forms the ``test_groups``
+split, how the models do on a tenant or network they never saw (the other groups are split as
+above). A unit that holds an alert of a held-out group goes there whole.
+
 Unlabeled alerts travel with their unit; those in training units form the ``unlabeled`` split.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+log = logging.getLogger(__name__)
+
 SPLITS = ("train", "validation", "test")
+GROUP_TEST = "test_groups"  # the alerts of the groups held out from training and validation
 STRATEGIES = ("time", "group", "random")
 
 
@@ -32,10 +41,16 @@ class SplitConfig:
     validation: float = 0.15
     test: float = 0.15
     seed: int = 13
+    # Groups never trained on: the test_groups split. The group strategy ignores it: its test
+    # split already holds out whole groups.
+    held_out_groups: int = 1
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"split.strategy must be one of {STRATEGIES}, got '{self.strategy}'")
+        if self.held_out_groups < 0:
+            raise ValueError("split.held_out_groups must be 0 or more")
+
         if not (0 < self.validation < 1 and 0 < self.test < 1 and self.validation + self.test < 1):
             raise ValueError("split.validation and split.test must be in (0, 1) and sum below 1")
 
@@ -107,9 +122,28 @@ def _fill(units: list[list[int]], keys: Sequence[SplitKey], config: SplitConfig)
     return assignment
 
 
+def held_out_group_names(keys: Sequence[SplitKey], config: SplitConfig) -> set[str]:
+    """The ``held_out_groups`` groups kept out of training, chosen with the seed."""
+    groups = sorted({key.group for key in keys if key.group})
+    if config.strategy == "group" or not config.held_out_groups or not groups:
+        if config.held_out_groups and config.strategy != "group":
+            log.warning("split.held_out_groups: the data has no groups (data.group); none held out")
+        return set()
+    if config.held_out_groups >= len(groups):
+        raise ValueError(
+            f"split.held_out_groups is {config.held_out_groups} but the data has "
+            f"{len(groups)} group(s) (data.group): at least one must remain to train on"
+        )
+    random.Random(config.seed).shuffle(groups)
+    return set(groups[: config.held_out_groups])
+
+
 def assign_splits(keys: Sequence[SplitKey], config: SplitConfig) -> list[str]:
-    """Split name per alert: train, validation, test, or unlabeled."""
+    """Split name per alert: train, validation, test, test_groups, or unlabeled."""
     units = _units(keys, by_group=config.strategy == "group")
+    held_out = held_out_group_names(keys, config)
+    unseen = [unit for unit in units if any(keys[i].group in held_out for i in unit)]
+    units = [unit for unit in units if not any(keys[i].group in held_out for i in unit)]
     rng = random.Random(config.seed)
     if config.strategy == "time":
         units.sort(key=lambda unit: min(keys[i].timestamp for i in unit))
@@ -128,6 +162,7 @@ def assign_splits(keys: Sequence[SplitKey], config: SplitConfig) -> list[str]:
         for label in sorted(strata, key=lambda v: -1 if v is None else v):
             rng.shuffle(strata[label])
             assignment.update(_fill(strata[label], keys, config))
+    assignment.update({index: GROUP_TEST for unit in unseen for index in unit})
     # Unlabeled alerts of training units serve distillation; in validation/test units they
     # stay put (label null) so no text crosses splits.
     return [

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from alertlens.alerts.dataset import load_split
 from alertlens.alerts.ingest import read_export
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import TRUE_POSITIVE, Alert
+from alertlens.alerts.split import GROUP_TEST
 from alertlens.assess.config import AssessConfig
 from alertlens.config import ConfigError, load_group_option
 from alertlens.evasion.augment import evasion_variants
@@ -25,15 +26,23 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AssessSample:
-    """The test split's sample, the golden set, and evasion variants of the sample's real alerts."""
+    """The test split's sample, the golden set, evasion variants of the sample's real alerts, and
+    a sample of the groups held out from training (``test_groups``; empty when none are)."""
 
     test: list[Alert]
     golden: list[Alert]
     adversarial: list[Alert]
+    test_groups: list[Alert] = field(default_factory=list)
 
     def datasets(self) -> dict[str, list[Alert]]:
-        """Each set that has alerts, by name: ``test``, ``golden``, ``adversarial``."""
-        named = {"test": self.test, "golden": self.golden, "adversarial": self.adversarial}
+        """Each set that has alerts, by name: ``test``, ``golden``, ``adversarial``,
+        ``test_groups``."""
+        named = {
+            "test": self.test,
+            "golden": self.golden,
+            "adversarial": self.adversarial,
+            GROUP_TEST: self.test_groups,
+        }
         return {name: alerts for name, alerts in named.items() if alerts}
 
     def explained(self, config: AssessConfig) -> list[Alert]:
@@ -80,4 +89,6 @@ def load_sample(
         read_golden(root / golden.path, golden.data_config or data_cfg) if golden.path else []
     )
     real = [a for a in test if a.label == TRUE_POSITIVE]
-    return AssessSample(test, golden_alerts, evasion_variants(real, config.augment, config.seed))
+    unseen = load_split(data_dir, GROUP_TEST, config.test_subsample, config.seed)
+    variants = evasion_variants(real, config.augment, config.seed)
+    return AssessSample(test, golden_alerts, variants, unseen)
