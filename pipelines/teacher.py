@@ -12,6 +12,7 @@ from alertlens.alerts.render import RenderConfig
 from alertlens.config import load_params, project_root
 from alertlens.errors import setup_logging, stage_errors
 from alertlens.teacher.fit import summary_line, train_teacher
+from alertlens.teacher.prior import prior_config
 from alertlens.teacher.pyfunc import publish_teacher
 from alertlens.tracking import flatten_metrics, stage_run, write_curves, write_metrics_file
 
@@ -31,10 +32,13 @@ def main() -> None:
     cfg, render = params["teacher"], RenderConfig.from_data_config(params["data"])
     train = load_split(args.data, "train", cfg["train_subsample"], cfg["seed"])
     held_out = held_out_splits(args.data, cfg)
+    prior = prior_config(cfg, params["baselines"])
+    # The prior learns from the whole training split: it trains in seconds.
+    prior_train = None if prior is None else load_split(args.data, "train", None, cfg["seed"])
 
     with stage_run("teacher", params["tracking"], root) as run:
         mlflow.log_params({f"teacher.{k}": v for k, v in cfg.items()})
-        fitted = train_teacher(cfg, render, train, held_out, CHECKPOINTS)
+        fitted = train_teacher(cfg, render, train, held_out, CHECKPOINTS, prior, prior_train)
         mlflow.log_param("teacher.precision_chosen", fitted.precision.precision)
         mlflow.set_tag("alertlens.precision_reason", fitted.precision.reason)
         mlflow.log_metrics(flatten_metrics(fitted.metrics))

@@ -14,22 +14,24 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from sklearn.metrics import average_precision_score
 
 from alertlens.alerts.dataset import HeldOut, held_out_splits
 from alertlens.alerts.render import RenderConfig
 from alertlens.alerts.schema import Alert
 from alertlens.baselines import (
-    UNGROUPED,
     FieldsBooster,
     FieldsBoosterConfig,
     TfidfConfig,
     TfidfLogreg,
-    baseline_metrics,
+    fit_baselines,
+    load_baselines,
     measure,
 )
 from alertlens.config import ConfigError, compose, section
 from alertlens.features.spec import FeatureSpec
 from alertlens.metrics import HEADLINE_KEYS
+from alertlens.operating_point import UNGROUPED
 
 REPO = Path(__file__).resolve().parents[1]
 RENDER = RenderConfig(fields=("rule_name", "command_line"))
@@ -121,7 +123,8 @@ def test_the_threshold_is_the_score_of_the_kth_real_validation_alert() -> None:
 def test_reports_come_overall_per_source_and_per_group_with_the_teachers_keys() -> None:
     scorer = TfidfLogreg.fit(toy_alerts(200, seed=0), RENDER, FAST_TFIDF)
     metrics = measure(scorer, held_out(), 0.99)
-    assert list(metrics) == ["threshold", "validation", "test", "test_by_group"]
+    assert list(metrics) == ["threshold", "validation", "test", "test_by_group", "test_groups"]
+    assert metrics["test_groups"] == {}  # no group was held out from training
     assert set(metrics["test"]) == {"overall", "edr", "waf"}
     assert set(metrics["test_by_group"]) == {"acme", "globex", UNGROUPED}
     reports = [metrics["validation"], *metrics["test"].values(), *metrics["test_by_group"].values()]
@@ -144,7 +147,7 @@ def test_both_baselines_are_deterministic_for_a_seed() -> None:
     train, splits = toy_alerts(300, seed=0, noise=0.15), held_out(noise=0.15)
 
     def figures(seed: int) -> dict[str, Any]:
-        metrics = baseline_metrics(_params(seed=seed, num_threads=1), train, splits)
+        metrics = fit_baselines(_params(seed=seed, num_threads=1), train, splits).metrics
         return {name: {**m, "train_seconds": None} for name, m in metrics.items()}
 
     first = figures(seed=3)
@@ -195,7 +198,7 @@ def test_the_stage_writes_both_baselines_on_the_teachers_test_sample(tmp_path: P
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     command = [sys.executable, str(REPO / "pipelines" / "baselines.py"), "--data", "prepared"]
     result = subprocess.run(
-        [*command, "--metrics", "metrics/baselines.json"],
+        [*command, "--out", "models/baselines", "--metrics", "metrics/baselines.json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -210,3 +213,12 @@ def test_the_stage_writes_both_baselines_on_the_teachers_test_sample(tmp_path: P
         assert written[name]["validation"]["n"] == 120  # thresholded on the whole split
         assert f"baselines: {name}: test PR-AUC" in result.stdout
     assert written["tfidf_logreg"]["test"]["overall"]["pr_auc"] == 1.0
+    saved = load_baselines(tmp_path / "models" / "baselines")
+    assert list(saved) == ["tfidf_logreg", "lightgbm_fields"]
+    scores = saved["tfidf_logreg"](teachers_test)  # the saved model scores as the measured one
+    assert average_precision_score([a.label for a in teachers_test], scores) == 1.0
+
+
+def test_loading_baselines_that_were_never_saved_names_the_stage(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="run the baselines stage first"):
+        load_baselines(tmp_path)

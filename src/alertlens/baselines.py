@@ -15,8 +15,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import joblib
 import lightgbm as lgb
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -26,15 +28,12 @@ from sklearn.pipeline import FeatureUnion
 from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
-from alertlens.config import section
+from alertlens.config import ConfigError, section
 from alertlens.features.extract import FeatureExtractor
 from alertlens.features.spec import FeatureSpec
-from alertlens.metrics import binary_report, choose_threshold, headline_figures, sliced_report
+from alertlens.operating_point import Scorer, labels_of, operating_point
 
 log = logging.getLogger(__name__)
-
-Scorer = Callable[[Sequence[Alert]], np.ndarray]  # alerts -> logit scores, like the teacher's
-UNGROUPED = "ungrouped"  # the group slice of alerts that carry no group
 
 
 def _check_ngrams(name: str, ngrams: Sequence[int]) -> None:
@@ -108,30 +107,48 @@ class FieldsBoosterConfig:
         }
 
 
-def _labels(alerts: Sequence[Alert]) -> np.ndarray:
-    return np.array([int(a.label or 0) for a in alerts])
+@dataclass
+class TfidfText:
+    """TF-IDF n-grams + class-balanced logistic regression over texts; scores are logits.
+
+    The TF-IDF baseline, and the teacher's wide part (``alertlens.teacher.prior``).
+    """
+
+    vectorizer: FeatureUnion
+    model: LogisticRegression
+
+    @classmethod
+    def fit(
+        cls, texts: Sequence[str], labels: Sequence[int] | np.ndarray, config: TfidfConfig
+    ) -> TfidfText:
+        vectorizer = config.vectorizer()
+        matrix = vectorizer.fit_transform(list(texts))
+        # Balanced class weights, as the teacher trains: the logits' scale stays comparable.
+        model = LogisticRegression(C=config.C, class_weight="balanced", max_iter=config.max_iter)
+        model.fit(matrix, np.asarray(labels, dtype=int))
+        return cls(vectorizer, model)
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        matrix = self.vectorizer.transform(list(texts))
+        return np.asarray(self.model.decision_function(matrix), dtype=np.float64)
 
 
 @dataclass
 class TfidfLogreg:
-    """TF-IDF n-grams of the rendered alert text, class-balanced logistic regression on top."""
+    """The TF-IDF baseline on alerts: :class:`TfidfText` over the rendered alert text."""
 
-    vectorizer: FeatureUnion
-    model: LogisticRegression
+    text_model: TfidfText
     render: RenderConfig
 
     @classmethod
     def fit(cls, alerts: Sequence[Alert], render: RenderConfig, config: TfidfConfig) -> TfidfLogreg:
-        vectorizer = config.vectorizer()
-        matrix = vectorizer.fit_transform([render_text(a, render) for a in alerts])
-        # Balanced class weights, as the teacher trains: the logits' scale stays comparable.
-        model = LogisticRegression(C=config.C, class_weight="balanced", max_iter=config.max_iter)
-        model.fit(matrix, _labels(alerts))
-        return cls(vectorizer, model, render)
+        texts = [render_text(a, render) for a in alerts]
+        return cls(TfidfText.fit(texts, labels_of(alerts), config), render)
 
     def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
-        matrix = self.vectorizer.transform([render_text(a, self.render) for a in alerts])
-        return np.asarray(self.model.decision_function(matrix), dtype=float)
+        return self.text_model.score_texts([render_text(a, self.render) for a in alerts])
 
 
 @dataclass
@@ -150,9 +167,9 @@ class FieldsBooster:
         config: FieldsBoosterConfig,
     ) -> FieldsBooster:
         extractor = FeatureExtractor(spec)
-        train = lgb.Dataset(extractor.extract_frame(alerts), _labels(alerts))
+        train = lgb.Dataset(extractor.extract_frame(alerts), labels_of(alerts))
         valid = lgb.Dataset(
-            extractor.extract_frame(early_stop), _labels(early_stop), reference=train
+            extractor.extract_frame(early_stop), labels_of(early_stop), reference=train
         )
         booster = lgb.train(
             config.lightgbm_params(),
@@ -169,31 +186,45 @@ class FieldsBooster:
         return np.asarray(self.booster.predict(frame, raw_score=True), dtype=float)
 
 
-def measure(scorer: Scorer, held_out: HeldOut, recall_target: float) -> dict[str, Any]:
-    """The threshold for ``recall_target`` on the whole validation split, then the test figures
-    overall, per source (``test``) and per group (``test_by_group``), as metrics/teacher.json."""
-    validation, test = held_out.threshold_set, held_out.test
-    val_scores, val_labels = scorer(validation), _labels(validation)
-    threshold = choose_threshold(val_scores, val_labels, recall_target)
-    scores, labels = scorer(test), _labels(test)
-    by_source = sliced_report(scores, labels, [a.source for a in test], threshold)
-    by_group = sliced_report(scores, labels, [a.group or UNGROUPED for a in test], threshold)
-    return {
-        "threshold": threshold,
-        "validation": headline_figures(binary_report(val_scores, val_labels, threshold)),
-        "test": {name: headline_figures(report) for name, report in by_source.items()},
-        "test_by_group": {
-            name: headline_figures(report) for name, report in by_group.items() if name != "overall"
-        },
-    }
+def measure(
+    scorer: Scorer, held_out: HeldOut, recall_target: float, rule: str = "worst_group"
+) -> dict[str, Any]:
+    """The threshold for ``recall_target`` on the whole validation split (by ``rule``, as the
+    teacher's), then the test figures overall, per source and per group, and on the held-out
+    groups, as metrics/teacher.json."""
+    return operating_point(scorer, held_out, recall_target, rule).metrics()
 
 
-def baseline_metrics(
+BASELINES_FILE = "baselines.joblib"
+
+
+@dataclass
+class FittedBaselines:
+    """Both baselines fitted, by name, and their metrics (``metrics/baselines.json``)."""
+
+    scorers: dict[str, Scorer]
+    metrics: dict[str, dict[str, Any]]
+
+    def save(self, directory: Path) -> None:
+        """The fitted baselines, for the evaluate stage to score the pair's alerts with."""
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.scorers, directory / BASELINES_FILE)
+
+
+def load_baselines(directory: Path) -> dict[str, Scorer]:
+    """The baselines :meth:`FittedBaselines.save` wrote, by name."""
+    path = Path(directory) / BASELINES_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: run the baselines stage first")
+    return dict(joblib.load(path))
+
+
+def fit_baselines(
     params: Mapping[str, Any], train: Sequence[Alert], held_out: HeldOut
-) -> dict[str, dict[str, Any]]:
+) -> FittedBaselines:
     """Fit both baselines on ``train`` and measure them on ``held_out`` (``params`` is the
     composed config: its ``baselines``, ``data``, ``features`` and ``teacher`` sections)."""
-    cfg = params["baselines"]
+    cfg, teacher = params["baselines"], params["teacher"]
     render = RenderConfig.from_data_config(params["data"])
     spec = FeatureSpec.from_config(params["features"])
     tfidf = section(TfidfConfig, cfg["tfidf"])
@@ -202,18 +233,19 @@ def baseline_metrics(
         "tfidf_logreg": lambda: TfidfLogreg.fit(train, render, tfidf),
         "lightgbm_fields": lambda: FieldsBooster.fit(train, held_out.validation, spec, booster),
     }
+    scorers: dict[str, Scorer] = {}
     metrics = {}
     for name, fit in fitters.items():
         log.info("baseline %s: training on %d alerts", name, len(train))
         start = time.perf_counter()
-        scorer = fit()
+        scorers[name] = fit()
         seconds = time.perf_counter() - start
         metrics[name] = {
             "train_alerts": len(train),
             "train_seconds": round(seconds, 2),
-            **measure(scorer, held_out, params["teacher"]["recall_target"]),
+            **measure(scorers[name], held_out, teacher["recall_target"], teacher["threshold_rule"]),
         }
-    return metrics
+    return FittedBaselines(scorers, metrics)
 
 
 def summary_line(name: str, metrics: Mapping[str, Any]) -> str:

@@ -64,6 +64,8 @@ def test_train_teacher_fits_sets_the_threshold_and_reports_the_stage_metrics() -
         "threshold",
         "validation",
         "test",
+        "test_by_group",
+        "test_groups",
     ]
     assert fitted.metrics["rows"] == {"train": 48, "validation": 12, "test": 9}
     assert fitted.metrics["training"]["steps"] == 3  # 48 alerts in batches of 16, one epoch

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel
 
+from alertlens.teacher.batching import with_prior
+
 METHODS = ("none", "fgm", "pgd")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -61,13 +63,15 @@ def embedding_loss(
     labels: torch.Tensor,
     loss_fn: LossFn,
     delta: torch.Tensor | None = None,
+    prior: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Loss with ``delta`` added to the word embeddings; returns (loss, embeddings used)."""
+    """Loss with ``delta`` added to the word embeddings and the wide part's ``prior`` logit to
+    the margin; returns (loss, embeddings used)."""
     embeds = model.get_input_embeddings()(input_ids)
     if delta is not None:
         embeds = embeds + delta
     logits = model(inputs_embeds=embeds, attention_mask=attention_mask).logits
-    return loss_fn(logits.float(), labels), embeds
+    return loss_fn(with_prior(logits.float(), prior), labels), embeds
 
 
 def find_perturbation(
@@ -78,6 +82,7 @@ def find_perturbation(
     loss_fn: LossFn,
     config: EmbeddingAttackConfig,
     first_grad: torch.Tensor,
+    prior: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """FGM: one step along the clean gradient. PGD: K projected steps from there.
 
@@ -91,7 +96,7 @@ def find_perturbation(
         return delta.detach()
     for _ in range(config.steps - 1):
         delta = delta.detach().requires_grad_(True)
-        loss, _ = embedding_loss(model, input_ids, attention_mask, labels, loss_fn, delta)
+        loss, _ = embedding_loss(model, input_ids, attention_mask, labels, loss_fn, delta, prior)
         (grad,) = torch.autograd.grad(loss, delta)
         delta = project(delta + config.pgd_step * _per_token_unit(grad, mask), config.epsilon)
     return delta.detach()

@@ -1,4 +1,5 @@
-"""The saved teacher: ``save_pretrained`` model + tokenizer + how to render and decide."""
+"""The saved teacher: ``save_pretrained`` model + tokenizer + how to render and decide, and the
+wide part's text prior where it has one (``alertlens.teacher.prior``)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from transformers import (
 
 from alertlens.alerts.render import RenderConfig
 from alertlens.alerts.schema import verdict_of
+from alertlens.baselines import TfidfText
 from alertlens.metrics import sigmoid
 from alertlens.teacher.encoder import pick_device
+from alertlens.teacher.prior import load_prior, save_prior
 from alertlens.teacher.scoring import TeacherScorer
 
 META_FILE = "alertlens_teacher.json"
@@ -45,6 +48,7 @@ class Teacher:
     tokenizer: PreTrainedTokenizerBase
     meta: TeacherMeta
     device: torch.device
+    prior: TfidfText | None = None  # the wide part: its logit adds to the encoder's margin
 
     @property
     def render(self) -> RenderConfig:
@@ -65,6 +69,7 @@ class Teacher:
             self.meta.precision,
             batch_size,
             memoize,
+            self.prior,
         )
 
 
@@ -74,6 +79,8 @@ def save_teacher(directory: Path, teacher: Teacher) -> None:
     teacher.model.save_pretrained(directory)
     teacher.tokenizer.save_pretrained(directory)
     (directory / META_FILE).write_text(json.dumps(asdict(teacher.meta), indent=2) + "\n")
+    if teacher.prior is not None:
+        save_prior(teacher.prior, directory)
 
 
 def load_teacher(directory: Path, device: str = "auto") -> Teacher:
@@ -87,7 +94,9 @@ def load_teacher(directory: Path, device: str = "auto") -> Teacher:
         str(directory), local_files_only=True
     )
     tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-    return Teacher(model.to(torch_device).eval(), tokenizer, meta, torch_device)
+    return Teacher(
+        model.to(torch_device).eval(), tokenizer, meta, torch_device, load_prior(Path(directory))
+    )
 
 
 def score_frame(teacher: Teacher, texts: list[str]) -> pd.DataFrame:

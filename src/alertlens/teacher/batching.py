@@ -6,16 +6,19 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
 class EncodedSet:
-    """Token ids per text (unpadded) and labels; padding happens per batch."""
+    """Token ids per text (unpadded), labels and, for a wide-and-deep teacher, each text's prior
+    logit (``alertlens.teacher.prior``); padding happens per batch."""
 
     input_ids: list[list[int]]
     labels: list[int]
+    prior: list[float] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -25,11 +28,22 @@ class EncodedSet:
 
 
 def encode(
-    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], labels: Sequence[int], max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    max_length: int,
+    prior: Sequence[float] | np.ndarray | None = None,
 ) -> EncodedSet:
     """Tokenize once, truncating to ``max_length`` tokens."""
     ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
-    return EncodedSet(input_ids=ids, labels=list(labels))
+    return EncodedSet(ids, list(labels), None if prior is None else [float(p) for p in prior])
+
+
+def with_prior(logits: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
+    """Two-class logits with the prior logit added to the "real" class (so to the margin)."""
+    if prior is None:
+        return logits
+    return logits + torch.stack([torch.zeros_like(prior), prior], dim=1).to(logits.dtype)
 
 
 def bucketed_batches(
@@ -65,11 +79,15 @@ def collate(
     for r, row in enumerate(rows):
         ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[r, : len(row)] = 1
-    return {
+    batch = {
         "input_ids": ids.to(device),
         "attention_mask": mask.to(device),
         "labels": torch.tensor([data.labels[i] for i in indices], dtype=torch.long, device=device),
     }
+    if data.prior is not None:
+        prior = [data.prior[i] for i in indices]
+        batch["prior"] = torch.tensor(prior, dtype=torch.float32, device=device)
+    return batch
 
 
 def iterate(

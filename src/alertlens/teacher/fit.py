@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,15 @@ import numpy as np
 from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
+from alertlens.baselines import TfidfConfig
 from alertlens.config import section
-from alertlens.metrics import binary_report, choose_threshold, headline_figures, sliced_report
+from alertlens.metrics import sliced_report
+from alertlens.operating_point import OperatingPoint, operating_point
 from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.batching import EncodedSet, encode
 from alertlens.teacher.encoder import load_encoder, pick_device, unknown_token_rate
 from alertlens.teacher.precision import PrecisionChoice
+from alertlens.teacher.prior import fit_prior
 from alertlens.teacher.scoring import TeacherScorer
 from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
 from alertlens.threads import configure_threads
@@ -31,16 +34,20 @@ from alertlens.threads import configure_threads
 log = logging.getLogger(__name__)
 
 
+PriorLogits = Callable[[Sequence[str]], "Sequence[float] | np.ndarray"]  # texts -> prior logits
+
+
 def encode_alerts(
-    tokenizer: Any, alerts: Sequence[Alert], render: RenderConfig, max_length: int
+    tokenizer: Any,
+    alerts: Sequence[Alert],
+    render: RenderConfig,
+    max_length: int,
+    prior_logits: PriorLogits | None = None,
 ) -> EncodedSet:
-    """Render and tokenize labeled alerts."""
-    return encode(
-        tokenizer,
-        [render_text(a, render) for a in alerts],
-        [int(a.label or 0) for a in alerts],
-        max_length,
-    )
+    """Render and tokenize labeled alerts, with each text's prior logit where one is given."""
+    texts = [render_text(a, render) for a in alerts]
+    prior = None if prior_logits is None else prior_logits(texts)
+    return encode(tokenizer, texts, [int(a.label or 0) for a in alerts], max_length, prior)
 
 
 def check_vocabulary(
@@ -59,40 +66,16 @@ def check_vocabulary(
     return rate
 
 
-@dataclass
-class OperatingPoint:
-    """The threshold chosen on validation and the metrics it gives."""
-
-    threshold: float
-    validation: dict[str, Any]
-    test: dict[str, Any]
-
-    def metrics(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "validation": headline_figures(self.validation),
-            "test": {name: headline_figures(report) for name, report in self.test.items()},
-        }
-
-
-def operating_point(
-    scorer: TeacherScorer, validation: Sequence[Alert], test: Sequence[Alert], recall_target: float
-) -> OperatingPoint:
-    """Choose the threshold for ``recall_target`` on validation; report validation and test."""
-    val_scores, val_labels = scorer(validation), np.array([a.label for a in validation])
-    threshold = choose_threshold(val_scores, val_labels, recall_target)
-    return OperatingPoint(
-        threshold=threshold,
-        validation=binary_report(val_scores, val_labels, threshold),
-        test=report_at(scorer, test, threshold),
-    )
-
-
 def set_operating_point(
-    teacher: Teacher, scorer: TeacherScorer, held_out: HeldOut, recall_target: float
+    teacher: Teacher,
+    scorer: TeacherScorer,
+    held_out: HeldOut,
+    recall_target: float,
+    rule: str = "worst_group",
 ) -> OperatingPoint:
-    """Choose ``teacher``'s threshold on the whole validation split and set it; report test."""
-    point = operating_point(scorer, held_out.threshold_set, held_out.test, recall_target)
+    """Choose ``teacher``'s threshold on the whole validation split by ``rule`` and set it;
+    report test."""
+    point = operating_point(scorer, held_out, recall_target, rule)
     teacher.meta.threshold = point.threshold
     return point
 
@@ -132,19 +115,45 @@ def train_teacher(
     train: list[Alert],
     held_out: HeldOut,
     checkpoint_dir: Path | None = None,
+    prior_config: TfidfConfig | None = None,
+    prior_train: Sequence[Alert] | None = None,
 ) -> TeacherFit:
-    """Fine-tune the configured encoder (the ``teacher`` config section) and set its threshold."""
+    """Fine-tune the configured encoder (the ``teacher`` config section) and set its threshold.
+
+    With ``prior_config`` the teacher is wide and deep (``alertlens.teacher.prior``): the prior
+    is fitted on ``prior_train`` (the whole training split; default ``train``) and the encoder
+    learns on top of its out-of-fold logits.
+    """
     configure_threads()
     train_cfg, length = section(TrainConfig, cfg), cfg["max_length"]
     model, tokenizer = load_encoder(cfg["encoder"], length, cfg["seed"])
     unk_rate = check_vocabulary(tokenizer, train, render, cfg["unknown_token_warn"])
     device = pick_device(cfg["device"])
+    fitted_prior = None
+    train_logits: PriorLogits | None = None
+    if prior_config is not None:
+        pool = list(prior_train if prior_train is not None else train)
+        texts = [render_text(a, render) for a in pool]
+        labels = [int(a.label or 0) for a in pool]
+        fitted_prior = fit_prior(texts, labels, prior_config, cfg["prior_folds"], cfg["seed"])
+        oof = fitted_prior.training_logits
+        # Alerts outside the prior's training pool get the fitted prior's logit.
+        train_logits = lambda texts: [  # noqa: E731
+            oof[t] if t in oof else float(fitted_prior.prior.score_texts([t])[0]) for t in texts
+        ]
+    prior = None if fitted_prior is None else fitted_prior.prior
     trainer = Trainer(
         model, train_cfg, device, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir
     )
     result = trainer.fit(
-        encode_alerts(tokenizer, train, render, length),
-        encode_alerts(tokenizer, held_out.validation, render, length),
+        encode_alerts(tokenizer, train, render, length, train_logits),
+        encode_alerts(
+            tokenizer,
+            held_out.validation,
+            render,
+            length,
+            None if prior is None else prior.score_texts,
+        ),
     )
     meta = TeacherMeta(
         cfg["encoder"],
@@ -154,12 +163,19 @@ def train_teacher(
         cfg["recall_target"],
         render.to_dict(),
     )
-    teacher = Teacher(trainer.model, tokenizer, meta, device)
+    teacher = Teacher(trainer.model, tokenizer, meta, device, prior)
     point = set_operating_point(
-        teacher, teacher.scorer(train_cfg.eval_batch_size), held_out, cfg["recall_target"]
+        teacher,
+        teacher.scorer(train_cfg.eval_batch_size),
+        held_out,
+        cfg["recall_target"],
+        cfg["threshold_rule"],
     )
     metrics = {
-        "training": result.metrics(),
+        "training": {
+            **result.metrics(),
+            **({} if fitted_prior is None else {"prior_seconds": round(fitted_prior.seconds, 2)}),
+        },
         "unknown_token_rate": round(unk_rate, 5),
         "rows": {
             "train": len(train),

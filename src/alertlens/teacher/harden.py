@@ -38,9 +38,11 @@ def harden_teacher(
         checkpoint_dir=checkpoint_dir,
     )
     length, render = teacher.meta.max_length, teacher.render
+    # A wide-and-deep teacher's prior scores the evasion variants as it will when served.
+    prior = teacher.prior.score_texts if teacher.prior is not None else None
     result = trainer.fit(
-        encode_alerts(teacher.tokenizer, train + variants, render, length),
-        encode_alerts(teacher.tokenizer, validation, render, length),
+        encode_alerts(teacher.tokenizer, train + variants, render, length, prior),
+        encode_alerts(teacher.tokenizer, validation, render, length, prior),
     )
     metrics = {**result.metrics(), "augmented_variants": len(variants), "train_alerts": len(train)}
     return metrics, result

@@ -12,7 +12,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
-from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode
+from alertlens.baselines import TfidfText
+from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode, with_prior
 from alertlens.teacher.encoder import autocast
 
 
@@ -51,7 +52,8 @@ def predict_margins(
     precision: str,
     pad_id: int,
 ) -> np.ndarray:
-    """Logit margin per example, in the data's order (batches are length-sorted inside)."""
+    """Logit margin per example (the prior's logit included, where ``data`` has one), in the
+    data's order (batches are length-sorted inside)."""
     was_training = model.training
     model.eval()
     margins = np.zeros(len(data), dtype=np.float64)
@@ -70,6 +72,7 @@ def predict_margins(
             logits = model(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
             ).logits
+        logits = with_prior(logits.float(), batch.get("prior"))
         margins[indices] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
     model.train(was_training)
     return margins
@@ -78,6 +81,7 @@ def predict_margins(
 class TeacherScorer:
     """Alerts -> margins through render, tokenize and the model; counts its queries.
 
+    A wide-and-deep teacher's ``prior`` scores the same texts and adds its logit.
     With ``memoize`` each distinct text is run through the model once per scorer: attack suites
     at two operating points, and the clean scores of the alerts they attack, repeat most texts.
     """
@@ -92,6 +96,7 @@ class TeacherScorer:
         precision: str = "bf16",
         batch_size: int = 64,
         memoize: bool = False,
+        prior: TfidfText | None = None,
     ) -> None:
         self.model, self.tokenizer, self.render = model, tokenizer, render
         self.max_length, self.device, self.precision, self.batch_size = (
@@ -100,6 +105,7 @@ class TeacherScorer:
             precision,
             batch_size,
         )
+        self.prior = prior
         self.queries = 0
         self._memo: dict[str, float] | None = {} if memoize else None
 
@@ -116,7 +122,8 @@ class TeacherScorer:
         return np.array([memo[text] for text in texts])
 
     def _run_model(self, texts: Sequence[str]) -> np.ndarray:
-        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
+        prior = None if self.prior is None else self.prior.score_texts(texts)
+        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length, prior)
         pad_id = self.tokenizer.pad_token_id or 0
         return predict_margins(
             self.model, data, self.batch_size, self.device, self.precision, pad_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -164,19 +165,20 @@ class Trainer:
     def _step_loss(self, batch: dict[str, torch.Tensor], loss_fn: torch.nn.Module) -> float:
         """Forward + backward of one batch (clean, then adversarial if configured)."""
         ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+        prior = batch.get("prior")
         with autocast(self.device, self.config.precision):
             if self.adversary is None:
-                loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn)
+                loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, prior=prior)
                 loss.backward()
                 return float(loss.detach())
-            loss, embeds = embedding_loss(self.model, ids, mask, labels, loss_fn)
+            loss, embeds = embedding_loss(self.model, ids, mask, labels, loss_fn, prior=prior)
             embeds.retain_grad()  # the clean backward also yields d(loss)/d(embeddings)
             loss.backward()
             assert embeds.grad is not None
             delta = find_perturbation(
-                self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad
+                self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad, prior
             )
-            adv_loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, delta)
+            adv_loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, delta, prior)
             (self.adversary.weight * adv_loss).backward()
         return float(loss.detach()) + self.adversary.weight * float(adv_loss.detach())
 
@@ -214,6 +216,13 @@ class Trainer:
         step_losses: list[float] = []
         step = seen = tokens = 0
         training_seconds = 0.0  # optimizer steps only, validation excluded (for throughput)
+        if config.keep_best:
+            # The starting point is a candidate too: a wide-and-deep teacher starts at its prior,
+            # and training that does not beat it on validation is not kept.
+            best = validation_pr_auc(self.model, val, config, self.device, self.pad_id)
+            best_state = copy.deepcopy(self.model.state_dict())
+            history.append({"step": 0, "loss": math.nan, "val_pr_auc": best})
+            log.info("step 0: validation PR-AUC %.4f", best)
         progress = tqdm(total=total, desc="fine-tune", unit="step", leave=False, mininterval=2.0)
         self.model.train()
         stopped = False
