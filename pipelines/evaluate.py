@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from alertlens.assess.run import EvaluationOutputs, pair_runs, run_evaluation
+from alertlens.baselines import load_baselines
 from alertlens.config import load_params, project_root
 from alertlens.errors import setup_logging, stage_errors
 from alertlens.tracking import write_metrics_file
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--teacher", type=Path, required=True, help="the hardened teacher")
     parser.add_argument("--surrogate", type=Path, required=True)
+    parser.add_argument("--baselines", type=Path, required=True, help="the fitted baselines")
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--scorecard", type=Path, required=True, help="the pair's card (JSON)")
     parser.add_argument("--plots", type=Path, required=True, help="directory for plots")
@@ -30,7 +32,8 @@ def main() -> None:
     pair = TriagePair.from_dirs(args.teacher, args.surrogate, params["teacher"]["device"])
     outputs = EvaluationOutputs(args.scorecard, args.plots, args.report, args.curves)
     runs = pair_runs(args.teacher, args.surrogate)
-    assessment = run_evaluation(params, root, pair, runs, args.data, outputs)
+    baselines = load_baselines(args.baselines)
+    assessment = run_evaluation(params, root, pair, runs, args.data, outputs, baselines)
     write_metrics_file(args.metrics, assessment.metrics())
     print(f"evaluate: {assessment.summary()}")
 

@@ -173,16 +173,23 @@ def _check_promotion_and_retrain(repo: Path, env: dict[str, str], later: Path) -
     assert f"alertlens-triage-pair v{first['challenger_versions']['pair']}" in audit
     assert first["links"]["alertlens.data_version"] in audit
 
-    # A weaker surrogate, and a relative gate no pair can pass: test agreement at least 0.6
-    # above the champion's, which met the 0.5 floor, so above 1. (Hydra merges the dict into
-    # gates.relative: a key with a dot cannot be set on its own.)
+    # A teacher trained on 24 alerts, held to the real baseline gate (no tolerance), and a
+    # relative gate no pair can pass: test agreement at least 0.6 above the champion's, which
+    # met the 0.5 floor, so above 1. (Hydra merges the dict into gates.relative: a key with a
+    # dot cannot be set on its own.)
     impossible_gate = "gates.relative={test.agreement:{max_drop:-0.6}}"
-    worse = ["-S", "experiment=tiny", "-S", "surrogate.n_estimators=2", "-S", impossible_gate]
+    worse = [
+        *("-S", "experiment=tiny", "-S", "teacher.train_subsample=24"),
+        *("-S", "gates.baselines.tolerance=0", "-S", impossible_gate),
+    ]
     _run(["dvc", "exp", "run", *worse], repo, env)
     second = json.loads((repo / "reports" / "promotion.json").read_text())
     assert second["champion_before"] == first["challenger_versions"]
     failed = [gate["name"] for gate in second["gates"] if not gate["passed"]]
     assert not second["promoted"] and "vs_champion:test.agreement" in failed, second["summary"]
+    assert "vs_baseline:test.pr_auc" in failed, second["summary"]
+    assert "the teacher loses to a baseline: test.pr_auc" in second["summary"]
+    assert "tfidf_logreg" in second["summary"] or "lightgbm_fields" in second["summary"]
     champion = json.loads(_run([*cli, "audit", "champion", "--json"], repo, env))
     assert champion["pair_version"] == first["challenger_versions"]["pair"]
 

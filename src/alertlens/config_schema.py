@@ -41,6 +41,7 @@ class SplitSchema:
     validation: float = MISSING
     test: float = MISSING
     seed: int = MISSING
+    held_out_groups: int = MISSING
 
 
 @dataclass
@@ -100,6 +101,8 @@ class BaselinesSchema:
 class TeacherSchema:
     encoder: str = MISSING
     max_length: int = MISSING
+    prior: str = MISSING
+    prior_folds: int = MISSING
     precision: str = MISSING
     device: str = MISSING
     epochs: int = MISSING
@@ -114,6 +117,7 @@ class TeacherSchema:
     class_weight: str = MISSING
     seed: int = MISSING
     recall_target: float = MISSING
+    threshold_rule: str = MISSING
     unknown_token_warn: float = MISSING
     train_subsample: int | None = MISSING
     validation_subsample: int | None = MISSING
@@ -226,11 +230,18 @@ class EvaluateSchema:
 
 
 @dataclass
+class BaselineGateSchema:
+    metrics: list[str] = MISSING
+    tolerance: float = MISSING
+
+
+@dataclass
 class GatesSchema:
     # metric -> {min|max: bound} and {max_drop|max_increase: change}, checked by the gates.
     # Any, not float: OmegaConf refuses an int such as {min: 1} inside a dict of dicts.
     floors: dict[str, dict[str, Any]] = MISSING
     relative: dict[str, dict[str, Any]] = MISSING
+    baselines: BaselineGateSchema = field(default_factory=lambda: BaselineGateSchema())
 
 
 @dataclass

@@ -26,3 +26,19 @@ def test_a_regression_against_a_valid_champion_is_refused() -> None:
     decision = decide({"test.recall": 0.99, "test.f1": 0.47}, champion, CFG, dry_run=False)
     assert not decision.promoted
     assert decision.summary == "challenger refused: 1 gate(s) failed: vs_champion:test.f1"
+
+
+def test_a_teacher_that_loses_to_a_baseline_is_refused_naming_it() -> None:
+    cfg = {**CFG, "baselines": {"metrics": ["test.pr_auc"], "tolerance": 0.005}}
+    card = {
+        "test.n": 999.0,
+        "test.recall": 0.99,
+        "test.pr_auc": 0.748,
+        "baselines.tfidf_logreg.test.pr_auc": 0.881,
+    }
+    decision = decide(card, None, cfg, dry_run=False)
+    assert not decision.promoted
+    assert decision.summary == (
+        "challenger refused: 1 gate(s) failed: vs_baseline:test.pr_auc; the teacher loses to a "
+        "baseline: test.pr_auc 0.7480 (>= tfidf_logreg 0.8810 - 0.005)"
+    )

@@ -1,4 +1,5 @@
-"""Gates: floors, no-regression checks against the champion, and config errors."""
+"""Gates: floors, the teacher against the baselines, no-regression checks against the champion,
+and config errors."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import pytest
 
-from alertlens.promotion.gates import evaluate_gates, floor_gates, relative_gates
+from alertlens.promotion.gates import baseline_gates, evaluate_gates, floor_gates, relative_gates
 
 CFG = {
     "floors": {"test.recall": {"min": 0.97}, "robustness.attack_success_rate": {"max": 0.1}},
@@ -95,3 +96,47 @@ def test_a_champion_that_fails_a_floor_on_these_alerts_is_no_baseline() -> None:
 def test_malformed_gate_config_names_the_key(cfg: dict) -> None:
     with pytest.raises(ValueError, match=r"gates\.(floors|relative)\.test\.recall"):
         evaluate_gates({}, None, cfg)
+
+
+BASELINE_RULE = {"metrics": ["test.pr_auc", "golden.pr_auc"], "tolerance": 0.005}
+
+
+def test_the_teacher_must_reach_the_best_baseline_minus_the_tolerance() -> None:
+    card = {
+        "test.n": 999.0,
+        "golden.n": 1461.0,
+        "test.pr_auc": 0.876,
+        "golden.pr_auc": 0.80,
+        "baselines.tfidf_logreg.test.pr_auc": 0.881,
+        "baselines.lightgbm_fields.test.pr_auc": 0.849,
+        "baselines.tfidf_logreg.golden.pr_auc": 0.79,
+        "baselines.lightgbm_fields.golden.pr_auc": 0.83,
+    }
+    test, golden = baseline_gates(card, BASELINE_RULE)
+    assert (test.name, test.passed, test.rule) == (
+        "vs_baseline:test.pr_auc",
+        True,  # 0.876 is exactly 0.881 - 0.005
+        ">= tfidf_logreg 0.8810 - 0.005",
+    )
+    assert test.threshold == pytest.approx(0.876)
+    assert (golden.passed, golden.rule) == (False, ">= lightgbm_fields 0.8300 - 0.005")
+
+
+def test_a_card_without_baseline_figures_fails_the_baseline_gate() -> None:
+    card = {"test.n": 10.0, "test.pr_auc": 0.99}
+    (gate,) = baseline_gates(card, {"metrics": ["test.pr_auc"], "tolerance": 0})
+    assert not gate.passed and "run the baselines and evaluate stages" in gate.rule
+
+
+def test_a_set_the_data_does_not_have_is_not_measured_and_does_not_block() -> None:
+    card = {"test.n": 10.0, "test.pr_auc": 0.99}
+    (gate,) = baseline_gates(card, {"metrics": ["test_groups.pr_auc"], "tolerance": 0})
+    assert gate.passed and gate.rule == "no test_groups set on this data"
+
+
+def test_evaluate_gates_applies_the_baseline_gate_and_checks_its_config() -> None:
+    card = {"test.n": 9.0, "test.pr_auc": 0.7, "baselines.tfidf_logreg.test.pr_auc": 0.9}
+    cfg = {"floors": {}, "baselines": {"metrics": ["test.pr_auc"], "tolerance": 0.005}}
+    assert [g.name for g in evaluate_gates(card, None, cfg).failed] == ["vs_baseline:test.pr_auc"]
+    with pytest.raises(ValueError, match="gates.baselines must be"):
+        evaluate_gates(card, None, {"baselines": {"metrics": ["test.pr_auc"], "tolerance": -1}})

@@ -14,6 +14,7 @@ import mlflow
 from alertlens.alerts.schema import Alert
 from alertlens.assess import plots
 from alertlens.assess.config import AssessConfig
+from alertlens.assess.robustness import Scorer
 from alertlens.assess.sample import load_sample
 from alertlens.assess.scorecard import AssessedPair, Assessment, PairCard, assess_pair
 from alertlens.explain.types import Explanation
@@ -92,16 +93,18 @@ def run_evaluation(
     runs: Mapping[str, str],
     data_dir: Path,
     outputs: EvaluationOutputs,
+    baselines: Mapping[str, Scorer] | None = None,
 ) -> Assessment:
-    """Assess ``pair`` (made by ``runs``) on the configured sample of ``data_dir`` and write
-    ``outputs``; the MLflow run carries the metrics, the run links and every file written."""
+    """Assess ``pair`` (made by ``runs``) on the configured sample of ``data_dir``, beside the
+    classical ``baselines``, and write ``outputs``; the MLflow run carries the metrics, the run
+    links and every file written."""
     config = AssessConfig.from_params(params)
     sample = load_sample(data_dir, config, root, params["data"])
     with stage_run("evaluate", params["tracking"], root):
         mlflow.set_tags(
             {"alertlens.teacher_run": runs["teacher"], "alertlens.surrogate_run": runs["surrogate"]}
         )
-        assessment = assess_pair(pair, sample, config)
+        assessment = assess_pair(pair, sample, config, baselines)
         mlflow.log_metrics(flatten_metrics(assessment.metrics()))
         PairCard.of(runs, sample, config, assessment).write(outputs.card)
         alerts = sample.explained(config)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from alertlens.alerts.schema import Alert, is_real
+from alertlens.alerts.split import GROUP_TEST
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.faithfulness import evidence_ranking, faithfulness_report
 from alertlens.assess.fidelity import fidelity_report
@@ -35,7 +36,7 @@ from alertlens.teacher.interpret import field_ranking, integrated_gradients
 log = logging.getLogger(__name__)
 
 Scorecard = dict[str, float | None]
-LABELED = ("test", "golden")  # the sets scored against analysts' verdicts
+LABELED = ("test", "golden", GROUP_TEST)  # the sets scored against analysts' verdicts
 CLASSIFICATION = ("recall", "f1", "pr_auc", "auto_close_share")
 
 
@@ -62,6 +63,8 @@ class Assessment:
     classification: dict[str, dict[str, Any]]  # per labeled set (LABELED)
     faithfulness: dict[str, Any]
     robustness: dict[str, AttackSummary]
+    # The classical baselines on the same labeled sets: name -> set -> {"pr_auc": ...}.
+    baselines: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The evaluate stage's metrics."""
@@ -72,7 +75,19 @@ class Assessment:
             "disagreement_rate": {
                 name: round(1 - report["agreement"], 5) for name, report in self.fidelity.items()
             },
+            "teacher_vs_baselines": self.versus_baselines(),
         }
+
+    def versus_baselines(self) -> dict[str, dict[str, float | None]]:
+        """PR-AUC per labeled set: the teacher's and each baseline's, on the same alerts."""
+        table: dict[str, dict[str, float | None]] = {}
+        for name, report in self.classification.items():
+            row: dict[str, float | None] = {"teacher": report.get("pr_auc")}
+            row.update(
+                {rival: sets.get(name, {}).get("pr_auc") for rival, sets in self.baselines.items()}
+            )
+            table[name] = row
+        return table
 
     def scorecard(self) -> Scorecard:
         """The figures the gates read: per labeled set (recall, F1, PR-AUC, auto-closed false
@@ -95,6 +110,9 @@ class Assessment:
         overall = self.robustness["overall"]
         card["robustness.attack_success_rate"] = overall.attack_success_rate
         card["robustness.evasion_rate"] = overall.evasion_rate
+        for rival, sets in self.baselines.items():
+            for name, report in sets.items():
+                card.update({f"baselines.{rival}.{name}.{k}": v for k, v in report.items()})
         return card
 
     def summary(self) -> str:
@@ -149,10 +167,32 @@ def _faithfulness(
     )
 
 
-def assess_pair(pair: AssessedPair, sample: AssessSample, config: AssessConfig) -> Assessment:
+def baseline_reports(
+    baselines: Mapping[str, Scorer], datasets: Mapping[str, Sequence[Alert]]
+) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Each baseline's PR-AUC on the labeled alerts of each labeled set."""
+    reports: dict[str, dict[str, dict[str, float | None]]] = {}
+    for rival, scorer in baselines.items():
+        reports[rival] = {}
+        for name in LABELED:
+            labeled = [a for a in datasets.get(name, []) if a.label is not None]
+            if labeled:
+                labels = np.array([a.label for a in labeled], dtype=int)
+                report = binary_report(np.asarray(scorer(labeled)), labels, 0.0)
+                reports[rival][name] = {"pr_auc": report["pr_auc"]}
+    return reports
+
+
+def assess_pair(
+    pair: AssessedPair,
+    sample: AssessSample,
+    config: AssessConfig,
+    baselines: Mapping[str, Scorer] | None = None,
+) -> Assessment:
     """Assess ``pair`` on ``sample``: fidelity on every set, the teacher against the labels of
-    the test sample and golden set, faithfulness and robustness on the test sample (they cost
-    many teacher queries per alert, so they run on its first alerts only)."""
+    the test sample and golden set (and the classical ``baselines`` on the same alerts, for the
+    promotion gate), faithfulness and robustness on the test sample (they cost many teacher
+    queries per alert, so they run on its first alerts only)."""
     threshold = pair.teacher.meta.threshold
     scorer = pair.teacher.scorer(batch_size=128)
     datasets = sample.datasets()
@@ -180,7 +220,15 @@ def assess_pair(pair: AssessedPair, sample: AssessSample, config: AssessConfig) 
     robustness = robustness_suite(
         sample.attacked(config), scorer, threshold, transforms, config.seed, config.query_budget
     )
-    assessment = Assessment(threshold, margins, fidelity, classification, faithfulness, robustness)
+    assessment = Assessment(
+        threshold,
+        margins,
+        fidelity,
+        classification,
+        faithfulness,
+        robustness,
+        baseline_reports(baselines or {}, datasets),
+    )
     log.info("assessment: %s", assessment.summary())
     return assessment
 

@@ -1,4 +1,5 @@
-"""Promotion gates: absolute floors and no-regression checks against the champion.
+"""Promotion gates: absolute floors, the teacher against the classical baselines, and
+no-regression checks against the champion.
 
 A gate reads one scorecard metric. A missing or undefined value fails its gate: a pair that
 cannot show a figure has not earned promotion.
@@ -14,6 +15,7 @@ from typing import Any
 Scorecard = Mapping[str, float | None]
 
 BOUNDS = ("min", "max")
+BASELINE_PREFIX = "baselines."  # scorecard keys baselines.<name>.<metric>
 RELATIVE_KINDS = ("max_drop", "max_increase")
 
 
@@ -21,11 +23,11 @@ RELATIVE_KINDS = ("max_drop", "max_increase")
 class GateResult:
     """One gate's verdict, with what it compared."""
 
-    name: str  # "floor:<metric>" or "vs_champion:<metric>"
+    name: str  # "floor:<metric>", "vs_champion:<metric>" or "vs_baseline:<metric>"
     metric: str
     value: float | None
     threshold: float | None
-    rule: str  # ">= 0.97", "<= 0.10", "drop <= 0.02 from 0.951"
+    rule: str  # ">= 0.97", "<= 0.10", "drop <= 0.02 from 0.951", ">= tfidf_logreg 0.881 - 0.005"
     passed: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +57,51 @@ def check_gate_config(cfg: Mapping[str, Any]) -> None:
                 f"gates.relative.{metric} must be {{max_drop: X}} or {{max_increase: X}}, "
                 f"got {rule}"
             )
+    baselines = cfg.get("baselines")
+    if baselines is not None and (
+        set(baselines) != {"metrics", "tolerance"} or float(baselines["tolerance"]) < 0
+    ):
+        raise ValueError(
+            "gates.baselines must be {metrics: [scorecard metrics], tolerance: X >= 0}, "
+            f"got {baselines}"
+        )
+
+
+def baseline_figures(card: Scorecard, metric: str) -> dict[str, float]:
+    """Each baseline's defined ``metric`` on the card, by baseline name."""
+    suffix = "." + metric
+    return {
+        key[len(BASELINE_PREFIX) : -len(suffix)]: float(value)  # type: ignore[arg-type]
+        for key, value in card.items()
+        if key.startswith(BASELINE_PREFIX) and key.endswith(suffix) and _defined(value)
+    }
+
+
+def baseline_gates(card: Scorecard, rule: Mapping[str, Any]) -> list[GateResult]:
+    """The teacher's figure against the best baseline's on the same alerts, per metric:
+    value >= best - tolerance. A card without baseline figures fails: the comparison is the
+    point of the gate. A metric of a set the card does not hold (``test_groups`` where no group
+    was held out) is not measured here, and passes saying so."""
+    results = []
+    tolerance = float(rule["tolerance"])
+    for metric in rule["metrics"]:
+        value, rivals = card.get(metric), baseline_figures(card, metric)
+        name = f"vs_baseline:{metric}"
+        assessed_set = metric.split(".", 1)[0]
+        if f"{assessed_set}.n" not in card:  # e.g. test_groups on data without groups
+            text = f"no {assessed_set} set on this data"
+            results.append(GateResult(name, metric, value, None, text, True))
+            continue
+        if not rivals:
+            text = "no baseline figures on the scorecard: run the baselines and evaluate stages"
+            results.append(GateResult(name, metric, value, None, text, False))
+            continue
+        best = max(rivals, key=rivals.__getitem__)
+        threshold = rivals[best] - tolerance
+        passed = _defined(value) and value >= threshold  # type: ignore[operator]
+        text = f">= {best} {rivals[best]:.4f} - {tolerance}"
+        results.append(GateResult(name, metric, value, threshold, text, passed))
+    return results
 
 
 def floor_gates(card: Scorecard, floors: Mapping[str, Mapping[str, float]]) -> list[GateResult]:
@@ -130,6 +177,8 @@ def evaluate_gates(
     check_gate_config(cfg)
     floors = cfg.get("floors") or {}
     results = floor_gates(card, floors)
+    if cfg.get("baselines"):
+        results += baseline_gates(card, cfg["baselines"])
     champion_failures: list[GateResult] = []
     if champion is not None:
         champion_failures = [gate for gate in floor_gates(champion, floors) if not gate.passed]

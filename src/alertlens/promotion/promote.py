@@ -153,7 +153,15 @@ def _summary(outcome: GateOutcome, first: bool, dry_run: bool) -> str:
     would = "would be " if dry_run else ""
     if outcome.failed:
         names = ", ".join(gate.name for gate in outcome.failed)
-        return f"challenger {would}refused: {len(outcome.failed)} gate(s) failed: {names}"
+        refused = f"challenger {would}refused: {len(outcome.failed)} gate(s) failed: {names}"
+        losses = [
+            f"{gate.metric} {gate.line().split(': ', 1)[1]}"
+            for gate in outcome.failed
+            if gate.name.startswith("vs_baseline:")
+        ]
+        if losses:
+            return f"{refused}; the teacher loses to a baseline: {'; '.join(losses)}"
+        return refused
     if first:
         basis = "the absolute floors pass (first pair)"
     elif outcome.champion_failures:
