@@ -53,6 +53,11 @@ def _safe(metric: Any, labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float(metric(labels, scores)) if 0 < labels.sum() < labels.size else None
 
 
+def pr_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Average precision; None unless both classes are present."""
+    return _safe(average_precision_score, labels, scores)
+
+
 def binary_report(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:
     """Precision, recall, F1, AUCs, calibration and the SOC figure at ``threshold``.
 
@@ -75,7 +80,7 @@ def binary_report(scores: np.ndarray, labels: np.ndarray, threshold: float) -> d
         "recall": recall,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "accuracy": (tp + tn) / labels.size if labels.size else 0.0,
-        "pr_auc": _safe(average_precision_score, labels, scores),
+        "pr_auc": pr_auc(scores, labels),
         "roc_auc": _safe(roc_auc_score, labels, scores),
         "calibration_error": expected_calibration_error(sigmoid(scores), labels)
         if labels.size

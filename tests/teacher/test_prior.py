@@ -54,7 +54,11 @@ def test_fit_prior_maps_every_training_text_to_its_out_of_fold_logit() -> None:
     fitted = fit_prior(texts, labels, WORDS, folds=3, seed=0)
     expected = out_of_fold_logits(texts, labels, WORDS, folds=3, seed=0)
     assert [fitted.training_logits[t] for t in texts] == expected.tolist()
-    assert fitted.prior.score_texts(texts[:2]).shape == (2,)
+    # A text outside the pool gets the fitted prior's (in-sample-free) logit.
+    unseen = "process_name: cmd.exe | command_line: whoami /all"
+    logits = fitted.logits_for_training([texts[0], unseen])
+    assert logits[0] == expected[0]
+    assert logits[1] == pytest.approx(float(fitted.prior.score_texts([unseen])[0]))
 
 
 def test_prior_config_reads_the_tfidf_baselines_settings_or_none() -> None:

@@ -28,7 +28,7 @@ from alertlens.assess.sample import AssessSample
 from alertlens.config import ConfigError
 from alertlens.evasion.catalog import transforms_by_name
 from alertlens.explain.explainer import Explainer
-from alertlens.metrics import binary_report
+from alertlens.metrics import binary_report, pr_auc
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher
 from alertlens.teacher.interpret import field_ranking, integrated_gradients
@@ -178,8 +178,7 @@ def baseline_reports(
             labeled = [a for a in datasets.get(name, []) if a.label is not None]
             if labeled:
                 labels = np.array([a.label for a in labeled], dtype=int)
-                report = binary_report(np.asarray(scorer(labeled)), labels, 0.0)
-                reports[rival][name] = {"pr_auc": report["pr_auc"]}
+                reports[rival][name] = {"pr_auc": pr_auc(np.asarray(scorer(labeled)), labels)}
     return reports
 
 

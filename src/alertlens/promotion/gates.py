@@ -33,9 +33,13 @@ class GateResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def line(self) -> str:
+    def figure(self) -> str:
+        """The value against its rule: ``0.7480 (>= 0.97)``."""
         shown = "missing" if self.value is None else f"{self.value:.4f}"
-        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {shown} ({self.rule})"
+        return f"{shown} ({self.rule})"
+
+    def line(self) -> str:
+        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {self.figure()}"
 
 
 def _defined(value: float | None) -> bool:

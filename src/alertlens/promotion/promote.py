@@ -155,7 +155,7 @@ def _summary(outcome: GateOutcome, first: bool, dry_run: bool) -> str:
         names = ", ".join(gate.name for gate in outcome.failed)
         refused = f"challenger {would}refused: {len(outcome.failed)} gate(s) failed: {names}"
         losses = [
-            f"{gate.metric} {gate.line().split(': ', 1)[1]}"
+            f"{gate.metric} {gate.figure()}"
             for gate in outcome.failed
             if gate.name.startswith("vs_baseline:")
         ]

@@ -136,11 +136,7 @@ def train_teacher(
         texts = [render_text(a, render) for a in pool]
         labels = [int(a.label or 0) for a in pool]
         fitted_prior = fit_prior(texts, labels, prior_config, cfg["prior_folds"], cfg["seed"])
-        oof = fitted_prior.training_logits
-        # Alerts outside the prior's training pool get the fitted prior's logit.
-        train_logits = lambda texts: [  # noqa: E731
-            oof[t] if t in oof else float(fitted_prior.prior.score_texts([t])[0]) for t in texts
-        ]
+        train_logits = fitted_prior.logits_for_training
     prior = None if fitted_prior is None else fitted_prior.prior
     trainer = Trainer(
         model, train_cfg, device, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir

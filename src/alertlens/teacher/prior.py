@@ -74,6 +74,13 @@ class FittedPrior:
     training_logits: dict[str, float]  # rendered text -> out-of-fold logit
     seconds: float
 
+    def logits_for_training(self, texts: Sequence[str]) -> list[float]:
+        """Out-of-fold logits of ``texts``; a text outside the prior's pool gets the fitted
+        prior's logit (all such texts scored in one batch)."""
+        unseen = [text for text in texts if text not in self.training_logits]
+        scored = dict(zip(unseen, self.prior.score_texts(unseen).tolist(), strict=True))
+        return [self.training_logits.get(text, scored.get(text, 0.0)) for text in texts]
+
 
 def fit_prior(
     texts: Sequence[str], labels: Sequence[int], config: TfidfConfig, folds: int, seed: int
