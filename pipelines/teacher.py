@@ -32,7 +32,7 @@ def main() -> None:
     cfg, render = params["teacher"], RenderConfig.from_data_config(params["data"])
     train = load_split(args.data, "train", cfg["train_subsample"], cfg["seed"])
     held_out = held_out_splits(args.data, cfg)
-    prior = prior_config(cfg, params["baselines"])
+    prior = prior_config(params)
     # The prior learns from the whole training split: it trains in seconds.
     prior_train = None if prior is None else load_split(args.data, "train", None, cfg["seed"])
 

@@ -5,6 +5,7 @@ assessment's sample and config."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from alertlens.tracking import write_run_record
 
 from ..assess.conftest import assess_config, sample  # noqa: F401 (shared)
 from ..monitoring.conftest import alerts, drift_pair, model, pair_dirs, tiny  # noqa: F401 (shared)
+from ..surrogate.conftest import random_alert
 
 
 def logged_pair(pair_dirs: tuple[Path, Path], dest: Path) -> tuple[Path, Path]:  # noqa: F811
@@ -27,7 +29,7 @@ def logged_pair(pair_dirs: tuple[Path, Path], dest: Path) -> tuple[Path, Path]: 
     shutil.copytree(pair_dirs[1], surrogate_dir)
     with mlflow.start_run(run_name="harden") as run:
         teacher = load_teacher(teacher_dir, "cpu")
-        uri = log_teacher_model(teacher, teacher_dir, ["powershell.exe -enc SQBFAFgA"])
+        uri = log_teacher_model(teacher, teacher_dir, [random_alert(0, random.Random(0))])
         write_run_record(teacher_dir, run.info.run_id, model_uri=uri)
     with mlflow.start_run(run_name="distill") as run:
         info = log_pair_model(teacher_dir, surrogate_dir)

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alertlens.alerts.render import render_text
 from alertlens.teacher.artifact import Teacher, TeacherMeta, load_teacher, save_teacher
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.pyfunc import log_teacher_model, publish_teacher
@@ -46,21 +45,18 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_pyfunc_model_round_trips_through_mlflow(saved_teacher: Path) -> None:
     teacher = load_teacher(saved_teacher, "cpu")
-    texts = [
-        "source: edr | command_line: powershell -enc SQBFAFgA",
-        "source: edr | command_line: backup.ps1",
-    ]
+    alerts = toy_alerts(3)
     with mlflow.start_run():
-        uri = log_teacher_model(teacher, saved_teacher, texts)
+        uri = log_teacher_model(teacher, saved_teacher, alerts[:2])
     served = mlflow.pyfunc.load_model(uri)
-    answer = served.predict(pd.DataFrame({"text": texts}))
+    answer = served.predict(pd.DataFrame({"alert": [alert.to_json() for alert in alerts]}))
     assert list(answer.columns) == ["score", "probability", "verdict"]
-    expected = teacher.scorer().score_texts(texts)
+    expected = teacher.scorer()(alerts)
     np.testing.assert_allclose(answer["score"].to_numpy(), expected, rtol=1e-5, atol=1e-6)
     assert answer["verdict"].tolist() == [
         "real" if s >= 0.25 else "false_positive" for s in expected
     ]
-    assert [i.name for i in served.metadata.get_input_schema().inputs] == ["text"]
+    assert [i.name for i in served.metadata.get_input_schema().inputs] == ["alert"]
     assert not math.isnan(answer["probability"].iloc[0])
 
 
@@ -80,4 +76,4 @@ def test_publish_teacher_replaces_the_directory_logs_the_model_and_records_the_r
         "model_uri": uri,
     }
     example = mlflow.models.Model.load(uri).load_input_example()
-    assert example["text"].tolist() == [render_text(a, RENDER) for a in toy_alerts(2)]
+    assert example["alert"].tolist() == [a.to_json() for a in toy_alerts(2)]

@@ -3,11 +3,12 @@ from pathlib import Path
 import mlflow
 from optuna.trial import TrialState
 
+from alertlens.alerts.dataset import load_split
 from alertlens.config import compose
 from alertlens.tuning.report import study_report
 from alertlens.tuning.space import with_params
 from alertlens.tuning.study import BASELINE, PARENT_RUN, StudyOptions
-from alertlens.tuning.teacher import TEACHER, tune_teacher
+from alertlens.tuning.teacher import TEACHER, TeacherObjective, tune_teacher
 
 from .conftest import REPO_ROOT, tune_config
 
@@ -52,3 +53,18 @@ def test_teacher_study_prunes_a_hopeless_trial(toy_splits: Path, tmp_path: Path)
     assert children["1"].info.status == "KILLED"
     assert children["1"].data.tags["alertlens.trial_state"] == "pruned"
     assert children["0"].data.metrics["val_pr_auc"] == baseline.value
+
+
+def test_a_wide_teacher_study_fits_the_prior_once_on_the_whole_training_split(
+    toy_splits: Path,
+) -> None:
+    cfg = with_params(
+        compose(["experiment=tiny"], root=REPO_ROOT),
+        {"teacher.prior": "tfidf", "teacher.train_subsample": 10},
+    )
+    objective = TeacherObjective(cfg, toy_splits)
+    whole = load_split(toy_splits, "train", None, cfg["teacher"]["seed"])
+    assert len(objective.train) == 10 < len(whole)
+    assert objective.prior is not None and objective.prior.kind == "tfidf"
+    # The encoder of every trial trains on out-of-fold logits from the whole split's prior.
+    assert set(objective.prior.training_logits) == {alert.id for alert in whole}

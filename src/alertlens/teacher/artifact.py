@@ -1,5 +1,5 @@
 """The saved teacher: ``save_pretrained`` model + tokenizer + how to render and decide, and the
-wide part's text prior where it has one (``alertlens.teacher.prior``)."""
+wide part's prior where it has one (``alertlens.teacher.prior``)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from transformers import (
 )
 
 from alertlens.alerts.render import RenderConfig
-from alertlens.alerts.schema import verdict_of
-from alertlens.baselines import TfidfText
+from alertlens.alerts.schema import Alert, verdict_of
 from alertlens.metrics import sigmoid
+from alertlens.operating_point import Scorer
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.prior import load_prior, save_prior
 from alertlens.teacher.scoring import TeacherScorer
@@ -48,7 +48,7 @@ class Teacher:
     tokenizer: PreTrainedTokenizerBase
     meta: TeacherMeta
     device: torch.device
-    prior: TfidfText | None = None  # the wide part: its logit adds to the encoder's margin
+    prior: Scorer | None = None  # the wide part: its logit adds to the encoder's margin
 
     @property
     def render(self) -> RenderConfig:
@@ -99,9 +99,9 @@ def load_teacher(directory: Path, device: str = "auto") -> Teacher:
     )
 
 
-def score_frame(teacher: Teacher, texts: list[str]) -> pd.DataFrame:
-    """The teacher's answer per rendered alert text: margin, probability, verdict."""
-    margins = teacher.scorer().score_texts(texts)
+def score_frame(teacher: Teacher, alerts: list[Alert]) -> pd.DataFrame:
+    """The teacher's answer per alert: margin, probability, verdict."""
+    margins = teacher.scorer()(alerts)
     probability = sigmoid(margins)
     verdict = [verdict_of(m, teacher.meta.threshold) for m in margins]
     return pd.DataFrame({"score": margins, "probability": probability, "verdict": verdict})

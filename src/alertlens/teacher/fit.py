@@ -18,7 +18,6 @@ import numpy as np
 from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
-from alertlens.baselines import TfidfConfig
 from alertlens.config import section
 from alertlens.metrics import sliced_report
 from alertlens.operating_point import OperatingPoint, operating_point
@@ -26,7 +25,7 @@ from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.batching import EncodedSet, encode
 from alertlens.teacher.encoder import load_encoder, pick_device, unknown_token_rate
 from alertlens.teacher.precision import PrecisionChoice
-from alertlens.teacher.prior import fit_prior
+from alertlens.teacher.prior import PriorSettings, fit_prior
 from alertlens.teacher.scoring import TeacherScorer
 from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
 from alertlens.threads import configure_threads
@@ -34,7 +33,7 @@ from alertlens.threads import configure_threads
 log = logging.getLogger(__name__)
 
 
-PriorLogits = Callable[[Sequence[str]], "Sequence[float] | np.ndarray"]  # texts -> prior logits
+PriorLogits = Callable[[Sequence[Alert]], "Sequence[float] | np.ndarray"]  # alerts -> prior logits
 
 
 def encode_alerts(
@@ -44,9 +43,9 @@ def encode_alerts(
     max_length: int,
     prior_logits: PriorLogits | None = None,
 ) -> EncodedSet:
-    """Render and tokenize labeled alerts, with each text's prior logit where one is given."""
+    """Render and tokenize labeled alerts, with each alert's prior logit where one is given."""
     texts = [render_text(a, render) for a in alerts]
-    prior = None if prior_logits is None else prior_logits(texts)
+    prior = None if prior_logits is None else prior_logits(alerts)
     return encode(tokenizer, texts, [int(a.label or 0) for a in alerts], max_length, prior)
 
 
@@ -115,14 +114,14 @@ def train_teacher(
     train: list[Alert],
     held_out: HeldOut,
     checkpoint_dir: Path | None = None,
-    prior_config: TfidfConfig | None = None,
+    prior_settings: PriorSettings | None = None,
     prior_train: Sequence[Alert] | None = None,
 ) -> TeacherFit:
     """Fine-tune the configured encoder (the ``teacher`` config section) and set its threshold.
 
-    With ``prior_config`` the teacher is wide and deep (``alertlens.teacher.prior``): the prior
-    is fitted on ``prior_train`` (the whole training split; default ``train``) and the encoder
-    learns on top of its out-of-fold logits.
+    With ``prior_settings`` the teacher is wide and deep (``alertlens.teacher.prior``): the prior
+    is fitted on ``prior_train`` (the whole training split; default ``train``), chosen on the
+    validation alerts, and the encoder learns on top of its out-of-fold logits.
     """
     configure_threads()
     train_cfg, length = section(TrainConfig, cfg), cfg["max_length"]
@@ -131,11 +130,9 @@ def train_teacher(
     device = pick_device(cfg["device"])
     fitted_prior = None
     train_logits: PriorLogits | None = None
-    if prior_config is not None:
+    if prior_settings is not None:
         pool = list(prior_train if prior_train is not None else train)
-        texts = [render_text(a, render) for a in pool]
-        labels = [int(a.label or 0) for a in pool]
-        fitted_prior = fit_prior(texts, labels, prior_config, cfg["prior_folds"], cfg["seed"])
+        fitted_prior = fit_prior(pool, held_out.validation, prior_settings)
         train_logits = fitted_prior.logits_for_training
     prior = None if fitted_prior is None else fitted_prior.prior
     trainer = Trainer(
@@ -148,7 +145,7 @@ def train_teacher(
             held_out.validation,
             render,
             length,
-            None if prior is None else prior.score_texts,
+            prior,
         ),
     )
     meta = TeacherMeta(
@@ -172,6 +169,7 @@ def train_teacher(
             **result.metrics(),
             **({} if fitted_prior is None else {"prior_seconds": round(fitted_prior.seconds, 2)}),
         },
+        **({} if fitted_prior is None else {"prior": fitted_prior.metrics()}),
         "unknown_token_rate": round(unk_rate, 5),
         "rows": {
             "train": len(train),

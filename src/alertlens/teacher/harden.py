@@ -39,7 +39,7 @@ def harden_teacher(
     )
     length, render = teacher.meta.max_length, teacher.render
     # A wide-and-deep teacher's prior scores the evasion variants as it will when served.
-    prior = teacher.prior.score_texts if teacher.prior is not None else None
+    prior = teacher.prior
     result = trainer.fit(
         encode_alerts(teacher.tokenizer, train + variants, render, length, prior),
         encode_alerts(teacher.tokenizer, validation, render, length, prior),

@@ -1,20 +1,27 @@
-"""The teacher's wide part: a linear model of the rendered text whose logit the encoder corrects.
+"""The teacher's wide part: a classical model of the alert whose logit the encoder corrects.
 
-A wide-and-deep teacher: its margin is ``prior(text) + encoder(text)``, where the prior is TF-IDF
-n-grams + class-balanced logistic regression (the ``baselines.tfidf`` recipe, fitted on the whole
-training split) and the fine-tuned encoder adds a residual: its freshly initialized head outputs
-about +-0.2 logits, so training starts near the bag of words (a zero head would starve the
-encoder of gradient), and the encoder learns what n-gram counts miss (word order, unseen
-spellings via subwords, context across fields). The encoder trains on out-of-fold prior logits: on the alerts
-the prior was fitted on, its in-sample logits are overconfident and would leave the encoder
-nothing to learn. Measurements: docs/decisions/2026-12-02-wide-and-deep-teacher.md.
+A wide-and-deep teacher: its margin is ``prior(alert) + encoder(text)``. The prior is one of the
+classical baselines (``alertlens.baselines``), fitted on the whole training split:
+
+- ``tfidf``: TF-IDF n-grams of the rendered text + class-balanced logistic regression;
+- ``fields``: LightGBM on the typed fields of ``conf/features``;
+- ``auto`` (the default): whichever of the two scores the higher PR-AUC on the teacher's
+  validation alerts. Text carries the verdict on some exports and typed fields (rule codes,
+  hosts, subnets, hours) on others; the validation split says which, on the user's own data.
+
+The fine-tuned encoder adds a residual: its freshly initialized head outputs about +-0.2 logits,
+so training starts near the prior (a zero head would starve the encoder of gradient), and the
+encoder learns what the prior misses (word order, unseen spellings via subwords, context across
+fields). The encoder trains on out-of-fold prior logits: on the alerts the prior was fitted on,
+its in-sample logits are overconfident and would leave the encoder nothing to learn.
+Measurements: docs/decisions/2026-12-02-wide-and-deep-teacher.md.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,72 +30,145 @@ import joblib
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from alertlens.baselines import TfidfConfig, TfidfText
+from alertlens.alerts.render import RenderConfig, render_text
+from alertlens.alerts.schema import Alert
+from alertlens.baselines import (
+    FieldsBooster,
+    FieldsBoosterConfig,
+    TfidfConfig,
+    TfidfLogreg,
+)
 from alertlens.config import ConfigError, section
+from alertlens.features.spec import FeatureSpec
+from alertlens.metrics import pr_auc
+from alertlens.operating_point import Scorer, labels_of
 
 log = logging.getLogger(__name__)
 
-PRIOR_FILE = "text_prior.joblib"
-PRIORS = ("tfidf", "none")
+PRIOR_FILE = "prior.joblib"
+PRIORS = ("auto", "tfidf", "fields", "none")
+CANDIDATES = ("tfidf", "fields")  # what ``auto`` chooses between
+
+Fitter = Callable[[Sequence[Alert]], Scorer]  # training alerts -> a fitted prior
 
 
-def prior_config(teacher: Mapping[str, Any], baselines: Mapping[str, Any]) -> TfidfConfig | None:
-    """The prior's settings for ``teacher.prior`` (``baselines.tfidf``), None for ``none``."""
-    if teacher["prior"] not in PRIORS:
-        raise ConfigError(f"teacher.prior must be one of {PRIORS}, got {teacher['prior']!r}")
-    return section(TfidfConfig, baselines["tfidf"]) if teacher["prior"] == "tfidf" else None
+@dataclass(frozen=True)
+class PriorSettings:
+    """What ``teacher.prior`` asks for, with the baselines' recipes it fits."""
+
+    kind: str  # auto | tfidf | fields
+    tfidf: TfidfConfig
+    booster: FieldsBoosterConfig
+    spec: FeatureSpec
+    render: RenderConfig
+    folds: int
+    seed: int
+
+    def candidates(self) -> tuple[str, ...]:
+        return CANDIDATES if self.kind == "auto" else (self.kind,)
+
+    def fitter(self, kind: str, early_stop: Sequence[Alert]) -> Fitter:
+        """How to fit the ``kind`` prior on some alerts; the booster stops early on
+        ``early_stop`` (the teacher's validation alerts, as the fields baseline does)."""
+        if kind == "tfidf":
+            return lambda alerts: TfidfLogreg.fit(alerts, self.render, self.tfidf)
+        return lambda alerts: FieldsBooster.fit(alerts, early_stop, self.spec, self.booster)
 
 
-def save_prior(prior: TfidfText, directory: Path) -> None:
-    joblib.dump({"vectorizer": prior.vectorizer, "model": prior.model}, directory / PRIOR_FILE)
+def prior_config(params: Mapping[str, Any]) -> PriorSettings | None:
+    """The prior's settings from the composed config (``teacher.prior``, ``baselines``,
+    ``features``, ``data``), None for ``none``."""
+    teacher = params["teacher"]
+    kind = teacher["prior"]
+    if kind not in PRIORS:
+        raise ConfigError(f"teacher.prior must be one of {PRIORS}, got {kind!r}")
+    if kind == "none":
+        return None
+    return PriorSettings(
+        kind,
+        section(TfidfConfig, params["baselines"]["tfidf"]),
+        section(FieldsBoosterConfig, params["baselines"]["lightgbm"]),
+        FeatureSpec.from_config(params["features"]),
+        RenderConfig.from_data_config(params["data"]),
+        int(teacher["prior_folds"]),
+        int(teacher["seed"]),
+    )
 
 
-def load_prior(directory: Path) -> TfidfText | None:
+def save_prior(prior: Scorer, directory: Path) -> None:
+    joblib.dump(prior, directory / PRIOR_FILE)
+
+
+def load_prior(directory: Path) -> Scorer | None:
     """The prior saved in a teacher directory, or None for a teacher without one."""
     path = Path(directory) / PRIOR_FILE
-    if not path.is_file():
-        return None
-    parts = joblib.load(path)
-    return TfidfText(parts["vectorizer"], parts["model"])
+    return joblib.load(path) if path.is_file() else None
 
 
 def out_of_fold_logits(
-    texts: Sequence[str], labels: Sequence[int], config: TfidfConfig, folds: int, seed: int
+    alerts: Sequence[Alert], fit: Fitter, render: RenderConfig, folds: int, seed: int
 ) -> np.ndarray:
-    """Each text's prior logit from a prior fitted without it: stratified folds, with identical
-    texts kept in one fold (a duplicate in the fitted folds would make its logit in-sample)."""
-    labels_array = np.asarray(labels, dtype=int)
-    logits = np.zeros(len(texts), dtype=np.float64)
+    """Each alert's prior logit from a prior fitted without it: stratified folds, with alerts
+    of identical rendered text kept in one fold (a duplicate in the fitted folds would make its
+    logit in-sample)."""
+    labels = labels_of(alerts)
+    texts = [render_text(alert, render) for alert in alerts]
+    logits = np.zeros(len(alerts), dtype=np.float64)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fit_rows, score_rows in splitter.split(np.zeros(len(texts)), labels_array, list(texts)):
-        prior = TfidfText.fit([texts[i] for i in fit_rows], labels_array[fit_rows], config)
-        logits[score_rows] = prior.score_texts([texts[i] for i in score_rows])
+    for fit_rows, score_rows in splitter.split(np.zeros(len(alerts)), labels, texts):
+        prior = fit([alerts[i] for i in fit_rows])
+        logits[score_rows] = prior([alerts[i] for i in score_rows])
     return logits
 
 
 @dataclass
 class FittedPrior:
-    """The prior for serving and the out-of-fold logit the encoder trains on, per text."""
+    """The prior for serving, which kind it is and why, and the out-of-fold logit the encoder
+    trains on, per training alert id."""
 
-    prior: TfidfText
-    training_logits: dict[str, float]  # rendered text -> out-of-fold logit
+    kind: str
+    prior: Scorer
+    training_logits: dict[str, float]  # alert id -> out-of-fold logit
+    validation_pr_auc: dict[str, float]  # each candidate's, on the teacher's validation alerts
     seconds: float
 
-    def logits_for_training(self, texts: Sequence[str]) -> list[float]:
-        """Out-of-fold logits of ``texts``; a text outside the prior's pool gets the fitted
-        prior's logit (all such texts scored in one batch)."""
-        unseen = [text for text in texts if text not in self.training_logits]
-        scored = dict(zip(unseen, self.prior.score_texts(unseen).tolist(), strict=True))
-        return [self.training_logits.get(text, scored.get(text, 0.0)) for text in texts]
+    def logits_for_training(self, alerts: Sequence[Alert]) -> list[float]:
+        """Out-of-fold logits of ``alerts``; an alert outside the prior's pool gets the fitted
+        prior's logit (all such alerts scored in one batch)."""
+        unseen = [alert for alert in alerts if alert.id not in self.training_logits]
+        scored = dict(zip((a.id for a in unseen), self.prior(unseen).tolist(), strict=True))
+        return [self.training_logits.get(a.id, scored.get(a.id, 0.0)) for a in alerts]
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "validation_pr_auc": {k: round(v, 5) for k, v in self.validation_pr_auc.items()},
+        }
 
 
 def fit_prior(
-    texts: Sequence[str], labels: Sequence[int], config: TfidfConfig, folds: int, seed: int
+    train: Sequence[Alert], validation: Sequence[Alert], settings: PriorSettings
 ) -> FittedPrior:
-    """Fit the prior on all ``texts`` and compute their out-of-fold logits."""
+    """Fit the candidate priors on ``train``, keep the one with the highest PR-AUC on
+    ``validation`` (a single candidate unless ``auto``) and compute its out-of-fold logits."""
     start = time.perf_counter()
-    prior = TfidfText.fit(texts, labels, config)
-    logits = out_of_fold_logits(texts, labels, config, folds, seed)
+    fitted: dict[str, Scorer] = {}
+    scores: dict[str, float] = {}
+    for kind in settings.candidates():
+        fitted[kind] = settings.fitter(kind, validation)(train)
+        scores[kind] = pr_auc(fitted[kind](validation), labels_of(validation)) or 0.0
+    kind = max(scores, key=scores.__getitem__)  # ties keep the first candidate: tfidf
+    logits = out_of_fold_logits(
+        train, settings.fitter(kind, validation), settings.render, settings.folds, settings.seed
+    )
     seconds = time.perf_counter() - start
-    log.info("text prior: %d alerts, %d-fold logits, %.0f s", len(texts), folds, seconds)
-    return FittedPrior(prior, dict(zip(texts, logits.tolist(), strict=True)), seconds)
+    log.info(
+        "prior: %s (validation PR-AUC %s), %d alerts, %d-fold logits, %.0f s",
+        kind,
+        ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+        len(train),
+        settings.folds,
+        seconds,
+    )
+    training_logits = dict(zip((a.id for a in train), logits.tolist(), strict=True))
+    return FittedPrior(kind, fitted[kind], training_logits, scores, seconds)

@@ -1,7 +1,10 @@
-"""The teacher as an MLflow pyfunc model: rendered alert text in, score and verdict out."""
+"""The teacher as an MLflow pyfunc model: prepared alerts in (one JSON line of
+``data/prepared/*.jsonl`` per row, column ``alert``), score and verdict out. Alerts, not rendered
+text: a wide-and-deep teacher's prior reads the typed fields as well."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +15,6 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
-from alertlens.alerts.render import render_text
 from alertlens.alerts.schema import Alert
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher, score_frame
 from alertlens.tracking import write_run_record
@@ -27,15 +29,16 @@ class TeacherPyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        return score_frame(self.teacher, model_input["text"].astype(str).tolist())
+        alerts = [Alert.from_dict(json.loads(line)) for line in model_input["alert"].astype(str)]
+        return score_frame(self.teacher, alerts)
 
 
 def log_teacher_model(
-    teacher: Teacher, directory: Path, example_texts: list[str], name: str = "teacher"
+    teacher: Teacher, directory: Path, examples: Sequence[Alert], name: str = "teacher"
 ) -> str:
     """Log the teacher with a signature inferred from real examples; returns the model URI."""
-    example = pd.DataFrame({"text": example_texts})
-    signature = infer_signature(example, score_frame(teacher, example_texts))
+    example = pd.DataFrame({"alert": [alert.to_json() for alert in examples]})
+    signature = infer_signature(example, score_frame(teacher, list(examples)))
     info = mlflow.pyfunc.log_model(
         name=name,
         python_model=TeacherPyfunc(),
@@ -49,13 +52,12 @@ def log_teacher_model(
 def publish_teacher(
     directory: Path, teacher: Teacher, examples: Sequence[Alert], run_id: str
 ) -> str:
-    """Save the teacher to ``directory``, log it with ``examples`` rendered as its input example,
-    and write the run record beside it; returns the model URI."""
+    """Save the teacher to ``directory``, log it with ``examples`` as its input example, and
+    write the run record beside it; returns the model URI."""
     # A file of an earlier save (another tokenizer's vocabulary) would otherwise ride along.
     if directory.exists():
         shutil.rmtree(directory)
     save_teacher(directory, teacher)
-    texts = [render_text(alert, teacher.render) for alert in examples]
-    model_uri = log_teacher_model(teacher, directory, texts)
+    model_uri = log_teacher_model(teacher, directory, examples)
     write_run_record(directory, run_id, model_uri=model_uri)
     return model_uri

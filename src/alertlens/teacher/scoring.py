@@ -12,7 +12,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
-from alertlens.baselines import TfidfText
+from alertlens.operating_point import Scorer
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode, with_prior
 from alertlens.teacher.encoder import autocast
 
@@ -81,9 +81,10 @@ def predict_margins(
 class TeacherScorer:
     """Alerts -> margins through render, tokenize and the model; counts its queries.
 
-    A wide-and-deep teacher's ``prior`` scores the same texts and adds its logit.
-    With ``memoize`` each distinct text is run through the model once per scorer: attack suites
-    at two operating points, and the clean scores of the alerts they attack, repeat most texts.
+    A wide-and-deep teacher's ``prior`` scores the same alerts and its logit adds to the
+    encoder's margin. With ``memoize`` each distinct text is run through the encoder once per
+    scorer: attack suites at two operating points, and the clean scores of the alerts they
+    attack, repeat most texts.
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class TeacherScorer:
         precision: str = "bf16",
         batch_size: int = 64,
         memoize: bool = False,
-        prior: TfidfText | None = None,
+        prior: Scorer | None = None,
     ) -> None:
         self.model, self.tokenizer, self.render = model, tokenizer, render
         self.max_length, self.device, self.precision, self.batch_size = (
@@ -109,7 +110,8 @@ class TeacherScorer:
         self.queries = 0
         self._memo: dict[str, float] | None = {} if memoize else None
 
-    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+    def encoder_margins(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder's margins alone (no prior) for rendered texts."""
         if not texts:
             return np.zeros(0)
         self.queries += len(texts)
@@ -122,12 +124,14 @@ class TeacherScorer:
         return np.array([memo[text] for text in texts])
 
     def _run_model(self, texts: Sequence[str]) -> np.ndarray:
-        prior = None if self.prior is None else self.prior.score_texts(texts)
-        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length, prior)
+        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
         return predict_margins(
             self.model, data, self.batch_size, self.device, self.precision, pad_id
         )
 
     def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
-        return self.score_texts([render_text(alert, self.render) for alert in alerts])
+        margins = self.encoder_margins([render_text(alert, self.render) for alert in alerts])
+        if self.prior is not None and len(alerts):
+            margins = margins + np.asarray(self.prior(alerts), dtype=np.float64)
+        return margins

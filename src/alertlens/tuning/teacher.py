@@ -1,7 +1,8 @@
 """The teacher study: fine-tuning settings for validation PR-AUC, pruning hopeless trials.
 
 Each trial fine-tunes the configured encoder exactly as the teacher stage does (same splits,
-subsamples and seed), so the best trial's PR-AUC is the stage's ``training.best_val_pr_auc``.
+subsamples, seed and wide-and-deep prior, fitted once per worker), so the best trial's PR-AUC is
+the stage's ``training.best_val_pr_auc``.
 Every validation reports an intermediate value; the pruner (median or Hyperband, from
 ``conf/tune/teacher.yaml``) stops a trial whose curve falls behind the others'. On a CPU a
 trial on the default data takes minutes: this study is for a GPU or a long night.
@@ -22,6 +23,7 @@ from alertlens.alerts.render import RenderConfig
 from alertlens.config import section
 from alertlens.teacher.encoder import load_encoder, pick_device
 from alertlens.teacher.fit import encode_alerts
+from alertlens.teacher.prior import fit_prior, prior_config
 from alertlens.teacher.train import TrainConfig, Trainer
 from alertlens.tuning.space import SearchSpace, with_params
 from alertlens.tuning.study import (
@@ -65,6 +67,12 @@ class TeacherObjective:
         seed = teacher["seed"]
         self.train = load_split(data_dir, "train", teacher["train_subsample"], seed)
         self.validation = load_split(data_dir, "validation", teacher["validation_subsample"], seed)
+        settings = prior_config(cfg)  # not tunable: the same prior for every trial
+        self.prior = (
+            None
+            if settings is None
+            else fit_prior(load_split(data_dir, "train", None, seed), self.validation, settings)
+        )
 
     def __call__(self, trial: optuna.Trial, params: dict[str, Any]) -> TrialOutcome:
         cfg = with_params(self.cfg, params)["teacher"]
@@ -80,9 +88,22 @@ class TeacherObjective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"validation PR-AUC {score:.4f} at step {step}")
 
+        prior = self.prior
         result = trainer.fit(
-            encode_alerts(tokenizer, self.train, self.render, length),
-            encode_alerts(tokenizer, self.validation, self.render, length),
+            encode_alerts(
+                tokenizer,
+                self.train,
+                self.render,
+                length,
+                None if prior is None else prior.logits_for_training,
+            ),
+            encode_alerts(
+                tokenizer,
+                self.validation,
+                self.render,
+                length,
+                None if prior is None else prior.prior,
+            ),
             on_validation=report,
         )
         metrics = result.metrics()
