@@ -72,14 +72,52 @@ def test_project_root_is_found_from_a_subdirectory(repo_root: Path) -> None:
 
 
 def test_every_conf_group_has_a_schema_and_the_root_schema_follows_config_yaml() -> None:
-    groups = {path.name for path in CONF.iterdir() if path.is_dir()} - {"experiment"}
+    # experiment and profile files are global packages: they set keys of the other groups.
+    global_groups = {"experiment", "profile"}
+    groups = {path.name for path in CONF.iterdir() if path.is_dir()} - global_groups
     assert set(GROUP_SCHEMAS) == groups
     selected = [
         next(iter(entry))
         for entry in yaml.safe_load((CONF / "config.yaml").read_text())["defaults"]
-        if isinstance(entry, dict) and next(iter(entry)) != "experiment"
+        if isinstance(entry, dict) and next(iter(entry)) not in global_groups
     ]
     assert [f.name for f in dataclasses.fields(ConfigSchema)] == selected
+
+
+SUBSAMPLES = (
+    "teacher.train_subsample",
+    "teacher.validation_subsample",
+    "teacher.test_subsample",
+    "harden.train_subsample",
+    "surrogate.train_subsample",
+    "evaluate.test_subsample",
+)
+
+
+def _budget(params: dict) -> dict[str, object]:
+    keys = (*SUBSAMPLES, "teacher.epochs")
+    return {key: params[key.split(".")[0]][key.split(".")[1]] for key in keys}
+
+
+def test_the_default_profile_is_cpu_demo_and_full_reads_whole_splits(repo_root: Path) -> None:
+    default = _budget(compose(root=repo_root))
+    assert default == _budget(compose(["profile=cpu_demo"], root=repo_root))
+    assert default == {
+        "teacher.train_subsample": 4800,
+        "teacher.validation_subsample": 800,
+        "teacher.test_subsample": 1000,
+        "harden.train_subsample": 1500,
+        "surrogate.train_subsample": 6000,
+        "evaluate.test_subsample": 1500,
+        "teacher.epochs": 1,
+    }
+    full = _budget(compose(["profile=full"], root=repo_root))
+    assert full == {**dict.fromkeys(SUBSAMPLES), "teacher.epochs": 3}
+
+
+def test_the_tiny_experiment_reads_whole_splits_under_the_default_profile(repo_root: Path) -> None:
+    tiny = _budget(compose(["experiment=tiny"], root=repo_root))
+    assert tiny == {**dict.fromkeys(SUBSAMPLES), "teacher.epochs": 3}
 
 
 @pytest.mark.parametrize("override", ["surrogate.num_leave=3", "+surrogate.num_leave=3"])
