@@ -88,3 +88,15 @@ def test_a_card_is_refused_for_another_pair_sample_or_config(
         card.check(RUNS, sample, replace(assess_config, query_budget=5))
     with pytest.raises(ConfigError, match="run the evaluate stage first"):
         PairCard.read(tmp_path / "missing.json")
+
+
+def test_an_export_no_evasion_transform_can_touch_is_assessed_without_an_adversarial_set(
+    drift_pair: TriagePair, sample: AssessSample, assess_config: AssessConfig
+) -> None:
+    # IDS exports with a rule name, a rule code, a host and an address give no variants.
+    assessment = assess_pair(drift_pair, replace(sample, adversarial=[]), assess_config)
+    metrics, card = assessment.metrics(), assessment.scorecard()
+    assert "adversarial" not in metrics["fidelity"]
+    assert set(metrics["disagreement_rate"]) == {"test", "golden"}
+    assert card["adversarial.n"] == 0.0 and card["adversarial.agreement"] is None
+    assert "adversarial" not in assessment.summary()

@@ -134,6 +134,22 @@ def test_a_set_the_data_does_not_have_is_not_measured_and_does_not_block() -> No
     assert gate.passed and gate.rule == "no test_groups set on this data"
 
 
+def test_a_floor_on_an_optional_set_the_data_does_not_give_passes_saying_so() -> None:
+    # No field an evasion transform may touch (adversarial.n 0), no golden set configured.
+    card = {"test.n": 10.0, "test.recall": 0.4, "adversarial.n": 0.0, "adversarial.agreement": None}
+    floors = {
+        "adversarial.agreement": {"min": 0.9},
+        "golden.recall": {"min": 0.9},
+        "test.recall": {"min": 0.9},
+    }
+    adversarial, golden, test = floor_gates(card, floors)
+    assert (adversarial.passed, adversarial.rule) == (True, "no adversarial set on this data")
+    assert (golden.passed, golden.rule) == (True, "no golden set on this data")
+    assert not test.passed  # the test sample is never optional
+    (missing,) = floor_gates({"test.recall": 0.99}, {"test.recall": {"min": 0.5}})
+    assert missing.passed
+
+
 def test_evaluate_gates_applies_the_baseline_gate_and_checks_its_config() -> None:
     card = {"test.n": 9.0, "test.pr_auc": 0.7, "baselines.tfidf_logreg.test.pr_auc": 0.9}
     cfg = {"floors": {}, "baselines": {"metrics": ["test.pr_auc"], "tolerance": 0.005}}

@@ -2,7 +2,9 @@
 no-regression checks against the champion.
 
 A gate reads one scorecard metric. A missing or undefined value fails its gate: a pair that
-cannot show a figure has not earned promotion.
+cannot show a figure has not earned promotion. The exception is a metric of an assessed set the
+data does not give (no golden set configured, no held-out groups, no field an evasion transform
+may touch): that gate passes and says so, since no pair could show the figure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ Scorecard = Mapping[str, float | None]
 BOUNDS = ("min", "max")
 BASELINE_PREFIX = "baselines."  # scorecard keys baselines.<name>.<metric>
 RELATIVE_KINDS = ("max_drop", "max_increase")
+# The scorecard's optional sets (alertlens.assess.sample.AssessSample; the test sample is always
+# there); "<set>.n" counts their alerts.
+OPTIONAL_SETS = ("golden", "adversarial", "test_groups")
+
+
+def absent_set(card: Scorecard, metric: str) -> str | None:
+    """The optional set ``metric`` belongs to when the card holds no alerts of it, else None."""
+    assessed_set = metric.split(".", 1)[0]
+    if assessed_set in OPTIONAL_SETS and not card.get(f"{assessed_set}.n"):
+        return assessed_set
+    return None
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,9 @@ def baseline_gates(card: Scorecard, rule: Mapping[str, Any]) -> list[GateResult]
     for metric in rule["metrics"]:
         value, rivals = card.get(metric), baseline_figures(card, metric)
         name = f"vs_baseline:{metric}"
-        assessed_set = metric.split(".", 1)[0]
-        if f"{assessed_set}.n" not in card:  # e.g. test_groups on data without groups
-            text = f"no {assessed_set} set on this data"
+        missing_set = absent_set(card, metric)
+        if missing_set is not None:  # e.g. test_groups on data without groups
+            text = f"no {missing_set} set on this data"
             results.append(GateResult(name, metric, value, None, text, True))
             continue
         if not rivals:
@@ -113,6 +126,11 @@ def floor_gates(card: Scorecard, floors: Mapping[str, Mapping[str, float]]) -> l
     results = []
     for metric, rule in floors.items():
         (bound, limit), value = next(iter(rule.items())), card.get(metric)
+        missing_set = absent_set(card, metric)
+        if missing_set is not None:
+            text = f"no {missing_set} set on this data"
+            results.append(GateResult(f"floor:{metric}", metric, value, None, text, True))
+            continue
         passed = _defined(value) and (value >= limit if bound == "min" else value <= limit)  # type: ignore[operator]
         sign = ">=" if bound == "min" else "<="
         results.append(
