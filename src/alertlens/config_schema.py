@@ -60,6 +60,7 @@ class DataSchema:
     text_fields: list[str] = MISSING
     max_field_chars: int = MISSING
     max_reject_ratio: float = MISSING
+    dedupe: str = "content"  # content | none (alertlens.alerts.mapping.DataMapping)
     split: SplitSchema = field(default_factory=SplitSchema)
 
 

@@ -182,3 +182,59 @@ def test_read_export_keeps_alerts_in_memory_and_rejects_where_asked(
     assert json.loads(rejected.getvalue())["reason"] == "invalid_json"
     with pytest.raises(IngestError, match="above max_reject_ratio"):
         read_export(mapping, export, max_reject_ratio=0.0)
+
+
+def test_identical_rows_without_ids_are_one_alert_by_default_and_events_with_dedupe_none(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
+    # An export without ids where several events share a second, a rule and a host.
+    row = '{"ts": 1767607200, "kind": "ids", "host": "h", "verdict": "fp", "proc": {"cmd": "x"}}'
+    other = row.replace('"h"', '"h2"')
+    (tmp_path / "export.jsonl").write_text("\n".join([row, row, other, row]) + "\n")
+    no_ids = {**toy_data_config, "id": None}
+
+    deduped = ingest_to_dir(
+        DataMapping.from_config(no_ids), tmp_path / "export.jsonl", tmp_path / "a", 1.0
+    )
+    assert (deduped.accepted, deduped.rejected_by_reason["duplicate_id"]) == (2, 2)
+
+    events = ingest_to_dir(
+        DataMapping.from_config({**no_ids, "dedupe": "none"}),
+        tmp_path / "export.jsonl",
+        tmp_path / "b",
+        0.0,
+    )
+    assert (events.records_read, events.accepted, events.rejected) == (4, 4, 0)
+    ids = [
+        json.loads(line)["id"]
+        for line in (tmp_path / "b" / "alerts.jsonl").read_text().splitlines()
+    ]
+    first = ids[0]
+    assert ids == [first, f"{first}#2", ids[2], f"{first}#3"] and ids[2] != first
+    # The same export read again gives the same ids: a rerun of prepare is reproducible.
+    again = tmp_path / "c"
+    ingest_to_dir(
+        DataMapping.from_config({**no_ids, "dedupe": "none"}),
+        tmp_path / "export.jsonl",
+        again,
+        0.0,
+    )
+    assert (again / "alerts.jsonl").read_text() == (tmp_path / "b" / "alerts.jsonl").read_text()
+
+
+def test_a_kept_copy_never_takes_an_id_the_export_already_has(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
+    lines = [GOOD % ("a1", "tp"), GOOD % ("a1#2", "fp"), GOOD % ("a1", "fp")]
+    (tmp_path / "export.jsonl").write_text("\n".join(lines) + "\n")
+    mapping = DataMapping.from_config({**toy_data_config, "dedupe": "none"})
+    ingest_to_dir(mapping, tmp_path / "export.jsonl", tmp_path / "out", 0.0)
+    ids = [
+        json.loads(line)["id"] for line in (tmp_path / "out" / "alerts.jsonl").read_text().split()
+    ]
+    assert ids == ["a1", "a1#2", "a1#3"]
+
+
+def test_dedupe_must_be_content_or_none(toy_data_config: dict) -> None:
+    with pytest.raises(ValueError, match="dedupe must be one of \\('content', 'none'\\)"):
+        DataMapping.from_config({**toy_data_config, "dedupe": "merge"})

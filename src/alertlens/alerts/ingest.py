@@ -14,7 +14,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,19 +121,31 @@ class AlertStream:
         self.rejected = rejected
         self.counts = IngestCounts()
         self._seen: dict[str, tuple[str, int]] = {}
+        self._copies: dict[str, int] = {}  # id -> copies read, under ``dedupe: none``
 
     def _reject(self, record: RawRecord, reason: str, message: str) -> None:
         self.counts.rejected += 1
         self.counts.rejected_by_reason[reason] += 1
         self.rejected.write(rejection_line(record, reason, message))
 
-    def _accept(self, alert: Alert, record: RawRecord) -> bool:
+    def _accept(self, alert: Alert, record: RawRecord) -> Alert | None:
+        """The alert to keep (renamed when it repeats an id under ``dedupe: none``), or None
+        when it is rejected as a duplicate."""
         first = self._seen.setdefault(alert.id, (record.file, record.line))
         if first != (record.file, record.line):
-            self._reject(
-                record, "duplicate_id", f"id {alert.id!r} already seen at {first[0]}:{first[1]}"
-            )
-            return False
+            if self.mapping.dedupe == "content":
+                self._reject(
+                    record, "duplicate_id", f"id {alert.id!r} already seen at {first[0]}:{first[1]}"
+                )
+                return None
+            # Another event with the same id or bytes: the n-th copy becomes "<id>#n" (the next
+            # free n, should the export itself hold such an id).
+            copies = self._copies.get(alert.id, 1) + 1
+            while f"{alert.id}#{copies}" in self._seen:
+                copies += 1
+            self._copies[alert.id] = copies
+            alert = replace(alert, id=f"{alert.id}#{copies}")
+            self._seen[alert.id] = (record.file, record.line)
         self.counts.accepted += 1
         if alert.label is None:
             self.counts.unlabeled += 1
@@ -141,7 +153,7 @@ class AlertStream:
             self.counts.true_positive += 1
         else:
             self.counts.false_positive += 1
-        return True
+        return alert
 
     def _records(self, path: Path) -> Iterator[RawRecord]:
         try:
@@ -166,8 +178,9 @@ class AlertStream:
             except RecordError as exc:
                 self._reject(record, exc.reason, exc.message)
                 continue
-            if self._accept(alert, record):
-                yield alert
+            accepted = self._accept(alert, record)
+            if accepted is not None:
+                yield accepted
         if self.counts.records_read == before:
             self.counts.empty_files.append(str(path))
             log.warning("%s holds no records", path)

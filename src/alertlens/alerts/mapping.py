@@ -223,6 +223,9 @@ class RecordFilter:
         return _label_key(lookup(record, self._paths)) in self._keys
 
 
+DEDUPE = ("content", "none")  # what a data config's `dedupe` may say
+
+
 @dataclass
 class DataMapping:
     """A whole data config: input format, required fields, label rule, typed fields."""
@@ -239,10 +242,19 @@ class DataMapping:
     keep: RecordFilter | None = None
     text_fields: list[str] = field(default_factory=list)
     files: str = "*"  # which files of an input directory are read (a glob)
+    # content: a record whose identity (its id, or its bytes when id is null) was already read is
+    # rejected as a duplicate, so re-exports and overlapping windows dedupe | none: every record
+    # is an event (exports where identical rows are distinct events: several per second, rule
+    # and host); the n-th copy gets the id "<id>#n".
+    dedupe: str = "content"
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"data config '{self.name}': format must be one of {FORMATS}")
+        if self.dedupe not in DEDUPE:
+            raise ValueError(
+                f"data config '{self.name}': dedupe must be one of {DEDUPE}, got {self.dedupe!r}"
+            )
         known = {f.name for f in self.fields}
         unknown = [name for name in self.text_fields if name not in known]
         if unknown:
@@ -280,6 +292,7 @@ class DataMapping:
             keep=RecordFilter(**keep) if keep else None,
             text_fields=list(cfg.get("text_fields") or []),
             files=cfg.get("files") or "*",
+            dedupe=cfg.get("dedupe") or "content",
         )
 
     def _required(self, record: dict[str, Any], paths: tuple, what: str, spelled: Any) -> Any:
