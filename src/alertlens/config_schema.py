@@ -45,6 +45,12 @@ class SplitSchema:
 
 
 @dataclass
+class GoldenSchema:
+    path: str | None = None  # relative to the project root; None: no golden set
+    data_config: str | None = None  # name under conf/data/ or a path; None: the data config
+
+
+@dataclass
 class DataSchema:
     name: str = MISSING
     format: str = MISSING
@@ -60,6 +66,7 @@ class DataSchema:
     text_fields: list[str] = MISSING
     max_field_chars: int = MISSING
     max_reject_ratio: float = MISSING
+    golden: GoldenSchema = field(default_factory=GoldenSchema)  # scored on by every pair
     dedupe: str = "content"  # content | none (alertlens.alerts.mapping.DataMapping)
     split: SplitSchema = field(default_factory=SplitSchema)
 
@@ -212,15 +219,8 @@ class SurrogateSchema:
 
 
 @dataclass
-class GoldenSchema:
-    path: str | None = MISSING
-    data_config: str | None = MISSING
-
-
-@dataclass
 class EvaluateSchema:
     test_subsample: int | None = MISSING
-    golden: GoldenSchema = field(default_factory=GoldenSchema)
     faithfulness_alerts: int = MISSING
     ig_alerts: int = MISSING
     ks: list[int] = MISSING

@@ -11,7 +11,7 @@ import pytest
 from alertlens.alerts.schema import TRUE_POSITIVE
 from alertlens.assess.config import AssessConfig, GoldenSet
 from alertlens.assess.sample import AssessSample, load_sample
-from alertlens.config import ConfigError
+from alertlens.config import ConfigError, compose
 
 from ..monitoring.conftest import EXPORT_CONFIG, write_export
 from .conftest import labeled_alerts
@@ -76,3 +76,14 @@ def test_a_config_without_alerts_to_assess_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="query_budget and test_subsample >= 1"):
         replace(assess_config, **change)
+
+
+def test_the_golden_set_is_the_data_configs_and_absent_when_it_names_none() -> None:
+    synthetic = AssessConfig.from_params(compose())
+    assert synthetic.golden == GoldenSet(path="data/golden/alerts.jsonl", data_config=None)
+    for template in ("csv", "jsonl", "suricata_eve"):
+        assert AssessConfig.from_params(compose([f"data={template}"])).golden == GoldenSet(
+            None, None
+        )
+    named = compose(["data=csv", "data.golden.path=data/golden/mysoc.csv"])
+    assert AssessConfig.from_params(named).golden == GoldenSet("data/golden/mysoc.csv", None)

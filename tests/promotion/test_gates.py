@@ -148,6 +148,13 @@ def test_a_floor_on_an_optional_set_the_data_does_not_give_passes_saying_so() ->
     assert not test.passed  # the test sample is never optional
     (missing,) = floor_gates({"test.recall": 0.99}, {"test.recall": {"min": 0.5}})
     assert missing.passed
+    # Against the champion the golden gates run on the test sample alone, and say why.
+    champion = {"test.n": 10.0, "test.recall": 0.4}
+    golden_drop, test_drop = relative_gates(
+        card, champion, {"golden.recall": {"max_drop": 0.01}, "test.recall": {"max_drop": 0.01}}
+    )
+    assert (golden_drop.passed, golden_drop.rule) == (True, "no golden set on this data")
+    assert test_drop.passed and test_drop.rule == "drop <= 0.01 from 0.4000"
 
 
 def test_evaluate_gates_applies_the_baseline_gate_and_checks_its_config() -> None:

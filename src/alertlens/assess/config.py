@@ -12,7 +12,8 @@ from alertlens.evasion.augment import AugmentConfig
 
 @dataclass(frozen=True)
 class GoldenSet:
-    """A fixed labeled export that every pair is also scored on (it never moves between runs)."""
+    """A fixed labeled export that every pair is also scored on (it never moves between runs);
+    the data config names it (``data.golden``)."""
 
     path: str | None  # relative to the project root; None: no golden set
     data_config: str | None  # name under conf/data/ or a path; None: the pipeline's data config
@@ -47,7 +48,7 @@ class AssessConfig:
         cfg = params["evaluate"]
         return cls(
             test_subsample=cfg["test_subsample"],
-            golden=GoldenSet(**cfg["golden"]),
+            golden=GoldenSet(**{"path": None, "data_config": None, **params["data"]["golden"]}),
             faithfulness_alerts=cfg["faithfulness_alerts"],
             ig_alerts=cfg["ig_alerts"],
             ks=tuple(cfg["ks"]),

@@ -71,7 +71,7 @@ class AssessSample:
 def read_golden(path: Path, data_config: str | Mapping[str, Any]) -> list[Alert]:
     """The fixed golden set: every record must be accepted (a golden set with rejects is a bug)."""
     if not path.exists():
-        raise ConfigError(f"golden set {path} not found (evaluate.golden.path)")
+        raise ConfigError(f"golden set {path} not found (data.golden.path)")
     cfg = load_group_option("data", data_config) if isinstance(data_config, str) else data_config
     alerts, counts = read_export(DataMapping.from_config(cfg), path, max_reject_ratio=0.0)
     log.info("golden set: %s", counts.summary())

@@ -154,6 +154,11 @@ def relative_gates(
             card.get(metric),
             champion.get(metric),
         )
+        missing_set = absent_set(card, metric)
+        if missing_set is not None:
+            text = f"no {missing_set} set on this data"
+            results.append(GateResult(f"vs_champion:{metric}", metric, value, None, text, True))
+            continue
         if not _defined(before):
             results.append(
                 GateResult(
