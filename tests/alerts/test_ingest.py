@@ -238,3 +238,29 @@ def test_a_kept_copy_never_takes_an_id_the_export_already_has(
 def test_dedupe_must_be_content_or_none(toy_data_config: dict) -> None:
     with pytest.raises(ValueError, match="dedupe must be one of \\('content', 'none'\\)"):
         DataMapping.from_config({**toy_data_config, "dedupe": "merge"})
+
+
+def test_values_no_later_stage_could_hold_are_rejected_and_the_output_is_strict_json(
+    tmp_path: Path,
+) -> None:
+    # CSV cells are strings, so numbers arrive unchecked by a JSON parser.
+    rows = [
+        "alert_id,time,source,host,case,command_line,dest_port",
+        "ok,1767607200,edr,h,-,whoami,443",
+        "nan,NaN,edr,h,-,whoami,443",
+        "inf,inf,edr,h,-,whoami,443",
+        "huge-ts,1e400,edr,h,-,whoami,443",
+        f"big-port,1767607200,edr,h,-,whoami,{'9' * 400}",
+    ]
+    (tmp_path / "export.csv").write_text("\n".join(rows) + "\n")
+    mapping = DataMapping.from_config(load_group_option("data", "csv"))
+    counts = ingest_to_dir(mapping, tmp_path / "export.csv", tmp_path / "out", 1.0)
+    assert (counts.records_read, counts.accepted, counts.rejected) == (5, 1, 4)
+    assert counts.rejected_by_reason == {"wrong_type": 4}
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the output")
+
+    for name in ("alerts.jsonl", "rejected.jsonl"):
+        for line in (tmp_path / "out" / name).read_text(encoding="utf-8").splitlines():
+            json.loads(line, parse_constant=refuse)

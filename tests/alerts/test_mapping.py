@@ -44,6 +44,20 @@ def test_first_present_path_wins(toy_data_config: dict) -> None:
     [
         ({"id": None}, "missing_field", "required field id ('id') is missing"),
         ({"ts": "yesterday"}, "wrong_type", "field timestamp: not epoch or ISO 8601: 'yesterday'"),
+        ({"ts": "NaN"}, "wrong_type", "field timestamp: not epoch or ISO 8601: 'NaN'"),
+        ({"ts": "inf"}, "wrong_type", "field timestamp: not epoch or ISO 8601: 'inf'"),
+        ({"ts": 1e400}, "wrong_type", "field timestamp: not epoch or ISO 8601: inf"),
+        ({"ts": float("nan")}, "wrong_type", "field timestamp: not epoch or ISO 8601: nan"),
+        (
+            {"net": {"port": "9" * 400}},
+            "wrong_type",
+            f"field dest_port: expected int, got '{'9' * 400}'",
+        ),
+        (
+            {"proc": {"cmd": "whoami \ud800"}},
+            "wrong_type",
+            "field command_line: expected str, got 'whoami \\ud800'",
+        ),
         ({"net": {"port": "https"}}, "wrong_type", "field dest_port: expected int, got 'https'"),
         ({"net": {"src": "10.0.5"}}, "wrong_type", "field src_ip: expected ip, got '10.0.5'"),
         (
@@ -116,7 +130,10 @@ def test_coerce_rejects_bools_as_numbers() -> None:
         and coerce(True, "str") == "true"
         and coerce("yes", "bool") is True
     )
-    for value, kind in [(True, "int"), (2.5, "int"), (False, "float"), ("maybe", "bool")]:
+    assert coerce(-(2**63) + 1, "int") == -(2**63) + 1 and coerce("1e300", "float") == 1e300
+    bad = [(True, "int"), (2.5, "int"), (False, "float"), ("maybe", "bool"), (2**63, "int")]
+    bad += [("nan", "float"), ("-inf", "float"), (float("inf"), "float"), ("\udc80", "str")]
+    for value, kind in bad:
         with pytest.raises(ValueError, match=f"expected {kind}"):
             coerce(value, kind)
 

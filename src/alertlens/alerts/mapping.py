@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -122,22 +123,45 @@ class LabelRule:
         )
 
 
+# Numbers every later stage can hold: int64 integers and finite floats. A 400-digit integer or a
+# NaN accepted here would overflow feature extraction or write invalid JSON downstream.
+_INT_LIMIT = 2**63 - 1
+
+
+def _encodable(text: str) -> bool:
+    """False for text with lone surrogates (JSON "\ud800"): no tokenizer or UTF-8 file takes it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _to_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    if not _encodable(text):
+        raise ValueError
+    return text
 
 
 def _to_int(value: Any) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError
-    return int(value.strip()) if isinstance(value, str) else int(value)
+    number = int(value.strip()) if isinstance(value, str) else int(value)
+    if abs(number) > _INT_LIMIT:
+        raise ValueError
+    return number
 
 
 def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError
+    return number
 
 
 def _to_bool(value: Any) -> bool:
@@ -189,6 +213,8 @@ def parse_timestamp(value: Any) -> float:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
             return moment.timestamp()
+    if not math.isfinite(number):  # "NaN", "inf", 1e400: no time split can order them
+        raise ValueError(f"not a finite timestamp: {value!r}")
     return number / 1000.0 if abs(number) >= _EPOCH_MS_THRESHOLD else number
 
 
@@ -329,7 +355,7 @@ class DataMapping:
             value = lookup(record, paths)
             if value is _MISSING or value == "":
                 continue
-            if kind == "str" and type(value) is str:
+            if kind == "str" and type(value) is str and (value.isascii() or _encodable(value)):
                 values[name] = value  # the common case, without a call
                 continue
             try:
