@@ -264,3 +264,36 @@ def test_values_no_later_stage_could_hold_are_rejected_and_the_output_is_strict_
     for name in ("alerts.jsonl", "rejected.jsonl"):
         for line in (tmp_path / "out" / name).read_text(encoding="utf-8").splitlines():
             json.loads(line, parse_constant=refuse)
+
+
+def test_an_output_directory_inside_the_input_is_never_read_back(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "a.jsonl").write_text(GOOD % ("a1", "tp") + "\n" + GOOD % ("a2", "fp") + "\n")
+    mapping = DataMapping.from_config({**toy_data_config, "files": "*.jsonl"})
+    for _ in range(2):  # a second run finds the first run's outputs in the input directory
+        counts = ingest_to_dir(mapping, export, export / "sub", max_reject_ratio=0.0)
+        assert (counts.records_read, counts.accepted) == (2, 2)
+    assert len((export / "sub" / "alerts.jsonl").read_text().splitlines()) == 2
+
+
+def test_nothing_outside_the_input_directory_is_read(tmp_path: Path, toy_data_config: dict) -> None:
+    export, elsewhere = tmp_path / "export", tmp_path / "secret.jsonl"
+    export.mkdir()
+    elsewhere.write_text(GOOD % ("s1", "tp") + "\n")
+    (export / "a.jsonl").write_text(GOOD % ("a1", "tp") + "\n")
+    (export / "b.jsonl").symlink_to(elsewhere)
+    mapping = DataMapping.from_config(toy_data_config)
+    with pytest.raises(IngestError, match="links to .*secret.jsonl, outside the input directory"):
+        ingest_to_dir(mapping, export, tmp_path / "out", max_reject_ratio=0.0)
+    assert not (tmp_path / "out").exists()  # refused before writing anything
+    absolute = DataMapping.from_config({**toy_data_config, "files": "/etc/*"})
+    with pytest.raises(IngestError, match="'/etc/\\*' must be a pattern inside the input"):
+        ingest_to_dir(absolute, export, tmp_path / "out", max_reject_ratio=0.0)
+    (export / "b.jsonl").unlink()
+    (export / "inner").mkdir()
+    (export / "inner" / "c.jsonl").symlink_to(export / "a.jsonl")  # a link inside is fine
+    counts = ingest_to_dir(mapping, export, tmp_path / "out", max_reject_ratio=1.0)
+    assert counts.records_read == 2

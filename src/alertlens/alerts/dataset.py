@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alertlens.alerts.ingest import AlertStream
+from alertlens.alerts.ingest import AlertStream, input_files
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text, text_digest
 from alertlens.alerts.schema import Alert
@@ -75,6 +75,7 @@ def prepare_dataset(
     max_reject_ratio: float,
 ) -> PreparedData:
     """Ingest ``source`` into ``out_dir/<split>.jsonl`` (SPLIT_FILES) and ``rejected.jsonl``."""
+    files = input_files(source, mapping.files, exclude=out_dir)  # listed before any write
     out_dir.mkdir(parents=True, exist_ok=True)
     staged = out_dir / ".accepted.jsonl.tmp"
     keys: list[SplitKey] = []
@@ -84,7 +85,7 @@ def prepare_dataset(
         staged.open("w", encoding="utf-8") as out,
     ):
         stream = AlertStream(mapping, rejected)
-        for alert in stream.from_path(source):
+        for alert in stream.from_files(files):
             keys.append(
                 SplitKey(
                     alert.timestamp,

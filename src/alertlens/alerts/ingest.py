@@ -79,17 +79,40 @@ class IngestCounts:
         )
 
 
-def input_files(path: Path, pattern: str = "*") -> list[Path]:
+def input_files(path: Path, pattern: str = "*", exclude: Path | None = None) -> list[Path]:
     """The export's files: the path itself, or the visible files under a directory matching
-    ``pattern``, sorted (so a directory reads the same way on every machine)."""
+    ``pattern``, sorted (so a directory reads the same way on every machine).
+
+    Nothing outside the directory is read: ``pattern`` must be relative, and a link to a file
+    outside it is an error. Files under ``exclude`` (an output directory inside the input) are
+    not inputs, so an ingest never reads what it writes.
+    """
     if path.is_file():
         return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.rglob(pattern) if p.is_file() and not _hidden(p, path))
-        if files:
-            return files
-        raise IngestError(f"input directory {path} contains no files matching '{pattern}'")
-    raise IngestError(f"input {path} does not exist")
+    if path.exists() and not path.is_dir():
+        raise IngestError(f"input {path} is neither a file nor a directory")
+    if not path.is_dir():
+        raise IngestError(f"input {path} does not exist")
+    if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise IngestError(
+            f"files: '{pattern}' must be a pattern inside the input directory, e.g. '*.jsonl'"
+        )
+    root, skip = path.resolve(), exclude.resolve() if exclude is not None else None
+    files = []
+    for candidate in sorted(path.rglob(pattern)):
+        if not candidate.is_file() or _hidden(candidate, path):
+            continue
+        target = candidate.resolve()
+        if not target.is_relative_to(root):
+            raise IngestError(
+                f"{candidate} links to {target}, outside the input directory {path}: copy the "
+                "file in instead"
+            )
+        if skip is None or not target.is_relative_to(skip):
+            files.append(candidate)
+    if files:
+        return files
+    raise IngestError(f"input directory {path} contains no files matching '{pattern}'")
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -199,7 +222,11 @@ class AlertStream:
 
     def from_path(self, path: Path) -> Iterator[Alert]:
         """Accepted alerts of a file or of every file under a directory."""
-        for file in input_files(path, self.mapping.files):
+        yield from self.from_files(input_files(path, self.mapping.files))
+
+    def from_files(self, files: list[Path]) -> Iterator[Alert]:
+        """Accepted alerts of ``files`` (from :func:`input_files`), in order."""
+        for file in files:
             yield from self.from_file(file)
 
     def finish(self, max_reject_ratio: float) -> IngestCounts:
@@ -231,14 +258,18 @@ def read_export(
 def ingest_to_dir(
     mapping: DataMapping, source: Path, out_dir: Path, max_reject_ratio: float
 ) -> IngestCounts:
-    """Ingest an export into ``out_dir/alerts.jsonl`` + ``rejected.jsonl`` + ``ingest.json``."""
+    """Ingest an export into ``out_dir/alerts.jsonl`` + ``rejected.jsonl`` + ``ingest.json``.
+
+    The input is listed before anything is written, without ``out_dir``: an output directory
+    inside the input directory is never read back."""
+    files = input_files(source, mapping.files, exclude=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with (
         (out_dir / "rejected.jsonl").open("w", encoding="utf-8") as rejected,
         (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as accepted,
     ):
         stream = AlertStream(mapping, rejected)
-        for alert in stream.from_path(source):
+        for alert in stream.from_files(files):
             accepted.write(alert.to_json() + "\n")
     # Counts are written before the ratio check so a failed run still explains itself.
     (out_dir / "ingest.json").write_text(json.dumps(stream.counts.as_dict(), indent=2) + "\n")
