@@ -102,6 +102,38 @@ def test_a_record_that_cannot_be_normalized_gets_its_own_error(
     assert [a["index"] for a in answers] == [0, 1, 2]
 
 
+def test_an_alert_the_pair_fails_on_gets_its_own_error_and_the_rest_are_answered(
+    pair_dirs: tuple[Path, Path],
+    records: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    teacher, surrogate = pair_dirs
+    model = PairModel()  # its own pair: the module's fixture is not patched
+    model.load_context(
+        PythonModelContext({"teacher": str(teacher), "surrogate": str(surrogate)}, None)
+    )
+    triage = model.pair.triage
+
+    def fails_on_a2(alerts, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        if any(alert.id == "a2" for alert in alerts):
+            raise OverflowError("int too large to convert to float")
+        return triage(alerts, **kwargs)
+
+    monkeypatch.setattr(model.pair, "triage", fails_on_a2)
+    answers = model.predict(None, records)
+    assert [a["alert_id"] for a in answers] == ["a1", None, "a3"]
+    assert answers[0]["error"] is None and answers[2]["error"] is None
+    assert answers[0]["verdict"] is not None and answers[2]["verdict"] is not None
+    assert answers[1]["error"] == {
+        "reason": "internal_error",
+        "message": "the pair could not score this alert (OverflowError); the server's log has "
+        "the details",
+    }
+    assert set(answers[1]) == KEYS and "Traceback" not in str(answers)
+    assert "triaging alert a2 (record 1) failed" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

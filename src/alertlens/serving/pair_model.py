@@ -13,6 +13,7 @@ the code: load it where ``alertlens`` is installed (``--env-manager local``).
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from mlflow.pyfunc import PythonModel
 from alertlens.alerts.mapping import RecordError
 from alertlens.surrogate.artifact import DATA_CONFIG_FILE, read_data_config
 from alertlens.triage import TriagePair
+
+log = logging.getLogger(__name__)
 
 PAIR = "pair"
 SURROGATE_ONLY = "surrogate"
@@ -63,7 +66,11 @@ class PairModel(PythonModel):
 def triage_records(
     pair: TriagePair, records: list[Any], use_teacher: bool = True, max_reasons: int = 5
 ) -> list[dict[str, Any]]:
-    """Normalize and triage a batch; a record that cannot be normalized gets an error answer."""
+    """Normalize and triage a batch; a record that cannot be normalized gets an error answer.
+
+    One alert the pair fails on never fails the batch: the batch is then triaged alert by
+    alert, and the failing alert's answer names the error (the traceback goes to the log, never
+    to the client)."""
     alerts, errors, positions = [], {}, []
     for index, record in enumerate(records):
         try:
@@ -72,16 +79,38 @@ def triage_records(
         except RecordError as exc:
             errors[index] = {"reason": exc.reason, "message": exc.message}
     answers: list[dict[str, Any]] = [{} for _ in records]
-    if alerts:
-        scored = pair.triage(
-            alerts,
+
+    def triage(batch: list[Any]) -> list[dict[str, Any]]:
+        return pair.triage(
+            batch,
             counterfactuals=False,
             use_teacher=use_teacher,
             top_k=max_reasons,
             full_explanation=False,
         )
+
+    if alerts:
+        try:
+            scored: list[dict[str, Any] | None] = list(triage(alerts))
+        except Exception:  # noqa: BLE001 (the per-alert boundary: find the alert, answer the rest)
+            log.exception(
+                "triaging a batch of %d alerts failed; retrying alert by alert", len(alerts)
+            )
+            scored = []
+            for index, alert in zip(positions, alerts, strict=True):
+                try:
+                    scored.extend(triage([alert]))
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("triaging alert %s (record %d) failed", alert.id, index)
+                    scored.append(None)
+                    errors[index] = {
+                        "reason": "internal_error",
+                        "message": f"the pair could not score this alert ({type(exc).__name__}); "
+                        "the server's log has the details",
+                    }
         for index, answer in zip(positions, scored, strict=True):
-            answers[index] = {"index": index, **answer, "error": None}
+            if answer is not None:
+                answers[index] = {"index": index, **answer, "error": None}
     for index, error in errors.items():
         answers[index] = _error_answer(index, error)
     return answers
