@@ -73,3 +73,20 @@ def test_real_suricata_samples_parse_completely(fixtures: Path) -> None:
 def test_rejected_csv_rows_keep_their_quoting(tmp_path: Path) -> None:
     records = list(readers.read_csv(_write(tmp_path, "a.csv", 'id,cmd\n1,"a,b",extra\n')))
     assert records[0].error[0] == "wrong_column_count" and records[0].raw == '1,"a,b",extra'
+
+
+def test_json_lines_read_a_byte_order_mark_lone_cr_endings_and_unicode_blank_lines(
+    tmp_path: Path,
+) -> None:
+    bom = _write(tmp_path, "bom.jsonl", b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+    assert [r.obj for r in readers.read_json_lines(bom)] == [{"a": 1}, {"a": 2}]
+    old_mac = _write(tmp_path, "cr.jsonl", b'{"a": 1}\r{"a": 2}\r\r{"a": 3}\r')
+    records = list(readers.read_json_lines(old_mac))
+    assert [(r.line, r.obj) for r in records] == [(1, {"a": 1}), (2, {"a": 2}), (4, {"a": 3})]
+    # A line of non-breaking spaces is not blank to JSON: it is read, and rejected, not dropped.
+    nbsp = _write(tmp_path, "nbsp.jsonl", '{"a": 1}\n\u00a0\u00a0\n \t\n{"a": 2}\r\n')
+    assert _summary(list(readers.read_json_lines(nbsp))) == [
+        (1, None),
+        (2, "invalid_json"),
+        (4, None),
+    ]

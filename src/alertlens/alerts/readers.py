@@ -43,9 +43,12 @@ def has_undecodable_bytes(text: str) -> bool:
     return False
 
 
+_JSON_WHITESPACE = " \t\r\n"  # the only whitespace JSON knows: other blank-looking lines are read
+
+
 def _json_error(text: str, exc: orjson.JSONDecodeError) -> tuple[str, str]:
     """Classify a decode error: input that stops mid-value is truncated, the rest invalid."""
-    stripped = text.rstrip()
+    stripped = text.rstrip(_JSON_WHITESPACE)
     if exc.pos >= len(stripped) - 1 or "unexpected end" in str(exc).lower():
         return "truncated_json", f"JSON ends before the record is complete ({exc.msg})"
     return "invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}"
@@ -64,12 +67,20 @@ def _parse_json_text(file: str, line: int, text: str) -> RawRecord:
 
 
 def read_json_lines(path: Path) -> Iterator[RawRecord]:
-    """JSON Lines: one JSON value per line; blank lines are not records and are skipped."""
+    """JSON Lines: one JSON value per line; blank lines are not records and are skipped.
+
+    Lines end in LF, CRLF or a lone CR (old Mac exports); a UTF-8 byte order mark before the
+    first record is not part of it."""
+    number = 0
     with path.open("rb") as handle:
-        for number, raw_line in enumerate(handle, start=1):
-            text = raw_line.decode("utf-8", errors="surrogateescape").rstrip("\r\n")
-            if text.strip():
-                yield _parse_json_text(str(path), number, text)
+        for raw_line in handle:
+            for piece in raw_line.rstrip(b"\r\n").split(b"\r"):
+                number += 1
+                text = piece.decode("utf-8", errors="surrogateescape")
+                if number == 1:
+                    text = text.removeprefix("\ufeff")
+                if text.strip(_JSON_WHITESPACE):
+                    yield _parse_json_text(str(path), number, text)
 
 
 def _first_significant_char(path: Path) -> str:
