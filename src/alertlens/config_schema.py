@@ -68,6 +68,7 @@ class DataSchema:
     max_reject_ratio: float = MISSING
     golden: GoldenSchema = field(default_factory=GoldenSchema)  # scored on by every pair
     dedupe: str = "content"  # content | none (alertlens.alerts.mapping.DataMapping)
+    max_record_bytes: int = 1048576  # larger records are rejected as record_too_large
     split: SplitSchema = field(default_factory=SplitSchema)
 
 

@@ -1,4 +1,5 @@
 import base64
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -297,3 +298,37 @@ def test_nothing_outside_the_input_directory_is_read(tmp_path: Path, toy_data_co
     (export / "inner" / "c.jsonl").symlink_to(export / "a.jsonl")  # a link inside is fine
     counts = ingest_to_dir(mapping, export, tmp_path / "out", max_reject_ratio=1.0)
     assert counts.records_read == 2
+
+
+def test_a_record_over_max_record_bytes_is_one_bounded_reject_and_big_csv_fields_are_read(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
+    huge_cmd = "A" * (2 << 20)  # a 2 MiB line
+    lines = [
+        GOOD % ("a1", "tp"),
+        (GOOD % ("a2", "tp")).replace('"cmd": "x"', f'"cmd": "{huge_cmd}"'),
+    ]
+    (tmp_path / "export.jsonl").write_text("\n".join(lines) + "\n")
+    counts = ingest_to_dir(
+        DataMapping.from_config(toy_data_config), tmp_path / "export.jsonl", tmp_path / "out", 1.0
+    )
+    assert (counts.records_read, counts.accepted, counts.rejected) == (2, 1, 1)
+    (reject,) = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").open()]
+    assert reject["reason"] == "record_too_large" and reject["line"] == 2
+    assert (
+        reject["message"]
+        == f"the record is {len(lines[1]):,} bytes, over data.max_record_bytes 1,048,576"
+    )
+    assert reject["raw"] == lines[1][:65536]
+    assert reject["raw_truncated"] == {
+        "bytes": len(lines[1]),
+        "sha256": hashlib.sha256(lines[1].encode()).hexdigest(),
+    }
+
+    # A 200 KiB PowerShell script block in a CSV cell is an ordinary record.
+    script = "Write-Host " + "x" * (200 << 10)
+    rows = ["alert_id,time,source,host,case,command_line", f"e1,1767607200,edr,h,-,{script}"]
+    (tmp_path / "export.csv").write_text("\n".join(rows) + "\n")
+    mapping = DataMapping.from_config(load_group_option("data", "csv"))
+    counts = ingest_to_dir(mapping, tmp_path / "export.csv", tmp_path / "csv", 0.0)
+    assert (counts.accepted, counts.rejected) == (1, 0)

@@ -9,6 +9,7 @@ Every record read ends up either as an accepted :class:`Alert` or as a line in
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import logging
@@ -119,8 +120,18 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+REJECT_RAW_CHARS = 65536  # raw text kept per reject; longer ones keep their head, size and hash
+
+
+def raw_bytes(text: str) -> int:
+    """The size in the source file of a raw text read with surrogate escapes."""
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 def rejection_line(record: RawRecord, reason: str, message: str) -> str:
-    """One rejected.jsonl line; bytes that are not UTF-8 are kept losslessly in base64."""
+    """One rejected.jsonl line; bytes that are not UTF-8 are kept losslessly in base64. A raw
+    text over :data:`REJECT_RAW_CHARS` keeps its head, with its length and SHA-256, so one
+    huge record cannot blow up the rejects file."""
     entry: dict[str, Any] = {
         "file": record.file,
         "line": record.line,
@@ -128,6 +139,11 @@ def rejection_line(record: RawRecord, reason: str, message: str) -> str:
         "message": message,
         "raw": record.raw,
     }
+    if len(record.raw) > REJECT_RAW_CHARS:
+        whole = record.raw.encode("utf-8", "surrogateescape")
+        entry["raw"] = record.raw[:REJECT_RAW_CHARS]
+        entry["raw_truncated"] = {"bytes": len(whole), "sha256": hashlib.sha256(whole).hexdigest()}
+        record = RawRecord(record.file, record.line, entry["raw"])
     if has_undecodable_bytes(record.raw):
         entry["raw"] = record.raw.encode("utf-8", "backslashreplace").decode("utf-8")
         entry["raw_base64"] = base64.b64encode(
@@ -188,10 +204,15 @@ class AlertStream:
         """Accepted alerts of one file, in file order."""
         before = self.counts.records_read
         keep = self.mapping.keep
+        limit = self.mapping.max_record_bytes
         for record in self._records(path):
             self.counts.records_read += 1
             if record.error:
                 self._reject(record, *record.error)
+                continue
+            if len(record.raw) > limit // 4 and (size := raw_bytes(record.raw)) > limit:
+                message = f"the record is {size:,} bytes, over data.max_record_bytes {limit:,}"
+                self._reject(record, "record_too_large", message)
                 continue
             if keep is not None and isinstance(record.obj, dict) and not keep.keeps(record.obj):
                 self.counts.filtered += 1

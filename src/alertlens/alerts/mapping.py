@@ -273,10 +273,14 @@ class DataMapping:
     # is an event (exports where identical rows are distinct events: several per second, rule
     # and host); the n-th copy gets the id "<id>#n".
     dedupe: str = "content"
+    # Larger records are rejected as record_too_large (EDR script blocks run to tens of KiB).
+    max_record_bytes: int = 1 << 20
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"data config '{self.name}': format must be one of {FORMATS}")
+        if self.max_record_bytes < 1:
+            raise ValueError(f"data config '{self.name}': max_record_bytes must be positive")
         if self.dedupe not in DEDUPE:
             raise ValueError(
                 f"data config '{self.name}': dedupe must be one of {DEDUPE}, got {self.dedupe!r}"
@@ -319,6 +323,7 @@ class DataMapping:
             text_fields=list(cfg.get("text_fields") or []),
             files=cfg.get("files") or "*",
             dedupe=cfg.get("dedupe") or "content",
+            max_record_bytes=int(cfg.get("max_record_bytes") or 1 << 20),
         )
 
     def _required(self, record: dict[str, Any], paths: tuple, what: str, spelled: Any) -> Any:

@@ -197,10 +197,15 @@ def read_json(path: Path) -> Iterator[RawRecord]:
         yield _parse_json_text(str(path), line, text)
 
 
+_CSV_FIELD_LIMIT = 1 << 30  # the csv module's default, 128 KiB, is below one EDR script block
+
+
 def read_csv(path: Path) -> Iterator[RawRecord]:
     """CSV with a header row; each row becomes a flat dict of column -> string."""
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
+        # Fields of any size reach the ingest's record-size rule instead of failing the file.
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
         reader = csv.reader(text)
         header = next(reader, None)
         if header is None:
