@@ -107,8 +107,8 @@ def teacher_explainers(pair: TriagePair, alerts: list) -> dict[str, list[float]]
     from lime.lime_text import LimeTextExplainer
 
     scorer = pair.teacher.scorer(batch_size=128)
-    # Text maskers perturb the rendered text, which only the encoder reads: they time the
-    # encoder (the wide part's prior scores whole alerts and costs microseconds).
+    # Text maskers perturb rendered text, and a wide-and-deep teacher's prior scores whole
+    # alerts: LIME and shap time the encoder's margins (the prior costs microseconds per alert).
 
     def probabilities(texts: list[str]) -> np.ndarray:
         p = sigmoid(scorer.encoder_margins(list(texts)))

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
+
+import yaml
+
+from alertlens.config_schema import DataSchema
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("stage_deps", ROOT / "scripts" / "stage_deps.py")
@@ -56,3 +61,11 @@ def test_rewrite_replaces_a_stages_source_deps_after_its_script(tmp_path: Path) 
         "      - src/alertlens/b.py",
         "      - data/prepared",
     ]
+
+
+def test_prepare_reads_every_data_key_but_the_golden_set() -> None:
+    """A new data key must reach prepare's params; golden must not (a golden set changed
+    would otherwise retrain everything)."""
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["prepare"]
+    keys = {f"data.{f.name}" for f in dataclasses.fields(DataSchema)} - {"data.golden"}
+    assert set(stage["params"]) == keys

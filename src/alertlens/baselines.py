@@ -181,6 +181,8 @@ class FieldsBooster:
         return cls(booster, extractor)
 
     def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
+        if not alerts:
+            return np.zeros(0)
         # The booster maps each frame's categories onto the training levels (unseen: missing).
         frame = self.extractor.extract_frame(alerts)
         return np.asarray(self.booster.predict(frame, raw_score=True), dtype=float)

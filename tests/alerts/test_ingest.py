@@ -294,10 +294,14 @@ def test_nothing_outside_the_input_directory_is_read(tmp_path: Path, toy_data_co
     with pytest.raises(IngestError, match="'/etc/\\*' must be a pattern inside the input"):
         ingest_to_dir(absolute, export, tmp_path / "out", max_reject_ratio=0.0)
     (export / "b.jsonl").unlink()
+    cache = tmp_path / "project" / ".dvc" / "cache" / "files" / "md5" / "ab"
+    cache.mkdir(parents=True)
+    (cache / "cdef").write_text(GOOD % ("d1", "tp") + "\n")
+    (export / "d.jsonl").symlink_to(cache / "cdef")  # dvc's cache.type: symlink
     (export / "inner").mkdir()
     (export / "inner" / "c.jsonl").symlink_to(export / "a.jsonl")  # a link inside is fine
     counts = ingest_to_dir(mapping, export, tmp_path / "out", max_reject_ratio=1.0)
-    assert counts.records_read == 2
+    assert counts.records_read == 3
 
 
 def test_a_record_over_max_record_bytes_is_one_bounded_reject_and_big_csv_fields_are_read(

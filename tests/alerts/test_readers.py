@@ -80,6 +80,12 @@ def test_json_lines_read_a_byte_order_mark_lone_cr_endings_and_unicode_blank_lin
 ) -> None:
     bom = _write(tmp_path, "bom.jsonl", b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
     assert [r.obj for r in readers.read_json_lines(bom)] == [{"a": 1}, {"a": 2}]
+    # In a file with line feeds a CR is JSON whitespace inside a record.
+    spaced = _write(tmp_path, "crlf.jsonl", b'{"a": 1,\r "b": 2}\r\n{"a": 3}\n')
+    assert [(r.line, r.obj) for r in readers.read_json_lines(spaced)] == [
+        (1, {"a": 1, "b": 2}),
+        (2, {"a": 3}),
+    ]
     old_mac = _write(tmp_path, "cr.jsonl", b'{"a": 1}\r{"a": 2}\r\r{"a": 3}\r')
     records = list(readers.read_json_lines(old_mac))
     assert [(r.line, r.obj) for r in records] == [(1, {"a": 1}), (2, {"a": 2}), (4, {"a": 3})]

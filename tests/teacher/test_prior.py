@@ -8,6 +8,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
@@ -19,10 +20,12 @@ from alertlens.features.spec import FeatureSpec
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher
 from alertlens.teacher.fit import train_teacher
 from alertlens.teacher.prior import (
+    LEGACY_PRIOR_FILE,
     PRIOR_FILE,
     PriorSettings,
     fit_prior,
     load_prior,
+    logits_for_hardening,
     out_of_fold_logits,
     prior_config,
 )
@@ -125,8 +128,71 @@ def test_prior_config_reads_the_baselines_settings_or_none() -> None:
         prior_config({**params, "teacher": {**params["teacher"], "prior": "bm25"}})
 
 
-def test_a_teacher_without_a_prior_file_loads_none(tmp_path: Path) -> None:
-    assert load_prior(tmp_path) is None
+def test_a_teacher_without_a_prior_file_loads_none_and_an_older_text_prior_loads_as_tfidf(
+    tmp_path: Path,
+) -> None:
+    assert load_prior(tmp_path, RENDER) == (None, None)
+    alerts = toy_alerts(30)
+    text_model = TfidfLogreg.fit(alerts, RENDER, WORDS).text_model
+    joblib.dump(
+        {"vectorizer": text_model.vectorizer, "model": text_model.model},
+        tmp_path / LEGACY_PRIOR_FILE,
+    )
+    prior, out_of_fold = load_prior(tmp_path, RENDER)
+    assert out_of_fold is None and isinstance(prior, TfidfLogreg)
+    np.testing.assert_array_equal(prior(alerts), TfidfLogreg(text_model, RENDER)(alerts))
+
+
+def test_hardening_trains_on_out_of_fold_logits_moved_by_what_the_evasion_does() -> None:
+    train = toy_alerts(30)
+    fitted = fit_prior(train, toy_alerts(12, seed=1), SETTINGS)
+    original = train[0]
+    variant = replace(
+        original,
+        id=f"{original.id}~ev1",
+        fields={**original.fields, "command_line": "POWERSHELL.exe -nop -w hidden -e SQBFAFgA"},
+    )
+    stranger = replace(train[1], id="elsewhere")
+    logits = logits_for_hardening(
+        fitted.prior, fitted.training_logits, [original, variant, stranger]
+    )
+    served = fitted.prior([original, variant, stranger])
+    out_of_fold = fitted.training_logits[original.id]
+    assert logits[0] == pytest.approx(out_of_fold)
+    assert logits[1] == pytest.approx(out_of_fold + served[1] - served[0])
+    assert served[1] != served[0] and logits[2] == pytest.approx(served[2])
+    # Without saved out-of-fold logits (an older teacher) it is the prior as served.
+    np.testing.assert_array_equal(logits_for_hardening(fitted.prior, None, [variant]), served[1:2])
+
+
+def test_a_teacher_with_a_fields_prior_trains_scores_saves_and_loads(tmp_path: Path) -> None:
+    cfg = compose(["teacher=tiny", "teacher.device=cpu", "teacher.prior=auto"])["teacher"]
+    cfg = {**cfg, "prior_folds": 3, "learning_rate": 1e-9}
+    held_out = HeldOut(login_alerts(60, 1), login_alerts(40, 2), login_alerts(20, 3))
+    fitted = train_teacher(
+        cfg,
+        RENDER,
+        login_alerts(150, 0)[:90],
+        held_out,
+        prior_settings=replace(SETTINGS, kind="auto"),
+        prior_train=login_alerts(150, 0),
+    )
+    teacher = fitted.teacher
+    assert fitted.metrics["prior"]["kind"] == "fields"
+    assert teacher.prior_out_of_fold is not None and len(teacher.prior_out_of_fold) == 150
+    # Same text, different fields: the encoder's memo must not hide the prior's difference.
+    low, high = held_out.test[0], held_out.test[0]
+    low = replace(low, id="low", fields={**low.fields, "failed_logins": 1}, label=0)
+    high = replace(high, id="high", fields={**high.fields, "failed_logins": 49}, label=1)
+    memoized = teacher.scorer(memoize=True)([low, high])
+    assert memoized[1] - memoized[0] == pytest.approx(
+        float(teacher.prior([high])[0] - teacher.prior([low])[0]), abs=1e-6
+    )
+    assert memoized[1] > memoized[0]
+    save_teacher(tmp_path / "teacher", teacher)
+    loaded = load_teacher(tmp_path / "teacher", "cpu")
+    assert loaded.prior_out_of_fold == teacher.prior_out_of_fold
+    np.testing.assert_allclose(loaded.scorer()([low, high]), memoized, atol=1e-6)
 
 
 def test_a_wide_teachers_margin_is_its_prior_plus_the_encoders_and_both_are_saved(

@@ -85,7 +85,7 @@ def input_files(path: Path, pattern: str = "*", exclude: Path | None = None) -> 
     ``pattern``, sorted (so a directory reads the same way on every machine).
 
     Nothing outside the directory is read: ``pattern`` must be relative, and a link to a file
-    outside it is an error. Files under ``exclude`` (an output directory inside the input) are
+    outside it is an error (but for DVC's cache, which `cache.type: symlink` links into). Files under ``exclude`` (an output directory inside the input) are
     not inputs, so an ingest never reads what it writes.
     """
     if path.is_file():
@@ -104,7 +104,7 @@ def input_files(path: Path, pattern: str = "*", exclude: Path | None = None) -> 
         if not candidate.is_file() or _hidden(candidate, path):
             continue
         target = candidate.resolve()
-        if not target.is_relative_to(root):
+        if not target.is_relative_to(root) and not _in_dvc_cache(target):
             raise IngestError(
                 f"{candidate} links to {target}, outside the input directory {path}: copy the "
                 "file in instead"
@@ -114,6 +114,12 @@ def input_files(path: Path, pattern: str = "*", exclude: Path | None = None) -> 
     if files:
         return files
     raise IngestError(f"input directory {path} contains no files matching '{pattern}'")
+
+
+def _in_dvc_cache(target: Path) -> bool:
+    """True for a file in a DVC cache (``.dvc/cache``), where `cache.type: symlink` points."""
+    parts = target.parts
+    return any(parts[i : i + 2] == (".dvc", "cache") for i in range(len(parts) - 1))
 
 
 def _hidden(path: Path, root: Path) -> bool:

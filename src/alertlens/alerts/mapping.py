@@ -125,7 +125,7 @@ class LabelRule:
 
 # Numbers every later stage can hold: int64 integers and finite floats. A 400-digit integer or a
 # NaN accepted here would overflow feature extraction or write invalid JSON downstream.
-_INT_LIMIT = 2**63 - 1
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 def _encodable(text: str) -> bool:
@@ -150,7 +150,7 @@ def _to_int(value: Any) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError
     number = int(value.strip()) if isinstance(value, str) else int(value)
-    if abs(number) > _INT_LIMIT:
+    if not _INT_MIN <= number <= _INT_MAX:
         raise ValueError
     return number
 

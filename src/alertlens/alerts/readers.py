@@ -69,12 +69,15 @@ def _parse_json_text(file: str, line: int, text: str) -> RawRecord:
 def read_json_lines(path: Path) -> Iterator[RawRecord]:
     """JSON Lines: one JSON value per line; blank lines are not records and are skipped.
 
-    Lines end in LF, CRLF or a lone CR (old Mac exports); a UTF-8 byte order mark before the
-    first record is not part of it."""
+    Lines end in LF, CRLF or, in a file without any LF, a lone CR (old Mac exports; elsewhere a
+    CR is JSON whitespace); a UTF-8 byte order mark before the first record is not part of it."""
     number = 0
     with path.open("rb") as handle:
         for raw_line in handle:
-            for piece in raw_line.rstrip(b"\r\n").split(b"\r"):
+            stripped = raw_line.rstrip(b"\r\n")
+            # Only a file's last "line" can lack an LF: one holding CRs is a CR-only file.
+            pieces = [stripped] if raw_line.endswith(b"\n") else stripped.split(b"\r")
+            for piece in pieces:
                 number += 1
                 text = piece.decode("utf-8", errors="surrogateescape")
                 if number == 1:

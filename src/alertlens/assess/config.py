@@ -48,7 +48,9 @@ class AssessConfig:
         cfg = params["evaluate"]
         return cls(
             test_subsample=cfg["test_subsample"],
-            golden=GoldenSet(**{"path": None, "data_config": None, **params["data"]["golden"]}),
+            golden=GoldenSet(
+                **{"path": None, "data_config": None, **(params["data"].get("golden") or {})}
+            ),
             faithfulness_alerts=cfg["faithfulness_alerts"],
             ig_alerts=cfg["ig_alerts"],
             ks=tuple(cfg["ks"]),

@@ -101,7 +101,15 @@ def triage_records(
                 try:
                     scored.extend(triage([alert]))
                 except Exception as exc:  # noqa: BLE001
-                    log.exception("triaging alert %s (record %d) failed", alert.id, index)
+                    # One traceback is enough: a systemic failure would repeat it per alert.
+                    first = not any(e["reason"] == "internal_error" for e in errors.values())
+                    log.error(
+                        "triaging alert %s (record %d) failed: %r",
+                        alert.id,
+                        index,
+                        exc,
+                        exc_info=first,
+                    )
                     scored.append(None)
                     errors[index] = {
                         "reason": "internal_error",

@@ -49,6 +49,8 @@ class Teacher:
     meta: TeacherMeta
     device: torch.device
     prior: Scorer | None = None  # the wide part: its logit adds to the encoder's margin
+    # The prior's out-of-fold logit per training alert id: what fine-tuning trains on.
+    prior_out_of_fold: dict[str, float] | None = None
 
     @property
     def render(self) -> RenderConfig:
@@ -80,7 +82,7 @@ def save_teacher(directory: Path, teacher: Teacher) -> None:
     teacher.tokenizer.save_pretrained(directory)
     (directory / META_FILE).write_text(json.dumps(asdict(teacher.meta), indent=2) + "\n")
     if teacher.prior is not None:
-        save_prior(teacher.prior, directory)
+        save_prior(teacher.prior, directory, teacher.prior_out_of_fold)
 
 
 def load_teacher(directory: Path, device: str = "auto") -> Teacher:
@@ -94,9 +96,9 @@ def load_teacher(directory: Path, device: str = "auto") -> Teacher:
         str(directory), local_files_only=True
     )
     tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-    return Teacher(
-        model.to(torch_device).eval(), tokenizer, meta, torch_device, load_prior(Path(directory))
-    )
+    teacher = Teacher(model.to(torch_device).eval(), tokenizer, meta, torch_device)
+    teacher.prior, teacher.prior_out_of_fold = load_prior(Path(directory), teacher.render)
+    return teacher
 
 
 def score_frame(teacher: Teacher, alerts: list[Alert]) -> pd.DataFrame:

@@ -156,7 +156,14 @@ def train_teacher(
         cfg["recall_target"],
         render.to_dict(),
     )
-    teacher = Teacher(trainer.model, tokenizer, meta, device, prior)
+    teacher = Teacher(
+        trainer.model,
+        tokenizer,
+        meta,
+        device,
+        prior,
+        None if fitted_prior is None else fitted_prior.training_logits,
+    )
     point = set_operating_point(
         teacher,
         teacher.scorer(train_cfg.eval_batch_size),

@@ -19,6 +19,7 @@ Measurements: docs/decisions/2026-12-02-wide-and-deep-teacher.md.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,7 @@ from alertlens.baselines import (
     FieldsBoosterConfig,
     TfidfConfig,
     TfidfLogreg,
+    TfidfText,
 )
 from alertlens.config import ConfigError, section
 from alertlens.features.spec import FeatureSpec
@@ -46,8 +48,12 @@ from alertlens.operating_point import Scorer, labels_of
 log = logging.getLogger(__name__)
 
 PRIOR_FILE = "prior.joblib"
+OUT_OF_FOLD_FILE = "prior_out_of_fold.json"  # training alert id -> out-of-fold logit (harden reads)
+LEGACY_PRIOR_FILE = "text_prior.joblib"  # the TF-IDF prior of teachers saved before 2026-12-02
 PRIORS = ("auto", "tfidf", "fields", "none")
 CANDIDATES = ("tfidf", "fields")  # what ``auto`` chooses between
+
+VARIANT_MARK = "~"  # evasion variants are "<original id>~evN" (alertlens.evasion.augment)
 
 Fitter = Callable[[Sequence[Alert]], Scorer]  # training alerts -> a fitted prior
 
@@ -95,14 +101,46 @@ def prior_config(params: Mapping[str, Any]) -> PriorSettings | None:
     )
 
 
-def save_prior(prior: Scorer, directory: Path) -> None:
+def save_prior(prior: Scorer, directory: Path, out_of_fold: Mapping[str, float] | None) -> None:
     joblib.dump(prior, directory / PRIOR_FILE)
+    if out_of_fold is not None:
+        (directory / OUT_OF_FOLD_FILE).write_text(json.dumps(dict(out_of_fold)))
 
 
-def load_prior(directory: Path) -> Scorer | None:
-    """The prior saved in a teacher directory, or None for a teacher without one."""
-    path = Path(directory) / PRIOR_FILE
-    return joblib.load(path) if path.is_file() else None
+def load_prior(
+    directory: Path, render: RenderConfig
+) -> tuple[Scorer | None, dict[str, float] | None]:
+    """The prior saved in a teacher directory and its training alerts' out-of-fold logits
+    (None, None for a teacher without a prior). A teacher saved with the older text-only
+    prior gets it back as the TF-IDF prior on its own rendering."""
+    directory = Path(directory)
+    out_of_fold_path = directory / OUT_OF_FOLD_FILE
+    out_of_fold = json.loads(out_of_fold_path.read_text()) if out_of_fold_path.is_file() else None
+    if (directory / PRIOR_FILE).is_file():
+        return joblib.load(directory / PRIOR_FILE), out_of_fold
+    if (directory / LEGACY_PRIOR_FILE).is_file():
+        parts = joblib.load(directory / LEGACY_PRIOR_FILE)
+        return TfidfLogreg(TfidfText(parts["vectorizer"], parts["model"]), render), out_of_fold
+    return None, None
+
+
+def logits_for_hardening(
+    prior: Scorer, out_of_fold: Mapping[str, float] | None, alerts: Sequence[Alert]
+) -> np.ndarray:
+    """The prior's logits the adversarial fine-tuning trains on: a training alert's out-of-fold
+    logit (the fitted prior's in-sample logit is overconfident on it), and for an evasion
+    variant (id ``<original>~evN``) its original's out-of-fold logit moved by what the evasion
+    does to the fitted prior's logit; the fitted prior's logit for any other alert."""
+    served = np.asarray(prior(alerts), dtype=np.float64)
+    if not out_of_fold or not alerts:
+        return served
+    by_id = {alert.id: logit for alert, logit in zip(alerts, served.tolist(), strict=True)}
+    logits = served.copy()
+    for row, alert in enumerate(alerts):
+        original = alert.id.partition(VARIANT_MARK)[0]
+        if original in out_of_fold and original in by_id:
+            logits[row] = out_of_fold[original] + served[row] - by_id[original]
+    return logits
 
 
 def out_of_fold_logits(
@@ -129,20 +167,25 @@ class FittedPrior:
     kind: str
     prior: Scorer
     training_logits: dict[str, float]  # alert id -> out-of-fold logit
-    validation_pr_auc: dict[str, float]  # each candidate's, on the teacher's validation alerts
+    # Each candidate's on the teacher's validation alerts (None without both classes). The
+    # booster's early stopping reads them too, as the fields baseline's does.
+    validation_pr_auc: dict[str, float | None]
     seconds: float
 
     def logits_for_training(self, alerts: Sequence[Alert]) -> list[float]:
         """Out-of-fold logits of ``alerts``; an alert outside the prior's pool gets the fitted
         prior's logit (all such alerts scored in one batch)."""
         unseen = [alert for alert in alerts if alert.id not in self.training_logits]
-        scored = dict(zip((a.id for a in unseen), self.prior(unseen).tolist(), strict=True))
+        logits = self.prior(unseen).tolist() if unseen else []
+        scored = dict(zip((a.id for a in unseen), logits, strict=True))
         return [self.training_logits.get(a.id, scored.get(a.id, 0.0)) for a in alerts]
 
     def metrics(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "validation_pr_auc": {k: round(v, 5) for k, v in self.validation_pr_auc.items()},
+            "validation_pr_auc": {
+                k: None if v is None else round(v, 5) for k, v in self.validation_pr_auc.items()
+            },
         }
 
 
@@ -153,11 +196,14 @@ def fit_prior(
     ``validation`` (a single candidate unless ``auto``) and compute its out-of-fold logits."""
     start = time.perf_counter()
     fitted: dict[str, Scorer] = {}
-    scores: dict[str, float] = {}
+    scores: dict[str, float | None] = {}
     for kind in settings.candidates():
         fitted[kind] = settings.fitter(kind, validation)(train)
-        scores[kind] = pr_auc(fitted[kind](validation), labels_of(validation)) or 0.0
-    kind = max(scores, key=scores.__getitem__)  # ties keep the first candidate: tfidf
+        scores[kind] = pr_auc(fitted[kind](validation), labels_of(validation))
+    if any(score is None for score in scores.values()) and len(scores) > 1:
+        log.warning("prior: validation has one class only, so auto keeps the first candidate")
+    # Ties (and a validation split without both classes) keep the first candidate: tfidf.
+    kind = max(scores, key=lambda name: scores[name] or 0.0)
     logits = out_of_fold_logits(
         train, settings.fitter(kind, validation), settings.render, settings.folds, settings.seed
     )
@@ -165,7 +211,7 @@ def fit_prior(
     log.info(
         "prior: %s (validation PR-AUC %s), %d alerts, %d-fold logits, %.0f s",
         kind,
-        ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+        ", ".join(f"{k} {v or 0:.4f}" for k, v in scores.items()),
         len(train),
         settings.folds,
         seconds,

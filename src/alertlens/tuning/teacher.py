@@ -54,7 +54,9 @@ def tune_teacher(
     objective = TeacherObjective(cfg, data_dir)
     untuned = {k: v for k, v in cfg["teacher"].items() if f"teacher.{k}" not in space.names}
     splits = [data_dir / f"{name}.jsonl" for name in ("train", "validation")]
-    identity = fingerprint([untuned, objective.render.to_dict()], splits)
+    # The prior's recipes shape every trial too.
+    prior_recipes = {key: cfg[key] for key in ("baselines", "features")}
+    identity = fingerprint([untuned, objective.render.to_dict(), prior_recipes], splits)
     return run_study(TEACHER, space, objective, options, cfg, tune_cfg, root, identity)
 
 
