@@ -85,8 +85,9 @@ def input_files(path: Path, pattern: str = "*", exclude: Path | None = None) -> 
     ``pattern``, sorted (so a directory reads the same way on every machine).
 
     Nothing outside the directory is read: ``pattern`` must be relative, and a link to a file
-    outside it is an error (but for DVC's cache, which `cache.type: symlink` links into). Files under ``exclude`` (an output directory inside the input) are
-    not inputs, so an ingest never reads what it writes.
+    outside it is an error (but for DVC's cache, which `cache.type: symlink` links into). Files
+    under ``exclude`` (an output directory inside the input) are not inputs, so an ingest never
+    reads what it writes.
     """
     if path.is_file():
         return [path]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from alertlens.alerts.readers import has_undecodable_bytes
 from alertlens.alerts.schema import FALSE_POSITIVE, TRUE_POSITIVE, Alert, FieldValue
 
 FIELD_TYPES = ("str", "int", "float", "bool", "ip")
@@ -128,20 +129,11 @@ class LabelRule:
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
-def _encodable(text: str) -> bool:
-    """False for text with lone surrogates (JSON "\ud800"): no tokenizer or UTF-8 file takes it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _to_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = value if isinstance(value, str) else str(value)
-    if not _encodable(text):
+    if has_undecodable_bytes(text):  # lone surrogates (JSON "\ud800"): no tokenizer takes them
         raise ValueError
     return text
 
@@ -360,7 +352,11 @@ class DataMapping:
             value = lookup(record, paths)
             if value is _MISSING or value == "":
                 continue
-            if kind == "str" and type(value) is str and (value.isascii() or _encodable(value)):
+            if (
+                kind == "str"
+                and type(value) is str
+                and (value.isascii() or not has_undecodable_bytes(value))
+            ):
                 values[name] = value  # the common case, without a call
                 continue
             try:

@@ -24,12 +24,14 @@ RELATIVE_KINDS = ("max_drop", "max_increase")
 OPTIONAL_SETS = ("golden", "adversarial", "test_groups")
 
 
-def absent_set(card: Scorecard, metric: str) -> str | None:
-    """The optional set ``metric`` belongs to when the card holds no alerts of it, else None."""
+def absent_set_gate(name: str, card: Scorecard, metric: str) -> GateResult | None:
+    """A passing gate saying so when ``metric`` belongs to an optional set the card holds no
+    alerts of, else None (the gate is applied)."""
     assessed_set = metric.split(".", 1)[0]
-    if assessed_set in OPTIONAL_SETS and not card.get(f"{assessed_set}.n"):
-        return assessed_set
-    return None
+    if assessed_set not in OPTIONAL_SETS or card.get(f"{assessed_set}.n"):
+        return None
+    text = f"no {assessed_set} set on this data"
+    return GateResult(name, metric, card.get(metric), None, text, True)
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,9 @@ def baseline_gates(card: Scorecard, rule: Mapping[str, Any]) -> list[GateResult]
     for metric in rule["metrics"]:
         value, rivals = card.get(metric), baseline_figures(card, metric)
         name = f"vs_baseline:{metric}"
-        missing_set = absent_set(card, metric)
-        if missing_set is not None:  # e.g. test_groups on data without groups
-            text = f"no {missing_set} set on this data"
-            results.append(GateResult(name, metric, value, None, text, True))
+        absent = absent_set_gate(name, card, metric)  # e.g. test_groups on data without groups
+        if absent is not None:
+            results.append(absent)
             continue
         if not rivals:
             text = "no baseline figures on the scorecard: run the baselines and evaluate stages"
@@ -126,10 +127,9 @@ def floor_gates(card: Scorecard, floors: Mapping[str, Mapping[str, float]]) -> l
     results = []
     for metric, rule in floors.items():
         (bound, limit), value = next(iter(rule.items())), card.get(metric)
-        missing_set = absent_set(card, metric)
-        if missing_set is not None:
-            text = f"no {missing_set} set on this data"
-            results.append(GateResult(f"floor:{metric}", metric, value, None, text, True))
+        absent = absent_set_gate(f"floor:{metric}", card, metric)
+        if absent is not None:
+            results.append(absent)
             continue
         passed = _defined(value) and (value >= limit if bound == "min" else value <= limit)  # type: ignore[operator]
         sign = ">=" if bound == "min" else "<="
@@ -154,10 +154,9 @@ def relative_gates(
             card.get(metric),
             champion.get(metric),
         )
-        missing_set = absent_set(card, metric)
-        if missing_set is not None:
-            text = f"no {missing_set} set on this data"
-            results.append(GateResult(f"vs_champion:{metric}", metric, value, None, text, True))
+        absent = absent_set_gate(f"vs_champion:{metric}", card, metric)
+        if absent is not None:
+            results.append(absent)
             continue
         if not _defined(before):
             results.append(

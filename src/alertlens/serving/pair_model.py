@@ -96,20 +96,20 @@ def triage_records(
             log.exception(
                 "triaging a batch of %d alerts failed; retrying alert by alert", len(alerts)
             )
-            scored = []
+            scored, logged = [], False
             for index, alert in zip(positions, alerts, strict=True):
                 try:
                     scored.extend(triage([alert]))
                 except Exception as exc:  # noqa: BLE001
                     # One traceback is enough: a systemic failure would repeat it per alert.
-                    first = not any(e["reason"] == "internal_error" for e in errors.values())
                     log.error(
                         "triaging alert %s (record %d) failed: %r",
                         alert.id,
                         index,
                         exc,
-                        exc_info=first,
+                        exc_info=not logged,
                     )
+                    logged = True
                     scored.append(None)
                     errors[index] = {
                         "reason": "internal_error",
