@@ -7,6 +7,7 @@ is written to metrics/harden.json, so `dvc exp show` compares it across experime
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,7 @@ from alertlens.config import load_params, project_root
 from alertlens.errors import setup_logging, stage_errors
 from alertlens.harden_report import harden_report
 from alertlens.teacher.artifact import load_teacher
-from alertlens.teacher.harden import harden_teacher
+from alertlens.teacher.harden import choose_runtime, harden_teacher
 from alertlens.teacher.pyfunc import publish_teacher
 from alertlens.tracking import (
     flatten_metrics,
@@ -56,13 +57,24 @@ def main() -> None:
                 hardened, cfg, train, held_out.validation, CHECKPOINTS
             )
             curves = result.curves()
-        report = harden_report(
-            plain, hardened, held_out, cfg, tcfg["recall_target"], tcfg["threshold_rule"]
-        )
-        metrics = {"training": training, **report.metrics()}
-        mlflow.log_metrics(flatten_metrics(metrics))
-        mlflow.log_dict(report.robustness, "robustness.json")
-        publish_teacher(args.out, hardened, held_out.test[:4], run.info.run_id)
+        with tempfile.TemporaryDirectory(prefix="alertlens-onnx-") as export_dir:
+            # The runtime comes before the threshold: the deployed runtime's margins choose it.
+            runtime, scorer = choose_runtime(hardened, tcfg, held_out, Path(export_dir))
+            print(f"harden: teacher runtime {runtime.runtime} ({runtime.reason})")
+            mlflow.set_tag("teacher_runtime", runtime.runtime)
+            report = harden_report(
+                plain,
+                hardened,
+                held_out,
+                cfg,
+                tcfg["recall_target"],
+                tcfg["threshold_rule"],
+                scorer,
+            )
+            metrics = {"training": training, "runtime": runtime.metrics(), **report.metrics()}
+            mlflow.log_metrics(flatten_metrics(metrics))
+            mlflow.log_dict(report.robustness, "robustness.json")
+            publish_teacher(args.out, hardened, held_out.test[:4], run.info.run_id)
     write_metrics_file(args.metrics, metrics)
     write_curves(args.curves, curves)
     print(f"harden: {report.summary()}")

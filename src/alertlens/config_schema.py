@@ -113,6 +113,8 @@ class TeacherSchema:
     prior: str = MISSING
     prior_folds: int = MISSING
     precision: str = MISSING
+    runtime: str = MISSING
+    runtime_agreement_floor: float = MISSING
     device: str = MISSING
     epochs: int = MISSING
     batch_size: int = MISSING

@@ -93,12 +93,17 @@ def harden_report(
     cfg: Mapping[str, Any],
     recall_target: float,
     threshold_rule: str = "worst_group",
+    hardened_scorer: TeacherScorer | None = None,
 ) -> HardenReport:
     """Set the hardened teacher's threshold, then compare both teachers clean and under attack
-    (``cfg``: the ``harden`` config section)."""
+    (``cfg``: the ``harden`` config section). ``hardened_scorer``: a memoizing scorer on the
+    hardened teacher's deployed runtime (default: a new one)."""
     # One memoizing scorer per teacher: the suites at both operating points attack the same
     # test alerts with mostly the same rewrites, so each text meets the model once.
-    scorers = {"plain": plain.scorer(memoize=True), "hardened": hardened.scorer(memoize=True)}
+    scorers = {
+        "plain": plain.scorer(memoize=True),
+        "hardened": hardened_scorer or hardened.scorer(memoize=True),
+    }
     point = set_operating_point(
         hardened, scorers["hardened"], held_out, recall_target, threshold_rule
     )

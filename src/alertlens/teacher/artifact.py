@@ -4,7 +4,8 @@ wide part's prior where it has one (``alertlens.teacher.prior``)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from alertlens.metrics import sigmoid
 from alertlens.operating_point import Scorer
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.prior import load_prior, save_prior
+from alertlens.teacher.runtime import ONNX_DIR, ONNX_FILES, RUNTIMES, TORCH, OnnxEncoder
 from alertlens.teacher.scoring import TeacherScorer
 
 META_FILE = "alertlens_teacher.json"
@@ -38,6 +40,9 @@ class TeacherMeta:
     precision: str
     recall_target: float
     render: dict[str, Any]
+    # What scores alerts (alertlens.teacher.runtime): torch | onnx | onnx-int8. The threshold
+    # was chosen on this runtime's margins.
+    runtime: str = TORCH
 
 
 @dataclass
@@ -51,6 +56,9 @@ class Teacher:
     prior: Scorer | None = None  # the wide part: its logit adds to the encoder's margin
     # The prior's out-of-fold logit per training alert id: what fine-tuning trains on.
     prior_out_of_fold: dict[str, float] | None = None
+    # The exported encoder per ONNX runtime name (alertlens.teacher.runtime.ONNX_FILES).
+    onnx_files: dict[str, Path] = field(default_factory=dict)
+    _onnx_encoders: dict[str, OnnxEncoder] = field(default_factory=dict, repr=False)
 
     @property
     def render(self) -> RenderConfig:
@@ -61,7 +69,25 @@ class Teacher:
             separator=spec.get("separator", " | "),
         )
 
-    def scorer(self, batch_size: int = 64, memoize: bool = False) -> TeacherScorer:
+    def onnx_encoder(self, runtime: str) -> OnnxEncoder | None:
+        """The ONNX Runtime session for ``runtime`` (loaded once), or None for torch."""
+        if runtime == TORCH:
+            return None
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown teacher runtime {runtime!r}; one of {RUNTIMES}")
+        if runtime not in self.onnx_files:
+            raise ValueError(
+                f"the teacher scores with {runtime}, but its directory has no "
+                f"{ONNX_DIR}/{ONNX_FILES[runtime]}: re-run the harden stage"
+            )
+        if runtime not in self._onnx_encoders:
+            self._onnx_encoders[runtime] = OnnxEncoder(self.onnx_files[runtime])
+        return self._onnx_encoders[runtime]
+
+    def scorer(
+        self, batch_size: int = 64, memoize: bool = False, runtime: str | None = None
+    ) -> TeacherScorer:
+        """A scorer on the teacher's deployed runtime, or on ``runtime``."""
         return TeacherScorer(
             self.model,
             self.tokenizer,
@@ -72,6 +98,7 @@ class Teacher:
             batch_size,
             memoize,
             self.prior,
+            self.onnx_encoder(runtime or self.meta.runtime),
         )
 
 
@@ -83,6 +110,14 @@ def save_teacher(directory: Path, teacher: Teacher) -> None:
     (directory / META_FILE).write_text(json.dumps(asdict(teacher.meta), indent=2) + "\n")
     if teacher.prior is not None:
         save_prior(teacher.prior, directory, teacher.prior_out_of_fold)
+    saved = {}
+    for runtime, path in teacher.onnx_files.items():
+        target = directory / ONNX_DIR / ONNX_FILES[runtime]
+        if Path(path).resolve() != target.resolve():
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, target)
+        saved[runtime] = target
+    teacher.onnx_files = saved
 
 
 def load_teacher(directory: Path, device: str = "auto") -> Teacher:
@@ -98,6 +133,13 @@ def load_teacher(directory: Path, device: str = "auto") -> Teacher:
     tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     teacher = Teacher(model.to(torch_device).eval(), tokenizer, meta, torch_device)
     teacher.prior, teacher.prior_out_of_fold = load_prior(Path(directory), teacher.render)
+    exported = Path(directory) / ONNX_DIR
+    teacher.onnx_files = {
+        runtime: exported / name
+        for runtime, name in ONNX_FILES.items()
+        if (exported / name).is_file()
+    }
+    teacher.onnx_encoder(meta.runtime)  # fail at load, not at the first alert
     return teacher
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ from alertlens.alerts.schema import Alert
 from alertlens.operating_point import Scorer
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode, with_prior
 from alertlens.teacher.encoder import autocast
+
+if TYPE_CHECKING:
+    from alertlens.teacher.runtime import OnnxEncoder
 
 
 @contextmanager
@@ -84,7 +88,8 @@ class TeacherScorer:
     A wide-and-deep teacher's ``prior`` scores the same alerts and its logit adds to the
     encoder's margin. With ``memoize`` each distinct text is run through the encoder once per
     scorer: attack suites at two operating points, and the clean scores of the alerts they
-    attack, repeat most texts.
+    attack, repeat most texts. With ``onnx`` the encoder runs in ONNX Runtime
+    (``alertlens.teacher.runtime``) instead of the PyTorch ``model``.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class TeacherScorer:
         batch_size: int = 64,
         memoize: bool = False,
         prior: Scorer | None = None,
+        onnx: OnnxEncoder | None = None,
     ) -> None:
         self.model, self.tokenizer, self.render = model, tokenizer, render
         self.max_length, self.device, self.precision, self.batch_size = (
@@ -106,7 +112,7 @@ class TeacherScorer:
             precision,
             batch_size,
         )
-        self.prior = prior
+        self.prior, self.onnx = prior, onnx
         self.queries = 0
         self._memo: dict[str, float] | None = {} if memoize else None
 
@@ -123,9 +129,17 @@ class TeacherScorer:
             memo.update(zip(new, self._run_model(new).tolist(), strict=True))
         return np.array([memo[text] for text in texts])
 
+    def remember(self, texts: Sequence[str], margins: Sequence[float] | np.ndarray) -> None:
+        """Seed a memoizing scorer with encoder margins already computed for ``texts``."""
+        if self._memo is None:
+            raise ValueError("remember() needs a scorer made with memoize=True")
+        self._memo.update(zip(texts, (float(m) for m in margins), strict=True))
+
     def _run_model(self, texts: Sequence[str]) -> np.ndarray:
         data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
+        if self.onnx is not None:
+            return self.onnx.margins(data, self.batch_size, pad_id)
         return predict_margins(
             self.model, data, self.batch_size, self.device, self.precision, pad_id
         )
