@@ -271,3 +271,14 @@ def test_audit_trail_gives_commands_to_follow_each_link(report_inputs: ReportInp
     ):
         assert command in page
     assert row_of(page, "Evaluation run") == ["Evaluation run", "n/a", "runs:/ffff6666"]
+
+
+def test_the_page_says_which_teacher_runtime_was_gated(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    assert "The deployed teacher scores with" not in render(None, inputs)  # no runtime record
+    harden = json.loads((inputs.metrics_dir / "harden.json").read_text())
+    harden["runtime"] = {"chosen": "onnx-int8", "reason": "fastest here", "checks": {}}
+    (inputs.metrics_dir / "harden.json").write_text(json.dumps(harden))
+    page = render(None, inputs)
+    assert "The deployed teacher scores with <strong>onnx-int8</strong>" in page
+    assert "(fastest here)" in page

@@ -107,6 +107,19 @@ def collect_decision(path: Path, notes: list[str]) -> dict[str, Any] | None:
     return dict(decision)
 
 
+def teacher_runtime(metrics_dir: Path) -> dict[str, str] | None:
+    """Which runtime scored the deployed teacher (so which one the gates judged), and why:
+    the harden stage's ``runtime`` record, or None for a pair from before runtimes."""
+    path = metrics_dir / "harden.json"
+    try:
+        runtime = json.loads(path.read_text(encoding="utf-8")).get("runtime")
+    except (OSError, ValueError, AttributeError):
+        return None  # stage_metrics notes an unreadable file already
+    if not isinstance(runtime, Mapping) or "chosen" not in runtime:
+        return None
+    return {"chosen": str(runtime["chosen"]), "reason": str(runtime.get("reason", ""))}
+
+
 def collect_report(inputs: ReportInputs) -> dict[str, Any]:
     """Everything the page shows from files, as plain data; ``champion`` is filled in by the
     caller (from MLflow, see :mod:`.champion`)."""
@@ -118,6 +131,7 @@ def collect_report(inputs: ReportInputs) -> dict[str, Any]:
         "challenger": {
             "versions": (decision or {}).get("challenger_versions"),
             "metrics": stage_metrics(inputs.metrics_dir, notes),
+            "teacher_runtime": teacher_runtime(inputs.metrics_dir),
         },
         "champion": None,
         "plots": collect_plots(inputs.plots_dir, notes),

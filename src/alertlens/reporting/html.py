@@ -38,6 +38,7 @@ def page_context(report: Mapping[str, Any], tracking_uri: str) -> dict[str, Any]
         "champion_pair": None if champion is None else audit.pair_text(champion["versions"]),
         "baselines": sections.baselines_table(challenger_metrics),
         "teacher": sections.teacher_table(challenger_metrics, champion_metrics),
+        "teacher_runtime": report["challenger"].get("teacher_runtime"),
         "surrogate": sections.surrogate_table(challenger_metrics, champion_metrics),
         "robustness": sections.robustness_summary(challenger_metrics, champion_metrics),
         "attacks": sections.attack_tables(challenger_metrics, champion_metrics),
