@@ -4,8 +4,11 @@ Logs the pipeline's pair (`models/hardened` + `models/surrogate`) as the pyfunc 
 throwaway MLflow store, starts `alertlens serve` on it, and measures, in both modes (pair:
 the teacher decides; surrogate: the fast path), batched throughput (requests of --batch raw
 alerts, sent one after another on one keep-alive connection) and the latency of one-alert
-requests (p50/p95). Figures are medians over --repeats. The client runs on the same machine and
-shares its cores with the server. Writes the figures to bench/results/serve.json. Usage:
+requests (p50/p95). Pair mode is measured once per teacher runtime the teacher directory holds
+(torch, and the ONNX files the harden stage exported), each from a copy of the teacher switched
+to that runtime; only speed is compared here (each runtime's verdicts are checked in harden).
+Figures are medians over --repeats. The client runs on the same machine and shares its cores
+with the server. Writes the figures to bench/results/serve.json. Usage:
 
     python bench/bench_serve.py [--batch 256] [--batches 8] [--single 200] [--repeats 3]
 """
@@ -17,6 +20,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -33,6 +37,8 @@ from machine import describe, write_results
 
 from alertlens.config import project_root
 from alertlens.serving.pair_model import log_pair_model
+from alertlens.teacher.artifact import META_FILE
+from alertlens.teacher.runtime import ONNX_DIR, ONNX_FILES, TORCH
 
 MODES = ("surrogate", "pair")
 
@@ -128,6 +134,50 @@ def latencies(port: int, singles: list[bytes]) -> list[float]:
     return times
 
 
+def teacher_runtimes(teacher: Path) -> list[str]:
+    """torch, and each ONNX runtime whose file the teacher directory holds."""
+    return [TORCH] + [
+        name for name, file in ONNX_FILES.items() if (teacher / ONNX_DIR / file).is_file()
+    ]
+
+
+def teacher_on(teacher: Path, runtime: str, directory: Path) -> Path:
+    """A copy of the teacher directory that scores with ``runtime``."""
+    copy = directory / f"teacher-{runtime}"
+    shutil.copytree(teacher, copy)
+    meta = json.loads((copy / META_FILE).read_text())
+    (copy / META_FILE).write_text(json.dumps({**meta, "runtime": runtime}))
+    return copy
+
+
+def measure(port: int, pid: int, mode: str, batched: list, singles: list, args) -> dict:  # noqa: ANN001
+    """Batched throughput and one-alert latency of one mode, medians over ``args.repeats``."""
+    batch_bodies = [
+        body(batched[i : i + args.batch], mode) for i in range(0, len(batched), args.batch)
+    ]
+    single_bodies = [body([record], mode) for record in singles]
+    if mode == "pair":
+        single_bodies = single_bodies[: max(20, args.single // 4)]
+    # Warm up: the first calls pay one-off setup.
+    throughput(port, batch_bodies[:1], args.batch, pid)
+    latencies(port, single_bodies[:10])
+    rates, cpu_rates, p50s, p95s = [], [], [], []
+    for _ in range(args.repeats):
+        rate, cpu_rate = throughput(port, batch_bodies, len(batched), pid)
+        rates.append(rate)
+        cpu_rates.append(cpu_rate)
+        times = latencies(port, single_bodies)
+        p50s.append(float(np.percentile(times, 50)) * 1000)
+        p95s.append(float(np.percentile(times, 95)) * 1000)
+    return {
+        "batched_alerts_per_s": statistics.median(rates),
+        "batched_alerts_per_s_repeats": rates,
+        "alerts_per_server_cpu_s": statistics.median(cpu_rates),
+        "single_ms": {"p50": statistics.median(p50s), "p95": statistics.median(p95s)},
+        "single_requests": len(single_bodies),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,59 +202,45 @@ def main() -> None:
         # Artifacts in the temporary directory too (the default root is ./mlruns).
         experiment = mlflow.create_experiment("bench-serve", Path(tmp, "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment):
-            model_uri = log_pair_model(args.teacher, args.surrogate).model_uri
-        port = free_port()
-        server = start_server(model_uri, port, args.workers, env)
-        try:
-            load_at_start = os.getloadavg()[0]
-            print(
-                f"machine: {describe()}, "
-                f"{'a CUDA GPU' if torch.cuda.is_available() else 'no GPU'}; server: alertlens serve "
-                f"--workers {args.workers}; load average at start {load_at_start:.1f}"
-            )
-            figures["load_average_start"] = load_at_start
-            for mode in MODES:
-                batch_bodies = [
-                    body(batched[i : i + args.batch], mode)
-                    for i in range(0, len(batched), args.batch)
-                ]
-                single_bodies = [body([record], mode) for record in singles]
-                if mode == "pair":
-                    single_bodies = single_bodies[: max(20, args.single // 4)]
-                # Warm up: the first calls pay one-off setup.
-                throughput(port, batch_bodies[:1], args.batch, server.pid)
-                latencies(port, single_bodies[:10])
-                rates, cpu_rates, p50s, p95s = [], [], [], []
-                for _ in range(args.repeats):
-                    rate, cpu_rate = throughput(port, batch_bodies, len(batched), server.pid)
-                    rates.append(rate)
-                    cpu_rates.append(cpu_rate)
-                    times = latencies(port, single_bodies)
-                    p50s.append(float(np.percentile(times, 50)) * 1000)
-                    p95s.append(float(np.percentile(times, 95)) * 1000)
-                print(
-                    f"{mode:9s} batched ({args.batch}/request): "
-                    f"{statistics.median(rates):,.0f} alerts/s "
-                    f"(repeats: {', '.join(f'{r:,.0f}' for r in rates)}), "
-                    f"{statistics.median(cpu_rates):,.0f} alerts per server CPU-second; "
-                    f"one alert: p50 {statistics.median(p50s):.1f} ms, "
-                    f"p95 {statistics.median(p95s):.1f} ms ({len(single_bodies)} requests)"
-                )
-                figures[mode] = {
-                    "batched_alerts_per_s": statistics.median(rates),
-                    "batched_alerts_per_s_repeats": rates,
-                    "alerts_per_server_cpu_s": statistics.median(cpu_rates),
-                    "single_ms": {
-                        "p50": statistics.median(p50s),
-                        "p95": statistics.median(p95s),
-                    },
-                    "single_requests": len(single_bodies),
-                }
-            figures["load_average_end"] = os.getloadavg()[0]
-            print(f"load average at end {figures['load_average_end']:.1f}")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            uris = {
+                runtime: log_pair_model(
+                    teacher_on(args.teacher, runtime, Path(tmp)), args.surrogate
+                ).model_uri
+                for runtime in teacher_runtimes(args.teacher)
+            }
+        load_at_start = os.getloadavg()[0]
+        print(
+            f"machine: {describe()}, "
+            f"{'a CUDA GPU' if torch.cuda.is_available() else 'no GPU'}; server: alertlens serve "
+            f"--workers {args.workers}; load average at start {load_at_start:.1f}"
+        )
+        figures["load_average_start"] = load_at_start
+        for index, (runtime, model_uri) in enumerate(uris.items()):
+            port = free_port()
+            server = start_server(model_uri, port, args.workers, env)
+            try:
+                # The surrogate path does not touch the teacher: measured once.
+                for mode in MODES if index == 0 else ("pair",):
+                    result = measure(port, server.pid, mode, batched, singles, args)
+                    label = mode if mode == "surrogate" else f"pair/{runtime}"
+                    print(
+                        f"{label:15s} batched ({args.batch}/request): "
+                        f"{result['batched_alerts_per_s']:,.0f} alerts/s (repeats: "
+                        f"{', '.join(f'{r:,.0f}' for r in result['batched_alerts_per_s_repeats'])}), "
+                        f"{result['alerts_per_server_cpu_s']:,.0f} alerts per server CPU-second; "
+                        f"one alert: p50 {result['single_ms']['p50']:.1f} ms, "
+                        f"p95 {result['single_ms']['p95']:.1f} ms "
+                        f"({result['single_requests']} requests)"
+                    )
+                    if mode == "surrogate":
+                        figures["surrogate"] = result
+                    else:
+                        figures.setdefault("pair", {})[runtime] = result
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        figures["load_average_end"] = os.getloadavg()[0]
+        print(f"load average at end {figures['load_average_end']:.1f}")
     write_results("serve", figures, args)
 
 

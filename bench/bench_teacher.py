@@ -1,4 +1,6 @@
-"""Benchmark the teacher: training and inference throughput, fp32 vs bf16, peak memory.
+"""Benchmark the teacher: training and inference throughput, fp32 vs bf16, peak memory, and
+inference in ONNX Runtime (fp32 and int8, as ``teacher.runtime`` can deploy it) on the same
+alerts with the margin difference against PyTorch fp32.
 
 Runs on real rendered alerts from the synthetic generator, with the configured encoder
 (default all-MiniLM-L6-v2). On a GPU it also reports model FLOPs utilization (MFU) against the
@@ -14,8 +16,10 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import tempfile
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,10 +28,12 @@ from machine import describe, write_results
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.config import load_group_option
+from alertlens.machine import cpu_flags
 from alertlens.synth.generate import generate_alerts
 from alertlens.teacher.batching import EncodedSet, collate, encode
 from alertlens.teacher.encoder import autocast, load_encoder, pick_device
 from alertlens.teacher.precision import choose_precision
+from alertlens.teacher.runtime import INPUTS, OnnxEncoder, export_onnx
 from alertlens.threads import configure_threads
 
 # Dense bf16 peak FLOP/s, for MFU on the GPUs this project is measured on.
@@ -76,6 +82,44 @@ def inference_seconds(model, data: EncodedSet, batch: int, device, precision: st
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - started
+
+
+def onnx_inference_seconds(encoder: OnnxEncoder, data: EncodedSet, batch: int, n: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, n, batch):
+        inputs = collate(data, list(range(start, min(start + batch, n))), 0, torch.device("cpu"))
+        encoder.session.run(None, {name: inputs[name].numpy() for name in INPUTS})
+    return time.perf_counter() - started
+
+
+@torch.no_grad()
+def torch_margins(model, data: EncodedSet, n: int) -> torch.Tensor:  # noqa: ANN001
+    model.eval()
+    inputs = collate(data, list(range(n)), 0, next(model.parameters()).device)
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    return (logits[:, 1] - logits[:, 0]).float().cpu()
+
+
+def bench_onnx(model, data: EncodedSet, n: int, repeats: int, figures: dict[str, Any]) -> None:  # noqa: ANN001
+    """ONNX Runtime fp32 and int8 inference on the same alerts, beside PyTorch's figures."""
+    reference = torch_margins(model, data, min(n, 64)).numpy()
+    with tempfile.TemporaryDirectory() as directory:
+        for runtime, path in export_onnx(model, Path(directory)).items():
+            encoder = OnnxEncoder(path)
+            batch_data = EncodedSet(data.input_ids[: min(n, 64)], data.labels[: min(n, 64)])
+            difference = abs(encoder.margins(batch_data, 64, 0) - reference)
+            figures.setdefault("onnx_max_abs_margin_diff", {})[runtime] = float(difference.max())
+            for batch in (1, 64):
+                count = min(n, 64 if batch == 1 else n)
+                seconds = statistics.median(
+                    onnx_inference_seconds(encoder, data, batch, count) for _ in range(repeats)
+                )
+                print(
+                    f"infer  {runtime}: {count / seconds:8.1f} alerts/s  at batch {batch}"
+                    + (f"  (max margin difference {difference.max():.4f})" if batch == 1 else "")
+                )
+                by_batch = figures.setdefault("infer_alerts_per_s", {})
+                by_batch.setdefault(f"batch_{batch}", {})[runtime] = count / seconds
 
 
 def mfu(params: int, tokens_per_s: float, device) -> float | None:  # noqa: ANN001
@@ -127,7 +171,13 @@ def main() -> None:
         "auto_precision_reason": auto.reason,
         "threads": asdict(threads),
     }
-    for precision in ("fp32", "bf16"):
+    precisions = ["fp32"]
+    if device.type != "cpu" or {"avx512_bf16", "amx_bf16"} & cpu_flags():
+        precisions.append("bf16")
+    else:
+        # Emulated bf16 runs a training step for minutes and is never chosen: not measured.
+        print("bf16: not measured, this CPU has no bf16 instructions (avx512_bf16, amx_bf16)")
+    for precision in precisions:
         step = statistics.median(
             statistics.median(
                 train_step_seconds(model, data, args.batch, device, precision, args.steps)
@@ -155,6 +205,7 @@ def main() -> None:
             print(f"infer  {precision}: {n / seconds:8.1f} alerts/s  at batch {batch}")
             by_batch = figures.setdefault("infer_alerts_per_s", {})
             by_batch.setdefault(f"batch_{batch}", {})[precision] = n / seconds
+    bench_onnx(model, data, args.infer, args.repeats, figures)
     peak = (
         torch.cuda.max_memory_allocated() / 2**20
         if device.type == "cuda"
