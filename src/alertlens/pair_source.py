@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alertlens.config import ConfigError, project_root
-from alertlens.tracking import use_project_store
 
 # Command lines build their parsers with this module: torch loads only when a pair does.
 if TYPE_CHECKING:
@@ -27,6 +26,7 @@ class PairSource:
 
 def load_pair(source: PairSource, root: Path | None = None) -> TriagePair:
     """Load the pair ``source`` names; MLflow-backed sources use the project's store."""
+    from alertlens.tracking import use_project_store  # mlflow: only for commands that load a pair
     from alertlens.triage import TriagePair
 
     root = root or project_root()

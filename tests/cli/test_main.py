@@ -79,3 +79,27 @@ def test_unknown_data_config_and_missing_input_are_user_errors(
     assert unknown.returncode == missing.returncode == 2
     assert "no data config named 'qradar'" in unknown.stderr and "does not exist" in missing.stderr
     assert "Traceback" not in unknown.stderr + missing.stderr
+
+
+HEAVY_MODULES = ("torch", "transformers", "mlflow", "optuna", "lightgbm", "shap", "sklearn")
+
+
+def test_ingest_loads_no_model_library(tmp_path: Path, fixtures: Path, repo_root: Path) -> None:
+    # Ingest runs on collectors and in cron jobs: it must not pay for the model stack (torch
+    # and mlflow alone are several hundred MB and seconds of start-up) to read an export.
+    probe = (
+        "import sys\n"
+        "from alertlens.cli.main import main\n"
+        "try:\n"
+        f"    main(['ingest', '--data-config', 'suricata_eve', '--input', {str(fixtures / 'suricata')!r},"
+        f" '--out', {str(tmp_path)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "548 accepted" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alertlens.config import ConfigError, compose, load_group_option, load_params, project_root
-from alertlens.tuning.storage import default_storage, describe
 
 if TYPE_CHECKING:
     import optuna
@@ -82,6 +81,7 @@ def run_tune(args: argparse.Namespace) -> None:
         write_report,
     )
     from alertlens.tuning.space import config_diff
+    from alertlens.tuning.storage import default_storage, describe
     from alertlens.tuning.study import StudyOptions
 
     root = project_root()
