@@ -13,11 +13,13 @@ from alertlens.registry import (
     CHAMPION,
     PAIR_MODEL,
     TEACHER_MODEL,
+    follow_pair_alias,
     make_champion,
     pair_at,
     register_pair,
     registered_pair,
     rollback,
+    set_alias,
 )
 
 pytestmark = pytest.mark.usefixtures("mlflow_artifacts_in_tmp")
@@ -82,3 +84,32 @@ def test_champion_moves_on_both_models_and_rolls_back_along_its_history() -> Non
 def test_rollback_without_a_champion_says_so() -> None:
     with pytest.raises(ConfigError, match="nothing to roll back"):
         rollback("why")
+
+
+def _teacher_at(alias: str) -> str:
+    return str(MlflowClient().get_model_version_by_alias(TEACHER_MODEL, alias).version)
+
+
+def test_a_move_interrupted_between_the_two_aliases_is_repaired_by_the_next_write() -> None:
+    first, second, third = _register(1), _register(2), _register(3)
+    make_champion(first)
+    # A promotion of `second` dies after the commit point (the pair's alias), before the teacher's.
+    MlflowClient().set_registered_model_alias(PAIR_MODEL, CHAMPION, second.pair)
+    assert pair_at(CHAMPION) == second and _teacher_at(CHAMPION) == first.teacher
+    # The served champion is `second` whole; the next promotion first repairs the teacher alias,
+    # and records `second` (not `first`) as the pair it replaced.
+    assert make_champion(third) == second
+    assert _teacher_at(CHAMPION) == third.teacher
+    assert rollback("regression") == (third, second)
+    assert _teacher_at(CHAMPION) == second.teacher
+
+
+def test_two_racing_moves_leave_both_aliases_on_the_pair_that_won() -> None:
+    first, second = _register(1), _register(2)
+    # Writer A moves the pair alias to `first`; writer B then moves it to `second` and follows;
+    # A's follow comes last and reads the pair alias as B left it.
+    MlflowClient().set_registered_model_alias(PAIR_MODEL, CHAMPION, first.pair)
+    set_alias(CHAMPION, second)
+    assert follow_pair_alias(CHAMPION) == second
+    assert pair_at(CHAMPION) == second and _teacher_at(CHAMPION) == second.teacher
+    assert follow_pair_alias("no-such-alias") is None

@@ -3,9 +3,11 @@
 Every pipeline run registers its hardened teacher as a version of ``alertlens-teacher`` and the
 served pair model (teacher + surrogate, logged by the distill stage) as a version of
 ``alertlens-triage-pair``; the two versions carry each other's number in tags, so either leads
-to the other. ``champion`` (the deployed pair) and ``challenger`` (the newest pair) always move
-on both models together. Each champion version remembers the one it replaced
-(``alertlens.previous_champion``), which is how rollback finds its way back.
+to the other. ``champion`` (the deployed pair) and ``challenger`` (the newest pair) move on both
+models together: the pair model's alias is the commit point (it is what is served and what
+every reader resolves) and the teacher's alias follows it (:func:`set_alias`). Each champion
+version remembers the one it replaced (``alertlens.previous_champion``), which is how rollback
+finds its way back.
 """
 
 from __future__ import annotations
@@ -117,10 +119,33 @@ def register_pair(
 
 
 def set_alias(alias: str, pair: PairVersions, client: MlflowClient | None = None) -> None:
-    """Point ``alias`` at both versions of the pair."""
+    """Point ``alias`` at both versions of the pair: the pair model's alias first (the commit
+    point), then the teacher's alias to whatever the pair's alias holds by then.
+
+    MLflow moves one alias per call, with no transaction over two. Moving the pair first and
+    having the teacher follow the pair's alias as read afterwards means a crash between the two
+    calls leaves only the teacher's alias behind (repaired by the next registry write, see
+    :func:`follow_pair_alias`), and two writers racing end with the teacher's alias on the
+    teacher of the pair that won: whichever moved the pair last also follows last."""
     client = _client(client)
-    client.set_registered_model_alias(TEACHER_MODEL, alias, pair.teacher)
     client.set_registered_model_alias(PAIR_MODEL, alias, pair.pair)
+    follow_pair_alias(alias, client)
+
+
+def follow_pair_alias(alias: str, client: MlflowClient | None = None) -> PairVersions | None:
+    """Point the teacher's ``alias`` at the teacher of the pair version holding ``alias``
+    (a no-op when it is there already); returns that pair, or None when no pair holds it."""
+    client = _client(client)
+    current = pair_at(alias, client)
+    if current is None:
+        return None
+    try:
+        teacher = str(client.get_model_version_by_alias(TEACHER_MODEL, alias).version)
+    except MlflowException:
+        teacher = None
+    if teacher != current.teacher:
+        client.set_registered_model_alias(TEACHER_MODEL, alias, current.teacher)
+    return current
 
 
 def tag_pair(
@@ -140,7 +165,7 @@ def _now() -> str:
 def make_champion(pair: PairVersions, client: MlflowClient | None = None) -> PairVersions | None:
     """Move ``champion`` to ``pair``; returns the pair it replaced (None for the first)."""
     client = _client(client)
-    before = pair_at(CHAMPION, client)
+    before = follow_pair_alias(CHAMPION, client)  # first repair an earlier interrupted move
     if before == pair:
         return before
     tags = {"alertlens.promoted_at": _now()}
@@ -155,7 +180,7 @@ def rollback(reason: str, client: MlflowClient | None = None) -> tuple[PairVersi
     """Move ``champion`` back to the pair it replaced; returns (from, to). The reason and time
     are recorded on the versions rolled back from."""
     client = _client(client)
-    current = pair_at(CHAMPION, client)
+    current = follow_pair_alias(CHAMPION, client)  # first repair an earlier interrupted move
     if current is None:
         raise ConfigError(f"no '{CHAMPION}' pair in the registry: nothing to roll back")
     version = client.get_model_version(PAIR_MODEL, current.pair)

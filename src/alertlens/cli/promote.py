@@ -35,11 +35,13 @@ def _rollback(args: argparse.Namespace) -> None:
     import mlflow
 
     from alertlens.config import load_params, project_root
+    from alertlens.promotion.run import registry_lock
     from alertlens.registry import rollback
     from alertlens.tracking import stage_run
 
     root = project_root()
-    with stage_run("rollback", load_params(root / "params.yaml")["tracking"], root):
+    params = load_params(root / "params.yaml")
+    with registry_lock(root), stage_run("rollback", params["tracking"], root):
         before, after = rollback(args.reason)
         mlflow.set_tags(
             {

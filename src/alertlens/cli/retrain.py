@@ -28,8 +28,8 @@ def _drift_check(root: Path) -> Any:
 
 def _retrain(args: argparse.Namespace) -> None:
     from alertlens.config import project_root
+    from alertlens.locks import LockBusy
     from alertlens.registry import CHAMPION, pair_at
-    from alertlens.retraining.lock import LockBusy
     from alertlens.retraining.retrain import PipelineFailed, retrain
     from alertlens.tracking import use_project_store
 

@@ -13,8 +13,22 @@ import mlflow
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import load_sample
 from alertlens.assess.scorecard import PairCard
+from alertlens.locks import exclusive_lock
 from alertlens.promotion.promote import Challenger, Decision, data_version, promote
 from alertlens.tracking import configure, flatten_metrics, git_commit, stage_run, write_metrics_file
+
+# Promotions and rollbacks of one project take turns: each reads the champion, then moves it.
+REGISTRY_LOCK = Path(".alertlens/registry.lock")
+# A promotion re-scores the champion (minutes on a CPU); a writer waits this long for the other.
+REGISTRY_LOCK_WAIT_SECONDS = 3600.0
+
+
+def registry_lock(root: Path):  # noqa: ANN201
+    """The project's registry writer lock (``alertlens promote``, the promote stage, rollback).
+
+    It orders writers on one machine; two machines sharing a tracking server are not ordered
+    by it, and there the pair alias stays the single commit point (``alertlens.registry``)."""
+    return exclusive_lock(root / REGISTRY_LOCK, "promotion or rollback", REGISTRY_LOCK_WAIT_SECONDS)
 
 
 def promotion_metrics(decision: Decision) -> dict[str, Any]:
@@ -54,7 +68,7 @@ def run_promotion(
             challenger, card.scorecard, sample, config, params["gates"], links, True, device
         )
 
-    with stage_run("promote", params["tracking"], root) as run:
+    with registry_lock(root), stage_run("promote", params["tracking"], root) as run:
         links["alertlens.promote_run"] = run.info.run_id
         decision = promote(
             challenger, card.scorecard, sample, config, params["gates"], links, device=device

@@ -26,9 +26,9 @@ from alertlens.alerts.ingest import IngestCounts, input_files, read_export
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.config import ConfigError, load_params
+from alertlens.locks import exclusive_lock
 from alertlens.promotion.gates import GateResult
 from alertlens.promotion.promote import data_version
-from alertlens.retraining.lock import exclusive_lock
 
 log = logging.getLogger(__name__)
 
