@@ -182,3 +182,16 @@ def test_a_distill_run_is_loaded_through_the_pair_model_it_logged(
         pass
     with pytest.raises(ValueError, match="not a distill run"):
         TriagePair.from_run(other.info.run_id)
+
+
+def test_the_logged_pair_model_is_code_not_a_pickle(
+    pair_dirs: tuple[Path, Path], records: list[dict[str, Any]], mlflow_artifacts_in_tmp: None
+) -> None:
+    with mlflow.start_run():
+        info = log_pair_model(*pair_dirs)
+    model_dir = Path(mlflow.artifacts.download_artifacts(info.model_uri))
+    assert not list(model_dir.rglob("*.pkl"))  # a tampered pickle would run at load time
+    assert (model_dir / "pair_model_code.py").is_file()
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    answers = loaded.predict(records[:2], params={"mode": "surrogate"})
+    assert [answer["index"] for answer in answers] == [0, 1]

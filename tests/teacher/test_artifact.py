@@ -77,3 +77,14 @@ def test_publish_teacher_replaces_the_directory_logs_the_model_and_records_the_r
     }
     example = mlflow.models.Model.load(uri).load_input_example()
     assert example["alert"].tolist() == [a.to_json() for a in toy_alerts(2)]
+
+
+def test_the_logged_teacher_model_is_code_not_a_pickle(
+    saved_teacher: Path, mlflow_artifacts_in_tmp: None
+) -> None:
+    teacher = load_teacher(saved_teacher, "cpu")
+    with mlflow.start_run():
+        uri = log_teacher_model(teacher, saved_teacher, toy_alerts(2))
+    model_dir = Path(mlflow.artifacts.download_artifacts(uri))
+    assert not list(model_dir.rglob("*.pkl"))  # a tampered pickle would run at load time
+    assert (model_dir / "pyfunc_code.py").is_file()

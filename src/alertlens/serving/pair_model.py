@@ -8,7 +8,8 @@ passes through without turning it into a DataFrame. A record the data config can
 answer with an ``error`` for that alert; the rest of the batch is still scored.
 
 Both model directories travel as artifacts, so a registered version is self-contained apart from
-the code: load it where ``alertlens`` is installed (``--env-manager local``).
+the code: load it where ``alertlens`` is installed (``--env-manager local``). The model is logged
+from code (``pair_model_code.py``), not pickled.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ DEFAULT_PARAMS: dict[str, Any] = {"mode": PAIR, "max_reasons": 5}
 MAX_REASONS_LIMIT = 50
 # What the model imports at load time; pinned to this environment's versions. alertlens itself
 # is not on PyPI: serve with the project installed (env manager "local").
-RUNTIME_PACKAGES = ("mlflow", "torch", "transformers", "lightgbm", "numpy", "pandas")
+RUNTIME_PACKAGES = ("mlflow", "torch", "transformers", "onnxruntime", "lightgbm", "numpy", "pandas")
+MODEL_CODE = Path(__file__).with_name("pair_model_code.py")  # models from code: no pickle
 
 
 class PairModel(PythonModel):
@@ -46,11 +48,6 @@ class PairModel(PythonModel):
         self.pair = TriagePair.from_dirs(
             Path(context.artifacts["teacher"]), Path(context.artifacts["surrogate"])
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        # MLflow loads the model to infer the signature, then pickles this object: the pair
-        # belongs in the artifacts, not in the pickle (its explainer holds an unpicklable cache).
-        return {}
 
     def predict(
         self,
@@ -207,7 +204,7 @@ def log_pair_model(
     example = example_record(data_cfg)
     return mlflow.pyfunc.log_model(
         name=name,
-        python_model=PairModel(),
+        python_model=str(MODEL_CODE),
         artifacts={"teacher": str(teacher_dir), "surrogate": str(surrogate_dir)},
         input_example=([example], dict(DEFAULT_PARAMS)),
         pip_requirements=_pinned_requirements(),

@@ -19,6 +19,8 @@ from alertlens.alerts.schema import Alert
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher, score_frame
 from alertlens.tracking import write_run_record
 
+MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")  # models from code: no pickle
+
 
 class TeacherPyfunc(PythonModel):
     """Loads the saved teacher directory from the model's artifacts."""
@@ -41,7 +43,7 @@ def log_teacher_model(
     signature = infer_signature(example, score_frame(teacher, list(examples)))
     info = mlflow.pyfunc.log_model(
         name=name,
-        python_model=TeacherPyfunc(),
+        python_model=str(MODEL_CODE),
         artifacts={"teacher": str(directory)},
         signature=signature,
         input_example=example.head(2),
