@@ -4,6 +4,7 @@ the champion of a throwaway MLflow store, loaded back, and served by a real serv
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import socket
@@ -23,7 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from alertlens.registry import CHAMPION, PAIR_MODEL
 from alertlens.serving.pair_model import log_pair_model
-from alertlens.serving.server import BodySizeLimit
+from alertlens.serving.server import MAX_JSON_DEPTH, BodySizeLimit, RequestGuard
 
 MAX_BODY = 4096
 START_TIMEOUT_S = 120
@@ -71,6 +72,61 @@ def test_chunked_body_is_counted_and_a_small_one_reaches_the_app_whole() -> None
     assert refused[0]["status"] == 413 and b"over the limit of 10 bytes" in refused[1]["body"]
     passed = run_asgi(app, [b"x" * 4, b"x" * 6], [])
     assert passed[0]["status"] == 200 and passed[1]["body"] == b"10"
+
+
+JSON = [(b"content-type", b"application/json")]
+
+
+def nested(levels: int) -> bytes:
+    return b'{"inputs": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+def answer_of(sent: list[dict]) -> tuple[int, dict[str, Any]]:
+    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (b'{"inputs": []}', [], 415, "the request has no Content-Type"),
+        (nested(5000), JSON, 400, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)"),
+        (nested(MAX_JSON_DEPTH + 1), JSON, 400, "nested too deeply"),
+        (b'{"inputs": [{"port": ' + b"9" * 5000 + b"}]}", JSON, 400, "too long to convert"),
+    ],
+)
+def test_requests_the_scoring_app_would_fail_on_get_a_4xx_before_it(
+    body: bytes, headers: list, status: int, message: str
+) -> None:
+    sent = run_asgi(RequestGuard(echo_length), [body], headers)
+    got_status, answer = answer_of(sent)
+    assert got_status == status and message in answer["message"]
+
+
+def test_requests_within_the_limits_reach_the_app_whole() -> None:
+    body = nested(MAX_JSON_DEPTH - 1)
+    sent = run_asgi(RequestGuard(echo_length), [body[:7], body[7:]], JSON)
+    assert sent[0]["status"] == 200 and sent[1]["body"] == str(len(body)).encode()
+    malformed = run_asgi(RequestGuard(echo_length), [b'{"inputs": ['], JSON)
+    assert malformed[0]["status"] == 200  # malformed JSON: the app's own 400 says where
+
+
+def failing_app(status: int) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        body = json.dumps({"error_code": "X", "message": "boom", "stack_trace": "Traceback ..."})
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": body[:10].encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": body[10:].encode()})
+
+    return app
+
+
+def test_error_answers_keep_their_message_but_not_their_stack_trace() -> None:
+    status, answer = answer_of(run_asgi(RequestGuard(failing_app(400)), [b"{}"], JSON))
+    assert (status, answer) == (400, {"error_code": "X", "message": "boom"})
+    status, answer = answer_of(run_asgi(RequestGuard(failing_app(500)), [b"{}"], JSON))
+    assert status == 500 and "stack_trace" not in answer
+    assert answer["message"] == "internal error while scoring: the server's log has the details"
 
 
 def free_port() -> int:
@@ -212,6 +268,7 @@ def test_served_surrogate_only_mode(server: str, records: list[dict]) -> None:
         ),
         (b'{"inputs": ["not an alert"]}', 400, "Expected dict, but got str"),
         (b'{"inputs": [], "params": {"mode": "fast"}}', 400, "params.mode must be one of"),
+        (nested(1000), 400, "nested too deeply"),
     ],
 )
 def test_bad_requests_get_a_4xx_with_a_clear_message(
@@ -219,3 +276,18 @@ def test_bad_requests_get_a_4xx_with_a_clear_message(
 ) -> None:
     got_status, answer = post(f"{server}/invocations", body)
     assert got_status == status and message in answer["message"]
+    assert "stack_trace" not in answer
+
+
+@pytest.mark.slow
+def test_a_request_without_content_type_gets_415(server: str) -> None:
+    # http.client, not urllib: urllib adds a form Content-Type to every POST.
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request("POST", "/invocations", body=b'{"inputs": []}')
+        response = connection.getresponse()
+        status, answer = response.status, json.loads(response.read())
+    finally:
+        connection.close()
+    assert status == 415 and "no Content-Type" in answer["message"]

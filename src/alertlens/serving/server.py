@@ -4,7 +4,9 @@ The app is the one `mlflow models serve` runs (``mlflow.pyfunc.scoring_server.in
 /health, /version, /invocations, the same JSON formats and errors), run with uvicorn in this
 environment, like ``--env-manager local``: no conda or virtualenv is built, nothing is fetched.
 MLflow's server reads any body whole, however large; :class:`BodySizeLimit` answers 413 before
-that. Malformed JSON is answered 400 by MLflow itself.
+that. Malformed JSON is answered 400 by MLflow itself; :class:`RequestGuard` answers what MLflow
+would answer 500 (no Content-Type, JSON nested too deeply, numbers too long to convert) with a 4xx
+and a message, and keeps stack traces out of every error answer (they go to the server's log).
 """
 
 from __future__ import annotations
@@ -76,6 +78,132 @@ class BodySizeLimit:
         await _send_json(send, 413, {"error_code": "REQUEST_TOO_LARGE", "message": message})
 
 
+# JSON deeper than this is refused: an alert export nests a few levels (EVE: 4), and Python's
+# parsers recurse per level (about 1,000 levels overflow the stack).
+MAX_JSON_DEPTH = 64
+JSON_TYPES = ("application/json",)
+SCORING_TYPES = ("application/json", "text/csv")
+
+
+class RequestGuard:
+    """ASGI middleware in front of MLflow's scoring app for ``POST /invocations``.
+
+    Before the app: no Content-Type gets 415; a JSON body that does not parse for lack of stack
+    (nesting) or for a number longer than Python converts gets 400, as does one nested deeper
+    than MAX_JSON_DEPTH (MLflow would answer each with a 500). After the app: an error answer
+    loses its ``stack_trace`` (logged instead), and a 500's message becomes a generic one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "POST" and scope.get("path") == "/invocations":
+            body, replay = await _read_body(receive)
+            if replay is None:
+                return  # the client went away before sending the whole body
+            refusal = _refusal(_header(scope, b"content-type"), body)
+            if refusal is not None:
+                status, message = refusal
+                await _send_json(send, status, {"error_code": "BAD_REQUEST", "message": message})
+                return
+            receive = replay
+        await self.app(scope, receive, _without_stack_traces(send))
+
+
+def _refusal(content_type: str | None, body: bytes) -> tuple[int, str] | None:
+    """(status, message) for a request MLflow's app would fail on with a 500, else None."""
+    if not content_type:
+        return 415, "the request has no Content-Type: send application/json (or text/csv)"
+    if not content_type.split(";")[0].strip().lower().startswith(JSON_TYPES):
+        return None  # MLflow answers an unsupported type with 415 itself
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        return 400, f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+    except ValueError as exc:
+        if "digits" in str(exc):  # int() refuses more than sys.get_int_max_str_digits()
+            return 400, f"a number in the request is too long to convert: {exc}"
+        return None  # malformed JSON: MLflow's own 400 says where
+    if _depth_exceeds(document, MAX_JSON_DEPTH):
+        return 400, f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+    return None
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """Whether containers nest deeper than ``limit`` (iterative: no recursion to overflow)."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _without_stack_traces(send: Send) -> Send:
+    """A ``send`` that holds back an error answer's body and sends it without a stack trace."""
+    held: dict[str, Any] = {}
+
+    async def guarded(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            held["start"], held["body"] = message, b""
+            return
+        if message["type"] != "http.response.body" or "start" not in held:
+            await send(message)
+            return
+        held["body"] += message.get("body", b"")
+        if message.get("more_body", False):
+            return
+        start = held.pop("start")
+        await send_cleaned(start, held.pop("body"))
+
+    async def send_cleaned(start: Message, body: bytes) -> None:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        trace = answer.pop("stack_trace", None)
+        if trace or start["status"] >= 500:
+            log.error(
+                "request failed (%d): %s\n%s", start["status"], answer.get("message"), trace or ""
+            )
+        if start["status"] >= 500:
+            answer["message"] = "internal error while scoring: the server's log has the details"
+        await _send_json(send, start["status"], answer)
+
+    return guarded
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive | None]:
+    """The whole request body, and a ``receive`` that replays it to the app (None when the
+    client disconnected first)."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return bytes(body), None
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return bytes(body), _replay(bytes(body), receive)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -112,7 +240,7 @@ def create_app(model_path: str, max_body_bytes: int) -> ASGIApp:
     from mlflow.pyfunc import scoring_server
 
     model = scoring_server.load_model_with_mlflow_config(model_path)
-    return BodySizeLimit(scoring_server.init(model), max_body_bytes)
+    return BodySizeLimit(RequestGuard(scoring_server.init(model)), max_body_bytes)
 
 
 def app_from_env() -> ASGIApp:
