@@ -5,6 +5,7 @@ import pytest
 
 from alertlens.config import ConfigError
 from alertlens.tracking import (
+    artifact_location,
     flatten_metrics,
     flatten_params,
     read_run_record,
@@ -59,3 +60,14 @@ def test_a_run_record_reads_back_and_a_missing_one_says_what_to_run(tmp_path: Pa
     }
     with pytest.raises(ConfigError, match="run.json is missing: run the pipeline stages first"):
         read_run_record(tmp_path / "other")
+
+
+def test_artifacts_go_where_a_tracking_server_says_and_under_the_project_otherwise(
+    tmp_path: Path,
+) -> None:
+    cfg = {"artifacts": "mlartifacts"}
+    for server in ("http://mlflow.soc.internal:5000", "HTTPS://mlflow:443", "databricks"):
+        assert artifact_location(server, cfg, tmp_path) is None
+    local = (tmp_path / "mlartifacts").as_uri()
+    for store in (f"sqlite:///{tmp_path}/mlflow.db", "postgresql://u@db/mlflow", str(tmp_path)):
+        assert artifact_location(store, cfg, tmp_path) == local

@@ -41,11 +41,23 @@ def configure(tracking_cfg: Mapping[str, Any], root: Path) -> str:
     mlflow.set_tracking_uri(uri)
     name = tracking_cfg["experiment"]
     if mlflow.get_experiment_by_name(name) is None:
-        # An absolute artifact root, for the same reason as the absolute sqlite path.
-        artifacts = Path(root / tracking_cfg.get("artifacts", "mlartifacts")).resolve()
-        mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
+        mlflow.create_experiment(name, artifact_location=artifact_location(uri, tracking_cfg, root))
     mlflow.set_experiment(name)
     return uri
+
+
+# Tracking URIs of a server, which decides where artifacts go (its own proxied store or bucket).
+SERVER_SCHEMES = ("http", "https", "databricks")
+
+
+def artifact_location(uri: str, tracking_cfg: Mapping[str, Any], root: Path) -> str | None:
+    """Where a new experiment's artifacts go: for a store this process opens itself (sqlite, a
+    database, files), an absolute path under the project, for the same reason as the absolute
+    sqlite path; for a tracking server, None, so the server's own artifact root is used rather
+    than a path on this client's disk that no other host can read."""
+    if uri.split(":", 1)[0].lower() in SERVER_SCHEMES:
+        return None
+    return Path(root / tracking_cfg.get("artifacts", "mlartifacts")).resolve().as_uri()
 
 
 def git_commit(root: Path) -> str | None:
