@@ -291,3 +291,86 @@ def test_a_request_without_content_type_gets_415(server: str) -> None:
     finally:
         connection.close()
     assert status == 415 and "no Content-Type" in answer["message"]
+
+
+async def read_then_echo_length(scope: Any, receive: Any, send: Any) -> None:
+    """A stand-in that, like the scoring server, reads the whole body before answering."""
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client (or the deadline) closed the connection
+        size += len(message["body"])
+        if not message["more_body"]:
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+@pytest.fixture
+def deadline_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """uvicorn with the request deadline (1 s) in a thread, serving the echo app; yields its port."""
+    import threading
+
+    import uvicorn
+
+    from alertlens.serving.server import REQUEST_TIMEOUT_ENV, RequestDeadlineProtocol
+
+    monkeypatch.setenv(REQUEST_TIMEOUT_ENV, "1")
+    port = free_port()
+    config = uvicorn.Config(
+        read_then_echo_length,
+        host="127.0.0.1",
+        port=port,
+        http=RequestDeadlineProtocol,
+        log_level="error",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def closed_by_server(sock: socket.socket, within_s: float) -> bytes | None:
+    """What the server sent before closing (b"" for nothing), or None if it kept it open."""
+    sock.settimeout(within_s)
+    received = b""
+    try:
+        while chunk := sock.recv(1024):
+            received += chunk
+    except TimeoutError:
+        return None
+    return received
+
+
+def test_a_half_sent_request_is_cut_off_while_whole_ones_are_answered(
+    deadline_server: int,
+) -> None:
+    stalled = []
+    for partial in (
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\n",
+        b'POST /i HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"inputs"',
+    ):
+        sock = socket.create_connection(("127.0.0.1", deadline_server))
+        sock.sendall(partial)
+        stalled.append(sock)
+    idle = socket.create_connection(("127.0.0.1", deadline_server))
+    stalled.append(idle)
+    # A whole request meanwhile is answered at once, and its connection stays usable.
+    with socket.create_connection(("127.0.0.1", deadline_server)) as whole:
+        whole.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        whole.settimeout(5)
+        assert whole.recv(1024).startswith(b"HTTP/1.1 200")
+    try:
+        # Headers half-sent, body half-sent, nothing sent: each closed after its deadline.
+        assert [closed_by_server(sock, within_s=10) for sock in stalled] == [b"", b"", b""]
+    finally:
+        for sock in stalled:
+            sock.close()

@@ -6,7 +6,12 @@ import argparse
 import os
 from typing import Any
 
-from alertlens.serving.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODEL_URI
+from alertlens.serving.server import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MODEL_URI,
+    DEFAULT_REQUEST_TIMEOUT_S,
+)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -17,7 +22,15 @@ def _serve(args: argparse.Namespace) -> None:
         from alertlens.tracking import use_project_store
 
         use_project_store(project_root())
-    serve(args.model_uri, args.host, args.port, args.max_body_bytes, args.workers)
+    serve(
+        args.model_uri,
+        args.host,
+        args.port,
+        args.max_body_bytes,
+        args.workers,
+        args.request_timeout,
+        args.max_connections,
+    )
 
 
 def add_serve_parser(commands: Any) -> None:
@@ -46,5 +59,19 @@ def add_serve_parser(commands: Any) -> None:
     )
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes, each with the model (default 1)"
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        help="seconds a client has to send a whole request before its connection is closed "
+        f"(default {DEFAULT_REQUEST_TIMEOUT_S:.0f})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="connections and requests in flight per worker before new ones get 503 "
+        f"(default {DEFAULT_MAX_CONNECTIONS})",
     )
     serve.set_defaults(handler=_serve)

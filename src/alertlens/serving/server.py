@@ -11,6 +11,7 @@ and a message, and keeps stack traces out of every error answer (they go to the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_URI = "models:/alertlens-triage-pair@champion"
@@ -29,6 +32,11 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 # How uvicorn's worker processes learn what to serve (as MLflow's own app module does).
 MODEL_PATH_ENV = "ALERTLENS_SERVE_MODEL_PATH"
 MAX_BODY_ENV = "ALERTLENS_SERVE_MAX_BODY_BYTES"
+REQUEST_TIMEOUT_ENV = "ALERTLENS_SERVE_REQUEST_TIMEOUT"
+# Seconds a client has to send a whole request (headers and body): 8 MiB over a slow link fits.
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+# Connections and requests in flight per worker before new ones get 503 (uvicorn's limit).
+DEFAULT_MAX_CONNECTIONS = 256
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -235,6 +243,57 @@ async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
+def request_timeout() -> float:
+    return float(os.environ.get(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT_S))
+
+
+class RequestDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for receiving each whole request.
+
+    uvicorn has no such timeout (encode/uvicorn#157): its keep-alive timer only runs between
+    requests and restarts on every byte received, so a client that sends part of a request and
+    stalls, or trickles it a byte at a time, holds its connection (and, once its headers are
+    in, a task of the app) for as long as it likes. Here each connection gets
+    ``request_timeout()`` seconds, from its opening or its last answer, to deliver the next
+    whole request, and is closed when it has not. (Module level: uvicorn's worker processes
+    import it by name.)"""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._answered: object | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._answered = self.cycle
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(request_timeout(), self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        cycle = self.cycle
+        if cycle is not None and cycle is not self._answered and not cycle.more_body:
+            return  # the whole request is in: the app is answering it
+        if not self.transport.is_closing():
+            log.warning(
+                "closing %s: no whole request within %.0f s", self.client, request_timeout()
+            )
+            self.transport.close()
+
+
 def create_app(model_path: str, max_body_bytes: int) -> ASGIApp:
     """MLflow's scoring-server app for the model at ``model_path``, behind the size limit."""
     from mlflow.pyfunc import scoring_server
@@ -296,6 +355,8 @@ def serve(
     port: int = 5001,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     workers: int = 1,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve ``model_uri`` until interrupted."""
     import uvicorn
@@ -306,9 +367,12 @@ def serve(
         raise ValueError(f"--workers must be at least 1; got {workers}")
     if not 0 <= port <= 65535:
         raise ValueError(f"--port must be between 0 and 65535; got {port}")
+    if request_timeout_s <= 0 or max_connections < 1:
+        raise ValueError("--request-timeout must be positive and --max-connections at least 1")
     with stop_cleanly_on_signals(), local_model(model_uri) as model_path:
         os.environ[MODEL_PATH_ENV] = model_path
         os.environ[MAX_BODY_ENV] = str(max_body_bytes)
+        os.environ[REQUEST_TIMEOUT_ENV] = str(request_timeout_s)
         log.info("serving %s on http://%s:%d (POST /invocations)", model_uri, host, port)
         uvicorn.run(
             "alertlens.serving.server:app_from_env",
@@ -316,4 +380,6 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            http=RequestDeadlineProtocol,
+            limit_concurrency=max_connections,
         )
