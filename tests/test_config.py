@@ -63,7 +63,7 @@ def test_every_data_config_builds_a_mapping(repo_root: Path) -> None:
 
 
 def test_unknown_group_option_lists_the_available_ones(repo_root: Path) -> None:
-    with pytest.raises(ConfigError, match="available: csv, jsonl, suricata_eve, synthetic"):
+    with pytest.raises(ConfigError, match="available: csv, jsonl, suricata_eve, synthetic, wazuh"):
         load_group_option("data", "splunk", root=repo_root)
 
 

@@ -137,6 +137,30 @@ def test_suricata_samples_ingest_with_zero_rejects(
     assert first["source"] == "ids" and first["fields"]["rule_name"] == "ET SCAN Potential SSH Scan"
 
 
+def test_wazuh_alerts_ingest_with_zero_rejects_and_their_evidence_mapped(
+    tmp_path: Path, fixtures: Path, repo_root: Path
+) -> None:
+    mapping = DataMapping.from_config(load_group_option("data", "wazuh", root=repo_root))
+    counts = ingest_to_dir(mapping, fixtures / "wazuh", tmp_path, max_reject_ratio=0.0)
+    assert (counts.records_read, counts.accepted, counts.rejected, counts.unlabeled) == (6, 6, 0, 6)
+    alerts = {
+        a["id"]: a for a in map(json.loads, (tmp_path / "alerts.jsonl").read_text().splitlines())
+    }
+    sysmon = alerts["1772446601.20871"]
+    assert (sysmon["source"], sysmon["group"]) == ("windows_eventchannel", "fin-ws-17")
+    assert sysmon["fields"]["command_line"].startswith("powershell.exe -nop -w hidden -enc")
+    assert sysmon["fields"]["parent_process"].endswith("WINWORD.EXE")
+    assert sysmon["fields"]["host"] == "fin-ws-17"  # agent.name before the event's computer
+    web = alerts["1772446807.33410"]["fields"]
+    assert (web["http_status"], web["src_ip"], web["severity"]) == (404, "198.51.100.23", 6)
+    suricata = alerts["1772448012.51233"]["fields"]
+    assert (suricata["ids_signature"], suricata["dest_port"]) == (
+        "ET SCAN Possible Nmap User-Agent Observed",
+        80,
+    )
+    assert alerts["1772447515.40012"]["fields"]["file_path"] == "/etc/crontab"
+
+
 def test_eve_filter_counts_non_alert_events(tmp_path: Path, repo_root: Path) -> None:
     eve = tmp_path / "eve.json"
     eve.write_text(
