@@ -158,8 +158,8 @@ def test_a_saved_teacher_keeps_its_runtime_and_onnx_files(tiny, tmp_path) -> Non
 def test_a_teacher_without_its_runtimes_files_fails_at_load(tiny, tmp_path) -> None:  # noqa: ANN001
     teacher = tiny_teacher(tiny)
     teacher.meta.runtime = "onnx"
+    save_teacher(tmp_path, teacher)
     with pytest.raises(ValueError, match="no onnx/encoder.onnx: re-run the harden stage"):
-        save_teacher(tmp_path, teacher)
         load_teacher(tmp_path, "cpu")
 
 

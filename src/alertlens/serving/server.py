@@ -90,7 +90,6 @@ class BodySizeLimit:
 # parsers recurse per level (about 1,000 levels overflow the stack).
 MAX_JSON_DEPTH = 64
 JSON_TYPES = ("application/json",)
-SCORING_TYPES = ("application/json", "text/csv")
 
 
 class RequestGuard:

@@ -21,6 +21,7 @@ from alertlens.teacher.artifact import Teacher
 from alertlens.teacher.fit import encode_alerts
 from alertlens.teacher.prior import logits_for_hardening
 from alertlens.teacher.runtime import (
+    TORCH,
     RuntimeChoice,
     check_runtimes,
     export_onnx,
@@ -85,7 +86,7 @@ def choose_runtime(
     alerts = [*validation, *held_out.test]
     texts = [render_text(alert, teacher.render) for alert in alerts]
     distinct = list(dict.fromkeys(texts))
-    runtimes = ["torch", *teacher.onnx_files]
+    runtimes = [TORCH, *teacher.onnx_files]
     scorers = {name: teacher.scorer(cfg["eval_batch_size"], runtime=name) for name in runtimes}
     encoder, seconds = timed_margins(
         {name: scorer.encoder_margins for name, scorer in scorers.items()}, distinct

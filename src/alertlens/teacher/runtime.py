@@ -130,7 +130,8 @@ def session_options(threads: int | None = None) -> Any:
 
 
 class OnnxEncoder:
-    """Margins from an exported encoder, batched like :func:`predict_margins`."""
+    """The encoder's margins from an exported graph, batched like :func:`predict_margins`
+    (the scorer adds the prior)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -147,8 +148,6 @@ class OnnxEncoder:
             batch = collate(data, indices, pad_id, cpu)
             feed = {name: batch[name].numpy() for name in INPUTS}
             margins[indices] = self.session.run(None, feed)[0]
-        if data.prior is not None:
-            margins += np.asarray(data.prior, dtype=np.float64)
         return margins
 
 
