@@ -37,7 +37,7 @@ run: data  ## run the whole DVC pipeline on the default data (dvc exp run)
 	dvc exp run
 
 test: setup  ## run every test, the slow ones included (end-to-end DVC run, live server, tuning workers)
-	pytest
+	HYPOTHESIS_PROFILE=deep pytest
 
 test-fast: setup  ## run the tests not marked slow
 	pytest -m "not slow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import shutil
@@ -216,3 +217,65 @@ def test_explain_rejects_malformed_alerts_clearly(
 ) -> None:
     result = _explain(pair_dirs, stdin)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_review_queue_writes_the_unlabeled_alerts_to_label_first(
+    pair_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alertlens.cli.main import main
+
+    records = [_record(i, "cmd.exe /c whoami" if i % 2 else "backup.exe /full") for i in range(9)]
+    for record in records[3:]:
+        record["verdict"] = None  # not triaged yet
+    export = tmp_path / "week.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in records))
+    monkeypatch.chdir(tmp_path)  # no data/prepared here: no source counts, no rare-source share
+    teacher, surrogate = pair_dirs
+    main(
+        ["review-queue", "--n", "4", "--new-data", str(export), "--out", str(tmp_path / "q")]
+        + ["--teacher", str(teacher), "--surrogate", str(surrogate)]
+    )
+    rows = list(csv.DictReader((tmp_path / "q" / "review-queue.csv").open()))
+    assert len(rows) == 4 and {r["alert_id"] for r in rows} <= {f"r{i}" for i in range(3, 9)}
+    assert all(r["verdict"] == "" and r["why"] for r in rows)
+
+
+def test_explain_streams_a_large_file_in_batches(
+    pair_dirs: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from alertlens.cli import explain
+    from alertlens.cli.main import main
+
+    monkeypatch.setattr(explain, "STREAM_ABOVE_BYTES", 1000)  # this file is streamed
+    monkeypatch.setattr(explain, "BATCH", 40)
+    path = tmp_path / "alerts.jsonl"
+    lines = [json.dumps(_record(i, "cmd.exe /c whoami")) for i in range(100)]
+    path.write_text("\n".join(lines) + "\n")
+    teacher, surrogate = pair_dirs
+    pair = ["--teacher", str(teacher), "--surrogate", str(surrogate)]
+    main(["explain", str(path), "--json", "--no-counterfactual", *pair])
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["alert_id"] for a in answers] == [f"r{i}" for i in range(100)]
+
+    lines[84] = '{"id": "r84", "ts": '
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["explain", str(path), "--json", "--no-counterfactual", *pair])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 80  # the first two batches were answered
+    assert "line 85: JSON ends before the record is complete" in err
+
+
+def test_a_pair_model_whose_mlmodel_points_outside_it_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    artifacts:\n"
+        "      teacher: {path: ../../../etc}\n      surrogate: {path: artifacts/surrogate}\n"
+    )
+    with pytest.raises(ValueError, match="'../../../etc' points outside the model"):
+        TriagePair.from_model(str(model), device="cpu")

@@ -20,10 +20,13 @@ class LockBusy(OSError):
 
 
 @contextmanager
-def exclusive_lock(path: Path, what: str = "retrain", wait_seconds: float = 0) -> Iterator[None]:
+def exclusive_lock(path: Path, what: str = "retrain", wait_seconds: float = 0) -> Iterator[int]:
     """Hold ``path`` exclusively for the block; when another process holds it, wait up to
     ``wait_seconds`` for it, then raise :class:`LockBusy` naming the holder (``what`` names
-    the kind of holder in the message)."""
+    the kind of holder in the message).
+
+    Yields the lock's file descriptor: a child started with it (``pass_fds``) shares the lock,
+    which then stays held until the child exits too, even if this process is killed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     with path.open("a+") as handle:
@@ -44,7 +47,7 @@ def exclusive_lock(path: Path, what: str = "retrain", wait_seconds: float = 0) -
         handle.write(f"pid {os.getpid()} since {started}\n")
         handle.flush()
         try:
-            yield
+            yield handle.fileno()
         finally:
             handle.seek(0)
             handle.truncate()

@@ -22,6 +22,7 @@ from alertlens.explain.explainer import Explainer
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import Explanation
 from alertlens.metrics import sigmoid
+from alertlens.model_paths import model_artifact
 from alertlens.surrogate.artifact import load_surrogate_dir
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, load_teacher
@@ -68,7 +69,7 @@ class TriagePair:
             raise ValueError(f"{model_uri} is not an alertlens pair model (no teacher + surrogate)")
         # MLmodel records each artifact under the name of the directory it was logged from.
         teacher_dir, surrogate_dir = (
-            model_dir / artifacts[n]["path"] for n in ("teacher", "surrogate")
+            model_artifact(artifacts[n]["path"], model_dir) for n in ("teacher", "surrogate")
         )
         pair = cls.from_dirs(teacher_dir, surrogate_dir, device)
         pair.origin = model_uri

@@ -96,3 +96,43 @@ def test_json_lines_read_a_byte_order_mark_lone_cr_endings_and_unicode_blank_lin
         (2, "invalid_json"),
         (4, None),
     ]
+
+
+def test_a_record_too_long_to_buffer_stays_one_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_RECORD_CHARS", 200)
+    monkeypatch.setattr(readers, "CHUNK_CHARS", 64)  # the overflow meets chunk boundaries too
+    # braces and quotes inside strings, nested objects and arrays after the overflow point
+    huge = (
+        '{"id": "big", "script": "' + 'if (x) { y = \\"}\\" } ' * 40 + '", "n": [{"a": [1, {}]}]}'
+    )
+    path = tmp_path / "a.json"
+    path.write_text(f'[{{"id": "a1"}},\n {huge},\n {{"id": "a2"}}]')
+    records = list(readers.read_json(path))
+    assert [r.line for r in records] == [1, 2, 3]
+    assert records[0].obj == {"id": "a1"} and records[2].obj == {"id": "a2"}
+    assert records[1].error is not None and records[1].raw.startswith('{"id": "big"')
+    assert len(records[1].raw) <= 200 + 64
+
+
+def test_a_plain_string_too_long_to_buffer_is_skipped_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_RECORD_CHARS", 1000)
+    monkeypatch.setattr(readers, "CHUNK_CHARS", 256)
+    scanner = readers._JsonStreamScanner  # watch the buffer while a 200 KB string streams past
+    longest = 0
+    drop = scanner._drop_before
+
+    def watched(self: readers._JsonStreamScanner, keep: int) -> None:
+        nonlocal longest
+        longest = max(longest, len(self.buffer))
+        drop(self, keep)
+
+    monkeypatch.setattr(scanner, "_drop_before", watched)
+    path = tmp_path / "a.json"
+    path.write_text('[{"payload": "' + "A" * 200_000 + '"}, {"id": "after"}]')
+    records = list(readers.read_json(path))
+    assert len(records) == 2 and records[1].obj == {"id": "after"}
+    assert records[0].error is not None and longest < 1000 + 2 * 256

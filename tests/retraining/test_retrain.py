@@ -53,3 +53,12 @@ def test_adding_the_same_export_twice_adds_nothing_the_second_time(tmp_path: Pat
     # the same content under another name is the same data
     assert add_to_raw([_write(tmp_path / "copy.jsonl", [_record(2)])], raw) == []
     assert sorted(p.name for p in raw.iterdir()) == sorted(["alerts.jsonl", *added])
+
+
+def test_the_pre_check_can_stream_the_export_keeping_no_alert(
+    tmp_path: Path, toy_data_config: dict
+) -> None:
+    export = _write(tmp_path / "new" / "week.jsonl", [_record(i) for i in range(20)])
+    config = {**toy_data_config, "files": "*.jsonl"}
+    files, alerts, counts = check_export(export.parent, config, keep_alerts=False)
+    assert files == [export] and alerts == [] and counts.accepted == 20

@@ -32,13 +32,22 @@ KEYS = {
 }
 
 
+def model_context(pair_dirs: tuple[Path, Path], model_dir: Path) -> PythonModelContext:
+    """What MLflow hands load_context: the artifacts under the model's ``artifacts/`` folder."""
+    (model_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, directory in zip(("teacher", "surrogate"), pair_dirs, strict=True):
+        link = model_dir / "artifacts" / name
+        if not link.exists():
+            link.symlink_to(directory, target_is_directory=True)
+        paths[name] = str(link)
+    return PythonModelContext(paths, None)
+
+
 @pytest.fixture(scope="module")
-def pair_model(pair_dirs: tuple[Path, Path]) -> PairModel:
-    teacher, surrogate = pair_dirs
+def pair_model(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> PairModel:
     model = PairModel()
-    model.load_context(
-        PythonModelContext({"teacher": str(teacher), "surrogate": str(surrogate)}, None)
-    )
+    model.load_context(model_context(pair_dirs, tmp_path_factory.mktemp("model")))
     return model
 
 
@@ -107,12 +116,10 @@ def test_an_alert_the_pair_fails_on_gets_its_own_error_and_the_rest_are_answered
     records: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
-    teacher, surrogate = pair_dirs
     model = PairModel()  # its own pair: the module's fixture is not patched
-    model.load_context(
-        PythonModelContext({"teacher": str(teacher), "surrogate": str(surrogate)}, None)
-    )
+    model.load_context(model_context(pair_dirs, tmp_path / "model"))
     triage = model.pair.triage
 
     def fails_on_a2(alerts, **kwargs):  # noqa: ANN001, ANN003, ANN202
@@ -195,3 +202,13 @@ def test_the_logged_pair_model_is_code_not_a_pickle(
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     answers = loaded.predict(records[:2], params={"mode": "surrogate"})
     assert [answer["index"] for answer in answers] == [0, 1]
+
+
+def test_a_context_whose_artifacts_point_outside_the_model_is_refused(
+    pair_dirs: tuple[Path, Path],
+) -> None:
+    teacher, surrogate = pair_dirs  # plain directories, not a model's artifacts/ folder
+    with pytest.raises(ValueError, match="points outside the model; refused"):
+        PairModel().load_context(
+            PythonModelContext({"teacher": str(teacher), "surrogate": str(surrogate)}, None)
+        )

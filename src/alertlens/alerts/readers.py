@@ -145,11 +145,20 @@ class _JsonStreamScanner:
         """Yield (line, text) for each top-level record."""
         chunks = self._chunks()
         depth, in_string, in_array = 0, False, False
+        skipping = False  # inside a record too long to buffer, whose head was yielded
         while True:
             pattern = _STRING_SPECIAL if in_string else _STRUCTURE
             match = pattern.search(self.buffer, self.pos)
             # An escape at the very end of the buffer needs the next chunk to be understood.
             if match is None or (match.group() == "\\" and match.end() >= len(self.buffer)):
+                # Nothing that matters lies before the buffer's end (or before an escape the
+                # end cuts): the scan resumes there, so a long plain string is read once.
+                self.pos = len(self.buffer) if match is None else match.start()
+                if skipping:
+                    self.gap = self.pos
+                elif self.start >= 0 and self.pos - self.start > MAX_RECORD_CHARS:
+                    yield self._line_at(self.start), self.buffer[self.start : self.pos]
+                    self.start, self.gap, skipping = -1, self.pos, True
                 more = next(chunks, None)
                 if more is None:
                     break
@@ -179,12 +188,17 @@ class _JsonStreamScanner:
                 continue
             else:
                 depth -= 1
-            if depth == 0 and not in_string and self.start >= 0:
+            if skipping:  # the rest of an overlong record: track its structure, buffer nothing
+                skipping = depth > 0 or in_string
+                self.gap = self.pos
+            elif depth == 0 and not in_string and self.start >= 0:
                 yield self._line_at(self.start), self.buffer[self.start : self.pos]
                 self.start, self.gap = -1, self.pos
             elif self.start >= 0 and self.pos - self.start > MAX_RECORD_CHARS:
+                # Its head goes out as one record (rejected as too large or truncated); the
+                # rest is skipped to the record's own end, so it never becomes more records.
                 yield self._line_at(self.start), self.buffer[self.start : self.pos]
-                depth, in_string, self.start, self.gap = 0, False, -1, self.pos
+                self.start, self.gap, skipping = -1, self.pos, True
         if self.start >= 0:
             yield self._line_at(self.start), self.buffer[self.start :].rstrip()
         else:

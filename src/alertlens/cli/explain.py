@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +43,32 @@ def read_records(source: str) -> list[Any]:
     return records
 
 
-def to_alerts(pair: TriagePair, records: list[Any], normalized: bool) -> list[Alert]:
-    """Records -> alerts; a bad record is an error that names it."""
+STREAM_ABOVE_BYTES = 8 << 20  # larger files are read record by record, not whole
+BATCH = 256  # alerts triaged (and printed) at a time
+
+
+def iter_records(source: str) -> Iterator[Any]:
+    """The records of ``source``: a small file or stdin read whole (:func:`read_records`), a
+    larger file streamed as a JSON array or JSON Lines, so memory holds one batch."""
+    path = Path(source)
+    if source == "-" or not path.is_file() or path.stat().st_size <= STREAM_ABOVE_BYTES:
+        yield from read_records(source)
+        return
+    from alertlens.alerts.readers import read_json
+
+    for record in read_json(path):
+        if record.error:
+            raise ValueError(f"line {record.line}: {record.error[1]}")
+        yield record.obj
+
+
+def to_alerts(
+    pair: TriagePair, records: list[Any], normalized: bool, first_number: int = 1
+) -> list[Alert]:
+    """Records -> alerts; a bad record is an error that names it (numbered from
+    ``first_number``)."""
     alerts = []
-    for number, record in enumerate(records, start=1):
+    for number, record in enumerate(records, start=first_number):
         try:
             if normalized:
                 if not isinstance(record, dict) or not {"id", "timestamp", "source"} <= set(record):
@@ -88,9 +112,18 @@ def run_explain(args: argparse.Namespace) -> None:
     """The command: read the alerts, load the pair, print one answer per alert."""
     from alertlens.pair_source import load_pair
 
-    records = read_records(args.input)
+    records = iter_records(args.input)
+    batch = list(islice(records, BATCH))  # bad or empty input fails before the pair loads
     pair = load_pair(pair_source(args))
-    alerts = to_alerts(pair, records, args.normalized)
+    done = 0
+    while batch:
+        _explain_batch(pair, to_alerts(pair, batch, args.normalized, done + 1), args)
+        done += len(batch)
+        batch = list(islice(records, BATCH))
+
+
+def _explain_batch(pair: TriagePair, alerts: list[Alert], args: argparse.Namespace) -> None:
+    """Triage ``alerts`` and print one answer each."""
     answers = pair.triage(alerts, counterfactuals=not args.no_counterfactual)
     if args.teacher_view:
         from alertlens.teacher.interpret import (

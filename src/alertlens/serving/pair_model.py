@@ -25,6 +25,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.pyfunc import PythonModel
 
 from alertlens.alerts.mapping import RecordError
+from alertlens.model_paths import model_artifact
 from alertlens.surrogate.artifact import DATA_CONFIG_FILE, read_data_config
 from alertlens.triage import TriagePair
 
@@ -46,7 +47,8 @@ class PairModel(PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.pair = TriagePair.from_dirs(
-            Path(context.artifacts["teacher"]), Path(context.artifacts["surrogate"])
+            model_artifact(context.artifacts["teacher"]),
+            model_artifact(context.artifacts["surrogate"]),
         )
 
     def predict(

@@ -16,6 +16,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from alertlens.alerts.schema import Alert
+from alertlens.model_paths import model_artifact
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher, score_frame
 from alertlens.tracking import write_run_record
 
@@ -26,7 +27,7 @@ class TeacherPyfunc(PythonModel):
     """Loads the saved teacher directory from the model's artifacts."""
 
     def load_context(self, context: Any) -> None:
-        self.teacher = load_teacher(Path(context.artifacts["teacher"]))
+        self.teacher = load_teacher(model_artifact(context.artifacts["teacher"]))
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None

@@ -1,0 +1,25 @@
+"""Where a logged model's artifacts may live: inside the model, never where a tampered MLmodel
+points (kept free of MLflow imports: commands that never load a model import it cheaply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODEL_ARTIFACTS_DIR = "artifacts"  # where a pyfunc model keeps the artifacts logged with it
+
+
+def model_artifact(path: str | Path, model_dir: Path | None = None) -> Path:
+    """A pyfunc model's artifact path, refused when its MLmodel points outside the model (a
+    tampered store): a ``..`` segment, a path that resolves outside ``model_dir``, or, where
+    the model directory is not known (MLflow hands ``load_context`` joined paths), a path
+    that is not in an ``artifacts/`` folder."""
+    candidate = Path(path)
+    inside = ".." not in candidate.parts
+    if model_dir is not None:
+        candidate = model_dir / candidate
+        inside = inside and candidate.resolve().is_relative_to(model_dir.resolve())
+    else:
+        inside = inside and candidate.parent.name == MODEL_ARTIFACTS_DIR
+    if not inside:
+        raise ValueError(f"model artifact path {str(path)!r} points outside the model; refused")
+    return candidate
