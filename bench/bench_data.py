@@ -41,15 +41,13 @@ def phase_ingest(path: Path) -> float:
     from alertlens.alerts.ingest import AlertStream
     from alertlens.alerts.mapping import DataMapping
     from alertlens.alerts.render import RenderConfig, render_text
-    from alertlens.config import load_group_option
+    from alertlens.config import compose, load_group_option
     from alertlens.features.extract import FeatureExtractor
     from alertlens.features.spec import FeatureSpec
 
     data_cfg = load_group_option("data", "synthetic", root=ROOT)
     render = RenderConfig.from_data_config(data_cfg)
-    extractor = FeatureExtractor(
-        FeatureSpec.from_config(load_group_option("features", "default", root=ROOT))
-    )
+    extractor = FeatureExtractor(FeatureSpec.from_config(compose(root=ROOT)["features"]))
     stream = AlertStream(DataMapping.from_config(data_cfg), io.StringIO())
     started = time.perf_counter()
     for alert in stream.from_path(path):

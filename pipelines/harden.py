@@ -13,6 +13,7 @@ from pathlib import Path
 import mlflow
 
 from alertlens.alerts.dataset import held_out_splits, load_split
+from alertlens.alerts.vocabulary import roles_of_data_config
 from alertlens.config import load_params, project_root
 from alertlens.errors import setup_logging, stage_errors
 from alertlens.harden_report import harden_report
@@ -44,6 +45,7 @@ def main() -> None:
     setup_logging()
     params, root = load_params(), project_root()
     cfg, tcfg = params["harden"], params["teacher"]
+    roles = roles_of_data_config(params["data"])  # the fields each evasion transform edits
     held_out = held_out_splits(args.data, tcfg)
     device = tcfg["device"]
     plain, hardened = load_teacher(args.teacher, device), load_teacher(args.teacher, device)
@@ -54,7 +56,7 @@ def main() -> None:
         if cfg["enabled"]:
             train = load_split(args.data, "train", cfg["train_subsample"], cfg["seed"])
             training, result = harden_teacher(
-                hardened, cfg, train, held_out.validation, CHECKPOINTS
+                hardened, cfg, train, held_out.validation, CHECKPOINTS, roles
             )
             curves = result.curves()
         with tempfile.TemporaryDirectory(prefix="alertlens-onnx-") as export_dir:
@@ -70,6 +72,7 @@ def main() -> None:
                 tcfg["recall_target"],
                 tcfg["threshold_rule"],
                 scorer,
+                roles,
             )
             metrics = {"training": training, "runtime": runtime.metrics(), **report.metrics()}
             mlflow.log_metrics(flatten_metrics(metrics))

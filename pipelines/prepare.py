@@ -47,6 +47,9 @@ def main() -> None:
         mlflow.log_metrics(flatten_metrics(metrics))
         mlflow.set_tag("alertlens.dataset_digest", prepared.digest)
         mlflow.log_artifact(str(args.out / "rejected.jsonl"))
+        mlflow.log_dict(prepared.coverage.as_dict(), "coverage.json")
+        for line in prepared.coverage.lines():
+            print(f"prepare: {line}")
         # The run id travels with the outputs, so later stages never look for a run DVC skipped.
         manifest = {"mlflow_run_id": run.info.run_id, "dataset_digest": prepared.digest}
         (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -63,7 +63,10 @@ def test_every_data_config_builds_a_mapping(repo_root: Path) -> None:
 
 
 def test_unknown_group_option_lists_the_available_ones(repo_root: Path) -> None:
-    with pytest.raises(ConfigError, match="available: csv, jsonl, suricata_eve, synthetic, wazuh"):
+    with pytest.raises(
+        ConfigError,
+        match="available: csv, elastic, jsonl, sentinel, splunk_es, suricata_eve, synthetic, wazuh",
+    ):
         load_group_option("data", "splunk", root=repo_root)
 
 
@@ -213,7 +216,8 @@ def test_params_file_keys_are_checked_as_a_stage_reads_them(
             {"lable": None},
             "unknown config key 'data.lable'; valid keys of data: name, format, files, id, "
             "timestamp, source, source_value, group, keep, label, fields, text_fields, "
-            "max_field_chars, max_reject_ratio, golden, dedupe, max_record_bytes, split",
+            "max_field_chars, max_reject_ratio, golden, networks, dedupe, max_record_bytes, "
+            "verdicts, split",
         ),
         (
             {"split": {"strategy": "time", "validation": "most", "test": 0.1, "seed": 1}},

@@ -124,3 +124,16 @@ def test_readme_is_a_short_page() -> None:
     assert len(lines) <= README_MAX_LINES, (
         f"README.md has {len(lines)} lines, more than {README_MAX_LINES}: move detail to docs/"
     )
+
+
+def test_own_data_lists_every_role_and_canonical_field_of_the_vocabulary() -> None:
+    from alertlens.alerts.vocabulary import ROLES, VOCABULARY
+
+    page = (ROOT / "docs" / "own-data.md").read_text()
+    rows = {
+        line.split("|")[1].strip(" `"): line for line in page.splitlines() if line.startswith("| `")
+    }
+    for role in ROLES:
+        assert role in rows, role
+    for canonical in VOCABULARY:
+        assert f"`{canonical.name}`" in rows[canonical.role], canonical.name

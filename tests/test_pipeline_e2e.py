@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pipeline_copy import fresh_copy, run_checked
+from pipeline_copy import pipeline_env as make_pipeline_env
 
 DRIFT_STARTS = "2026-02-16"  # week 7 of the synthetic data (alertlens.synth.generate)
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 def _split_weeks(export: Path, early_path: Path, later_path: Path) -> tuple[int, int]:
@@ -33,36 +26,9 @@ def _split_weeks(export: Path, early_path: Path, later_path: Path) -> tuple[int,
     return counts[0], counts[1]
 
 
-def _fresh_copy(repo_root: Path, dest: Path, env: dict[str, str]) -> None:
-    """What a clone of the working tree would hold: tracked and unignored files, one commit."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.split("\0")):
-        source = repo_root / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "snapshot"]):
-        _run(args, dest, env)
-
-
 @pytest.fixture
 def pipeline_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["PYTHONPATH"] = str(tmp_path / "repo" / "src")  # the copy's code, not the installed one
-    env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@t",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@t",
-    )
-    return env
+    return make_pipeline_env(tmp_path / "repo")
 
 
 @pytest.mark.slow
@@ -71,11 +37,11 @@ def test_dvc_exp_run_on_a_tiny_export(
 ) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    _fresh_copy(repo_root, repo, pipeline_env)
+    fresh_copy(repo_root, repo, pipeline_env)
     # Point the pipeline at "your own export", as the README says: replace data/raw, dvc add.
     # The first six weeks train the first pair; weeks 7-8 arrive later through `retrain`.
     export = tmp_path / "export.jsonl"
-    _run(
+    run_checked(
         [
             sys.executable,
             "-m",
@@ -94,8 +60,8 @@ def test_dvc_exp_run_on_a_tiny_export(
     early, _ = _split_weeks(
         export, repo / "data" / "raw" / "alerts.jsonl", tmp_path / "later.jsonl"
     )
-    _run(["dvc", "add", "data/raw"], repo, pipeline_env)
-    _run(["dvc", "exp", "run", "-S", "experiment=tiny"], repo, pipeline_env)
+    run_checked(["dvc", "add", "data/raw"], repo, pipeline_env)
+    run_checked(["dvc", "exp", "run", "-S", "experiment=tiny"], repo, pipeline_env)
 
     metrics = json.loads((repo / "metrics" / "prepare.json").read_text())
     ingest = metrics["ingest"]
@@ -111,7 +77,9 @@ def test_dvc_exp_run_on_a_tiny_export(
     assert metrics["splits"]["test"]["true_positive"] + metrics["splits"]["test"][
         "false_positive"
     ] == pytest.approx(0.2 * labeled, abs=3)  # the tiny experiment's test share reached the stage
-    shown = json.dumps(json.loads(_run(["dvc", "exp", "show", "--json"], repo, pipeline_env)))
+    shown = json.dumps(
+        json.loads(run_checked(["dvc", "exp", "show", "--json"], repo, pipeline_env))
+    )
     stages = ("prepare", "baselines", "teacher", "harden", "distill", "evaluate", "promote")
     assert all(f"metrics/{stage}.json" in shown for stage in stages)
 
@@ -169,7 +137,7 @@ def _check_promotion_and_retrain(repo: Path, env: dict[str, str], later: Path) -
     first = json.loads((repo / "reports" / "promotion.json").read_text())
     assert first["promoted"] and first["champion_before"] is None, first["summary"]
     assert (repo / "reports" / "index.html").is_file()
-    audit = _run([*cli, "audit"], repo, env)
+    audit = run_checked([*cli, "audit"], repo, env)
     assert f"alertlens-triage-pair v{first['challenger_versions']['pair']}" in audit
     assert first["links"]["alertlens.data_version"] in audit
 
@@ -182,7 +150,7 @@ def _check_promotion_and_retrain(repo: Path, env: dict[str, str], later: Path) -
         *("-S", "experiment=tiny", "-S", "teacher.train_subsample=24"),
         *("-S", "gates.baselines.tolerance=0", "-S", impossible_gate),
     ]
-    _run(["dvc", "exp", "run", *worse], repo, env)
+    run_checked(["dvc", "exp", "run", *worse], repo, env)
     second = json.loads((repo / "reports" / "promotion.json").read_text())
     assert second["champion_before"] == first["challenger_versions"]
     failed = [gate["name"] for gate in second["gates"] if not gate["passed"]]
@@ -190,18 +158,18 @@ def _check_promotion_and_retrain(repo: Path, env: dict[str, str], later: Path) -
     assert "vs_baseline:test.pr_auc" in failed, second["summary"]
     assert "the teacher loses to a baseline: test.pr_auc" in second["summary"]
     assert "tfidf_logreg" in second["summary"] or "lightgbm_fields" in second["summary"]
-    champion = json.loads(_run([*cli, "audit", "champion", "--json"], repo, env))
+    champion = json.loads(run_checked([*cli, "audit", "champion", "--json"], repo, env))
     assert champion["pair_version"] == first["challenger_versions"]["pair"]
 
     retrain = [*cli, "retrain", "--new-data", str(later), "--set", "experiment=tiny"]
-    out = _run(retrain, repo, env)
+    out = run_checked(retrain, repo, env)
     assert "added to data/raw: later-" in out
     third = json.loads((repo / "reports" / "promotion.json").read_text())
     assert third["links"]["alertlens.data_version"] != first["links"]["alertlens.data_version"]
     versions = _versions(repo)
     assert versions == 3
 
-    again = _run(retrain, repo, env)
+    again = run_checked(retrain, repo, env)
     assert "none (already in data/raw)" in again and "pipeline up to date" in again
     assert _versions(repo) == versions
     assert json.loads((repo / "reports" / "promotion.json").read_text()) == third

@@ -30,6 +30,14 @@ class LabelSchema:
 
 
 @dataclass
+class VerdictsSchema:
+    files: str = MISSING  # glob inside the input directory (alertlens.alerts.verdicts)
+    id: Any = MISSING
+    label: LabelSchema = MISSING
+    format: str = "csv"
+
+
+@dataclass
 class KeepSchema:
     path: Any = MISSING
     values: list[Any] = MISSING
@@ -67,8 +75,16 @@ class DataSchema:
     max_field_chars: int = MISSING
     max_reject_ratio: float = MISSING
     golden: GoldenSchema = field(default_factory=GoldenSchema)  # scored on by every pair
+    # Named CIDR lists the ip features test addresses against (conf/features: ${data.networks}).
+    networks: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "vuln_scanners": [],
+            "internal": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        }
+    )
     dedupe: str = "content"  # content | none (alertlens.alerts.mapping.DataMapping)
     max_record_bytes: int = 1048576  # larger records are rejected as record_too_large
+    verdicts: VerdictsSchema | None = None  # case-system verdicts joined on the alert id
     split: SplitSchema = field(default_factory=SplitSchema)
 
 

@@ -65,10 +65,11 @@ def attack_both(
     alerts: Sequence[Alert],
     cfg: Mapping[str, Any],
     point: str,
+    roles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The attack suite against both teachers (plain, hardened) at one operating point."""
     attack = cfg["attack"]
-    transforms = transforms_by_name(cfg["augment"]["transforms"])
+    transforms = transforms_by_name(cfg["augment"]["transforms"], roles)
     suites = {
         name: robustness_suite(
             alerts,
@@ -94,10 +95,12 @@ def harden_report(
     recall_target: float,
     threshold_rule: str = "worst_group",
     hardened_scorer: TeacherScorer | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> HardenReport:
     """Set the hardened teacher's threshold, then compare both teachers clean and under attack
     (``cfg``: the ``harden`` config section). ``hardened_scorer``: a memoizing scorer on the
-    hardened teacher's deployed runtime (default: a new one)."""
+    hardened teacher's deployed runtime (default: a new one); ``roles``: the data config's field
+    roles, which say what the attacks edit."""
     # One memoizing scorer per teacher: the suites at both operating points attack the same
     # test alerts with mostly the same rewrites, so each text meets the model once.
     scorers = {
@@ -111,5 +114,7 @@ def harden_report(
     plain_test = report_at(scorers["plain"], held_out.test, plain.meta.threshold)
     attacked = [a for a in held_out.test if a.label == 1][: cfg["attack"]["alerts"]]
     teachers = {"plain": (plain, scorers["plain"]), "hardened": (hardened, scorers["hardened"])}
-    robustness = {name: attack_both(teachers, attacked, cfg, name) for name in OPERATING_POINTS}
+    robustness = {
+        name: attack_both(teachers, attacked, cfg, name, roles) for name in OPERATING_POINTS
+    }
     return HardenReport(point, plain_test["overall"]["f1"], robustness)

@@ -360,3 +360,33 @@ def test_a_record_over_max_record_bytes_is_one_bounded_reject_and_big_csv_fields
     mapping = DataMapping.from_config(load_group_option("data", "csv"))
     counts = ingest_to_dir(mapping, tmp_path / "export.csv", tmp_path / "csv", 0.0)
     assert (counts.accepted, counts.rejected) == (1, 0)
+
+
+def test_a_record_in_an_array_too_long_to_buffer_is_one_record_too_large(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """A 15 MB EVE record (braces inside its payload) in a JSON array: one reject, not a
+    million, and the next record is read."""
+    big = {
+        "timestamp": "2026-01-05T10:00:00Z",
+        "event_type": "alert",
+        "alert": {"signature": "ET X"},
+        "payload_printable": '{"a": [1,2]} ' * 1_200_000,
+    }
+    small = {
+        "timestamp": "2026-01-05T10:00:01Z",
+        "event_type": "alert",
+        "alert": {"signature": "Y"},
+    }
+    path = tmp_path / "eve.json"
+    path.write_text(f"[{json.dumps(big)},\n{json.dumps(small)}]")
+    mapping = DataMapping.from_config(load_group_option("data", "suricata_eve", root=repo_root))
+    counts = ingest_to_dir(mapping, path, tmp_path / "out", max_reject_ratio=1.0)
+    assert (counts.records_read, counts.accepted, dict(counts.rejected_by_reason)) == (
+        2,
+        1,
+        {"record_too_large": 1},
+    )
+    reject = json.loads((tmp_path / "out" / "rejected.jsonl").read_text())
+    assert reject["message"].startswith("the record is at least 8,")
+    assert reject["raw_truncated"]["bytes"] > 8_000_000

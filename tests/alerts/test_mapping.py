@@ -1,7 +1,9 @@
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alertlens.alerts.ingest import read_export
 from alertlens.alerts.mapping import DataMapping, LabelRule, RecordError, coerce, parse_timestamp
 
 
@@ -148,3 +150,20 @@ def test_config_validation_names_the_problem(toy_data_config: dict) -> None:
 def test_a_data_config_missing_a_required_key_is_a_user_error_naming_it() -> None:
     with pytest.raises(ValueError, match="missing required key\\(s\\) format, timestamp"):
         DataMapping.from_config({"name": "mysoc", "fields": {}})
+
+
+def test_numeric_ids_beyond_64_bits_stay_distinct(tmp_path: Path, toy_data_config: dict) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text(
+        '{"id": 123456789012345678901234567890, "ts": 1767607200, "kind": "edr"}\n'
+        '{"id": 123456789012345678901234567891, "ts": 1767607200, "kind": "edr"}\n'
+        '{"id": 1.5e3, "ts": 1767607200, "kind": "edr"}\n'
+    )
+    mapping = DataMapping.from_config({**toy_data_config, "label": None})
+    alerts, counts = read_export(mapping, path, 0.0)
+    assert [a.id for a in alerts] == [
+        "123456789012345678901234567890",
+        "123456789012345678901234567891",
+        "1500.0",
+    ]
+    assert counts.rejected == 0

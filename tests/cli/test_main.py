@@ -103,3 +103,39 @@ def test_ingest_loads_no_model_library(tmp_path: Path, fixtures: Path, repo_root
     assert result.returncode == 0, result.stderr
     assert "548 accepted" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_ingest_check_prints_coverage_and_writes_it(
+    tmp_path: Path, fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(
+        ["ingest", "--data-config", "wazuh", "--input", str(fixtures / "wazuh")]
+        + ["--out", str(tmp_path), "--check"]
+    )
+    out = capsys.readouterr().out
+    assert "field coverage over 6 accepted alerts:" in out
+    assert "  command_line           16.7%  command_line" in out
+    assert "warning: features read but not mapped by this data config: category," in out
+    coverage = json.loads((tmp_path / "coverage.json").read_text())
+    assert coverage["fields"]["full_log"] == {"role": "label_text", "share": 0.666667}
+
+
+def test_a_failed_ingest_lists_no_stale_output_and_keeps_the_real_error(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ingest.json").write_text('{"records_read": 999}\n')  # an earlier run's
+    (out / "coverage.json").write_text("{}\n")
+    missing = tmp_path / "no-such-export.jsonl"
+    args = ["ingest", "--data-config", "jsonl", "--input", str(missing), "--out", str(out)]
+    result = _run_cli(*args, "--check", cwd=repo_root)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr and "outputs in" not in result.stdout
+    assert not (out / "coverage.json").exists() and not (out / "ingest.json").exists()
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"event": {"id": "1"}, "@timestamp": "2026-01-05T10:00:00Z"}\n')
+    (out / "coverage.json").write_text("{}\n")
+    result = _run_cli(*args[:4], str(export), *args[5:], cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    assert f"outputs in {out}: alerts.jsonl, rejected.jsonl, ingest.json\n" in result.stdout

@@ -9,12 +9,13 @@ from urllib.parse import unquote
 import pytest
 
 from alertlens.alerts.schema import Alert
+from alertlens.alerts.vocabulary import roles_of_data_config
 from alertlens.evasion.base import EvasionTransform
 from alertlens.evasion.catalog import TRANSFORMS, transforms_by_name
 from alertlens.evasion.command_line import deobfuscate_command
 from alertlens.evasion.filler import BENIGN_PARAMS, PROTECTED_WORDS
 from alertlens.evasion.sql import SQL_SPACES
-from alertlens.evasion.url import URL_FIELDS, decode_url
+from alertlens.evasion.url import decode_url
 from alertlens.synth.parts import encode_powershell
 
 B64 = encode_powershell(
@@ -155,7 +156,7 @@ def test_command_transforms_keep_the_command(name):
 @pytest.mark.parametrize("name", URL_TRANSFORMS)
 def test_url_transforms_keep_the_request(name):
     for original, new in _rewrites(name):
-        for field_name in URL_FIELDS:
+        for field_name in TRANSFORMS["url_encode"].fields:
             old_text = str(original.fields.get(field_name, ""))
             new_text = str(new.fields.get(field_name, ""))
             assert decode_url(new_text) == decode_url(old_text), new_text
@@ -367,7 +368,7 @@ def test_flag_alias_stops_at_the_script():
 
 def test_url_encode_decodes_back_in_one_pass():
     for original, new in _rewrites("url_encode"):
-        for field_name in URL_FIELDS:
+        for field_name in TRANSFORMS["url_encode"].fields:
             if field_name in original.fields:
                 assert unquote(str(new.fields[field_name])) == unquote(
                     str(original.fields[field_name])
@@ -438,7 +439,7 @@ def test_url_transforms_compose_without_changing_the_request():
                 applicable = [t for t in chain if t.applies_to(alert)]
                 if applicable:
                     alert = rng.choice(applicable).apply(alert, rng)
-            for field_name in URL_FIELDS:
+            for field_name in TRANSFORMS["url_encode"].fields:
                 if field_name in original.fields:
                     assert decode_url(str(alert.fields[field_name])) == decode_url(
                         str(original.fields[field_name])
@@ -455,7 +456,22 @@ def test_transforms_by_name_keeps_order_and_names_unknown_ones():
 
 
 def test_evasion_transform_is_validated():
-    with pytest.raises(ValueError, match="declares no fields"):
+    with pytest.raises(ValueError, match="declares no roles"):
         EvasionTransform("empty", (), lambda f, t: True, lambda f, t, r: t)
     with pytest.raises(ValueError, match="needs a name"):
         EvasionTransform("", ("url",), lambda f, t: True, lambda f, t, r: t)
+    with pytest.raises(ValueError, match=r"unknown roles \['shell'\]"):
+        EvasionTransform("x", ("shell",), lambda f, t: True, lambda f, t, r: t)
+
+
+def test_a_data_config_field_with_a_role_is_rewritten_like_the_canonical_one():
+    roles = roles_of_data_config(
+        {"fields": {"cmdline": {"path": "p.cmd", "role": "command_line"}, "uri": "r.uri"}}
+    )
+    flip, encode = transforms_by_name(["cmd_case_flip", "url_encode"], roles)
+    assert flip.fields == ("command_line", "cmdline") and encode.fields == ("url", "query_args")
+    alert = Alert("a", 0.0, "edr", 1, None, {"cmdline": "powershell.exe -NoProfile -enc AAAA"})
+    rewritten = flip.apply(alert, random.Random(3)).fields["cmdline"]
+    assert rewritten != alert.fields["cmdline"]
+    assert rewritten.casefold() == alert.fields["cmdline"].casefold()
+    assert not encode.applies_to(Alert("b", 0.0, "waf", 1, None, {"uri": "/a?b=<script>"}))

@@ -5,12 +5,11 @@ import re
 import statistics
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-import yaml
 
 from alertlens.alerts.schema import Alert
+from alertlens.config import compose
 from alertlens.explain.explainer import Explainer, counterfactual, explain, explain_matrix
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import check_additivity
@@ -108,9 +107,6 @@ def test_numbers_and_categories_are_worded_with_their_values(model):
     assert all(re.search(r"\([+-]\d+\.\d+ toward (real|false positive)\)$", t) for t in texts)
 
 
-DEFAULT_SPEC = Path(__file__).parents[2] / "conf" / "features" / "default.yaml"
-
-
 @pytest.mark.parametrize(
     ("column", "holds", "fails"),
     [
@@ -134,7 +130,7 @@ DEFAULT_SPEC = Path(__file__).parents[2] / "conf" / "features" / "default.yaml"
     ],
 )
 def test_default_flag_columns_read_both_ways(column, holds, fails):
-    spec = FeatureSpec.from_config(yaml.safe_load(DEFAULT_SPEC.read_text()))
+    spec = FeatureSpec.from_config(compose()["features"])
     wordings = {
         c.name: wording_for(feature, c) for feature in spec.features for c in feature.columns()
     }

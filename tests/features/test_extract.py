@@ -2,18 +2,16 @@
 
 import math
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from alertlens.alerts.schema import Alert
+from alertlens.config import compose
 from alertlens.features import FeatureExtractor, FeatureSpec
 from alertlens.features.parsers import NO_VALUE
 
-DEFAULT_CONFIG = Path(__file__).parents[2] / "conf" / "features" / "default.yaml"
 ENCODED = "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"
 TUESDAY_22H = 1700000000.0  # 2023-11-14 22:13:20 UTC
 
@@ -254,7 +252,7 @@ def test_extractor_pickles_by_spec(extractor):
 
 
 def test_default_spec_extracts_every_column():
-    spec = FeatureSpec.from_config(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    spec = FeatureSpec.from_config(compose()["features"])
     extractor = FeatureExtractor(spec)
     fields = {
         "rule_name": "ET SCAN Nmap",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from alertlens.promotion.promote import decide
+from dataclasses import replace
+
+from alertlens.alerts.schema import Alert
+from alertlens.assess.config import AssessConfig, GoldenSet
+from alertlens.assess.sample import AssessSample
+from alertlens.config import compose
+from alertlens.promotion.promote import decide, golden_record
 
 CFG = {"floors": {"test.recall": {"min": 0.97}}, "relative": {"test.f1": {"max_drop": 0.02}}}
 
@@ -42,3 +48,17 @@ def test_a_teacher_that_loses_to_a_baseline_is_refused_naming_it() -> None:
         "challenger refused: 1 gate(s) failed: vs_baseline:test.pr_auc; the teacher loses to a "
         "baseline: test.pr_auc 0.7480 (>= tfidf_logreg 0.8810 - 0.005)"
     )
+
+
+def test_the_decision_names_the_golden_set_it_rests_on() -> None:
+    config = AssessConfig.from_params(compose(["experiment=tiny"]))
+    golden = [Alert("g1", 0.0, "edr", 1), Alert("g2", 0.0, "edr", 0), Alert("g3", 0.0, "ids", 0)]
+    sample = AssessSample([], golden, [])
+    assert golden_record(config, sample) == {
+        "path": "data/golden/alerts.jsonl",
+        "data_config": None,
+        "alerts": 3,
+        "real": 1,
+    }
+    none = replace(config, golden=GoldenSet(path=None, data_config=None))
+    assert golden_record(none, AssessSample([], [], [])) is None

@@ -282,3 +282,16 @@ def test_the_page_says_which_teacher_runtime_was_gated(tmp_path: Path) -> None:
     page = render(None, inputs)
     assert "The deployed teacher scores with <strong>onnx-int8</strong>" in page
     assert "(fastest here)" in page
+
+
+def test_the_page_says_how_many_labels_came_from_the_case_systems_verdicts(
+    tmp_path: Path,
+) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    assert "took their verdict from the case" not in render(None, inputs)  # no verdict files
+    ingest = {"true_positive": 40, "false_positive": 160, "unlabeled": 30}
+    ingest["verdicts"] = {"alerts_labeled": 25, "unmatched": 3, "rows_read": 31}
+    (inputs.metrics_dir / "prepare.json").write_text(json.dumps({"ingest": ingest}))
+    page = " ".join(render(None, inputs).split())
+    assert "Labels: 25 of the 200 labeled alerts (all splits) took their verdict" in page
+    assert "3 verdict(s) named no alert" in page

@@ -9,12 +9,12 @@ from typing import Any, cast
 
 import pytest
 import torch
-import yaml
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from alertlens.alerts.render import RenderConfig, render_spans
 from alertlens.alerts.schema import Alert
+from alertlens.config import compose
 from alertlens.features.spec import FeatureSpec
 from alertlens.surrogate.textfeatures import (
     TermAttribution,
@@ -227,7 +227,7 @@ def test_guided_keywords_skip_existing_overlapping_and_colliding_terms() -> None
 
 
 def test_guided_keywords_extend_the_default_spec(repo_root: Path) -> None:
-    existing = yaml.safe_load((repo_root / "conf/features/default.yaml").read_text())
+    existing = compose(root=repo_root)["features"]
     ranked = {
         CL: [("iex", 3.0, 40), ("-nop", 1.5, 30), ("-executionpolicy", -1.4, 30)],
         "url": [("union", 1.0, 20), ("..%2f", 0.9, 20), ("health", -0.8, 50)],

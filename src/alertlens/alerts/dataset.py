@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alertlens.alerts.ingest import AlertStream, input_files
+from alertlens.alerts.coverage import CoverageCounter, CoverageReport, coverage_report
+from alertlens.alerts.ingest import AlertStream, export_files
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text, text_digest
 from alertlens.alerts.schema import Alert
@@ -32,6 +33,7 @@ class PreparedData:
     ingest: dict[str, Any]
     splits: dict[str, dict[str, Any]]
     digest: str
+    coverage: CoverageReport  # logged and kept in MLflow, not a metric (one row per field)
 
     def metrics(self) -> dict[str, Any]:
         return {"ingest": self.ingest, "splits": self.splits, "dataset_digest": self.digest}
@@ -75,17 +77,18 @@ def prepare_dataset(
     max_reject_ratio: float,
 ) -> PreparedData:
     """Ingest ``source`` into ``out_dir/<split>.jsonl`` (SPLIT_FILES) and ``rejected.jsonl``."""
-    files = input_files(source, mapping.files, exclude=out_dir)  # listed before any write
+    files = export_files(mapping, source, exclude=out_dir)  # listed before any write
     out_dir.mkdir(parents=True, exist_ok=True)
     staged = out_dir / ".accepted.jsonl.tmp"
     keys: list[SplitKey] = []
+    counter = CoverageCounter()
     sources: list[str] = []
     with (
         (out_dir / REJECTED_FILE).open("w", encoding="utf-8") as rejected,
         staged.open("w", encoding="utf-8") as out,
     ):
-        stream = AlertStream(mapping, rejected)
-        for alert in stream.from_files(files):
+        stream = AlertStream(mapping, rejected, source)
+        for alert in counter.count(stream.from_files(files)):
             keys.append(
                 SplitKey(
                     alert.timestamp,
@@ -118,6 +121,7 @@ def prepare_dataset(
     return PreparedData(
         ingest=counts.as_dict(),
         splits={name: _split_stats(members[name]) for name in SPLIT_FILES},
+        coverage=coverage_report(mapping, counter),
         digest=digest.hexdigest(),
     )
 

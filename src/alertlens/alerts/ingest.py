@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from alertlens.alerts.coverage import CoverageCounter
 from alertlens.alerts.mapping import DataMapping, RecordError
 from alertlens.alerts.readers import READERS, RawRecord, has_undecodable_bytes
 from alertlens.alerts.schema import Alert
+from alertlens.alerts.verdicts import VerdictCounts, VerdictTable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class IngestCounts:
     unlabeled: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     empty_files: list[str] = field(default_factory=list)
+    verdicts: VerdictCounts | None = None  # with a data config's `verdicts` section
 
     @property
     def reject_ratio(self) -> float:
@@ -68,6 +71,7 @@ class IngestCounts:
             "unlabeled": self.unlabeled,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "empty_files": len(self.empty_files),
+            **({"verdicts": self.verdicts.as_dict()} if self.verdicts is not None else {}),
         }
 
     def summary(self) -> str:
@@ -77,6 +81,7 @@ class IngestCounts:
             f"{f' ({reasons})' if reasons else ''}, {self.filtered} filtered out"
             f"; labels: {self.true_positive} real, {self.false_positive} false positive,"
             f" {self.unlabeled} unlabeled"
+            + (f"\n{self.verdicts.summary()}" if self.verdicts is not None else "")
         )
 
 
@@ -115,6 +120,19 @@ def input_files(path: Path, pattern: str = "*", exclude: Path | None = None) -> 
     if files:
         return files
     raise IngestError(f"input directory {path} contains no files matching '{pattern}'")
+
+
+def export_files(mapping: DataMapping, source: Path, exclude: Path | None = None) -> list[Path]:
+    """The alert files of an export: :func:`input_files` without the verdict files that its
+    data config's ``verdicts`` section reads from the same directory."""
+    files = input_files(source, mapping.files, exclude)
+    if mapping.verdicts is None:
+        return files
+    verdict_files = {p.resolve() for p in mapping.verdicts.paths(source)}
+    files = [p for p in files if p.resolve() not in verdict_files]
+    if not files:
+        raise IngestError(f"{source} holds verdict files but no alert files")
+    return files
 
 
 def _in_dvc_cache(target: Path) -> bool:
@@ -162,36 +180,67 @@ def rejection_line(record: RawRecord, reason: str, message: str) -> str:
 class AlertStream:
     """Iterates accepted alerts from export files, writing rejects as it goes."""
 
-    def __init__(self, mapping: DataMapping, rejected: IO[str]) -> None:
+    def __init__(self, mapping: DataMapping, rejected: IO[str], source: Path | None = None) -> None:
+        """``source``: the export (file or directory) whose verdict files, when the data config
+        has a ``verdicts`` section, label its alerts."""
         self.mapping = mapping
         self.rejected = rejected
         self.counts = IngestCounts()
+        self.verdicts: VerdictTable | None = None
+        if mapping.verdicts is not None:
+            if source is None:
+                raise ValueError("a data config with verdicts needs the export's path")
+            files = mapping.verdicts.paths(source)
+            if not files:
+                # A weekly export without feedback, or drift on a new export: not an error, but
+                # every alert keeps its own label, so say so.
+                log.warning(
+                    "no verdict files match '%s' under %s: the alerts keep their own labels",
+                    mapping.verdicts.files,
+                    source if source.is_dir() else source.parent,
+                )
+            try:
+                self.verdicts = VerdictTable(mapping.verdicts, files, self._write_reject)
+            except OSError as exc:
+                raise IngestError(f"cannot read the verdict files: {exc.strerror or exc}") from None
         self._seen: dict[str, tuple[str, int]] = {}
         self._copies: dict[str, int] = {}  # id -> copies read, under ``dedupe: none``
 
     def _reject(self, record: RawRecord, reason: str, message: str) -> None:
         self.counts.rejected += 1
         self.counts.rejected_by_reason[reason] += 1
+        self._write_reject(record, reason, message)
+
+    def _write_reject(self, record: RawRecord, reason: str, message: str) -> None:
         self.rejected.write(rejection_line(record, reason, message))
 
     def _accept(self, alert: Alert, record: RawRecord) -> Alert | None:
-        """The alert to keep (renamed when it repeats an id under ``dedupe: none``), or None
-        when it is rejected as a duplicate."""
-        first = self._seen.setdefault(alert.id, (record.file, record.line))
+        """The alert to keep, or None when it is rejected as a duplicate. Under ``dedupe:
+        none`` a repeated id is renamed; a verdict for the copy's id, else for the event's id
+        (every copy's), sets the label."""
+        event_id = alert.id
+        first = self._seen.setdefault(event_id, (record.file, record.line))
         if first != (record.file, record.line):
             if self.mapping.dedupe == "content":
                 self._reject(
-                    record, "duplicate_id", f"id {alert.id!r} already seen at {first[0]}:{first[1]}"
+                    record, "duplicate_id", f"id {event_id!r} already seen at {first[0]}:{first[1]}"
                 )
                 return None
             # Another event with the same id or bytes: the n-th copy becomes "<id>#n" (the next
             # free n, should the export itself hold such an id).
-            copies = self._copies.get(alert.id, 1) + 1
-            while f"{alert.id}#{copies}" in self._seen:
+            copies = self._copies.get(event_id, 1) + 1
+            while f"{event_id}#{copies}" in self._seen:
                 copies += 1
-            self._copies[alert.id] = copies
-            alert = replace(alert, id=f"{alert.id}#{copies}")
+            self._copies[event_id] = copies
+            alert = replace(alert, id=f"{event_id}#{copies}")
             self._seen[alert.id] = (record.file, record.line)
+        if self.verdicts is not None:
+            # A copy's own id ("<id>#2", as the review queue names it) first, then the event's.
+            found, label = self.verdicts.label_for(alert.id)
+            if not found and alert.id != event_id:
+                found, label = self.verdicts.label_for(event_id)
+            if found:
+                alert = replace(alert, label=label)
         self.counts.accepted += 1
         if alert.label is None:
             self.counts.unlabeled += 1
@@ -214,12 +263,15 @@ class AlertStream:
         limit = self.mapping.max_record_bytes
         for record in self._records(path):
             self.counts.records_read += 1
+            # Size first: a record too long for the reader to buffer comes out cut (so also
+            # broken JSON), and its size is the reason.
+            if len(record.raw) > limit // 4 and (size := raw_bytes(record.raw)) > limit:
+                what = f"at least {size:,} bytes" if record.error else f"{size:,} bytes"
+                message = f"the record is {what}, over data.max_record_bytes {limit:,}"
+                self._reject(record, "record_too_large", message)
+                continue
             if record.error:
                 self._reject(record, *record.error)
-                continue
-            if len(record.raw) > limit // 4 and (size := raw_bytes(record.raw)) > limit:
-                message = f"the record is {size:,} bytes, over data.max_record_bytes {limit:,}"
-                self._reject(record, "record_too_large", message)
                 continue
             if keep is not None and isinstance(record.obj, dict) and not keep.keeps(record.obj):
                 self.counts.filtered += 1
@@ -250,16 +302,35 @@ class AlertStream:
 
     def from_path(self, path: Path) -> Iterator[Alert]:
         """Accepted alerts of a file or of every file under a directory."""
-        yield from self.from_files(input_files(path, self.mapping.files))
+        yield from self.from_files(export_files(self.mapping, path))
 
     def from_files(self, files: list[Path]) -> Iterator[Alert]:
         """Accepted alerts of ``files`` (from :func:`input_files`), in order."""
         for file in files:
             yield from self.from_file(file)
 
+    def tally(self) -> IngestCounts:
+        """The counts once the stream is exhausted, verdicts no alert claimed included."""
+        if self.verdicts is not None and self.counts.verdicts is None:
+            self.counts.verdicts = self.verdicts.finish()
+        return self.counts
+
     def finish(self, max_reject_ratio: float) -> IngestCounts:
-        """Check the books and the reject ratio once the stream is exhausted."""
+        """Check the books and the reject ratios once the stream is exhausted."""
+        self.tally()
         self.counts.check()
+        verdicts = self.counts.verdicts
+        if (
+            self.verdicts is not None
+            and verdicts is not None
+            and self.verdicts.reject_ratio > max_reject_ratio
+        ):
+            top = ", ".join(f"{k} ({v})" for k, v in verdicts.rejected_by_reason.most_common(3))
+            raise IngestError(
+                f"{verdicts.rejected} of {verdicts.rows_read} verdict rows rejected, above "
+                f"max_reject_ratio {max_reject_ratio:.1%}; most common reasons: {top}. See "
+                "rejected.jsonl (reasons verdict_*), or fix the data config's verdicts."
+            )
         if self.counts.records_read == 0:
             raise IngestError("the input holds no records (every file is empty)")
         if self.counts.reject_ratio > max_reject_ratio:
@@ -278,27 +349,35 @@ def read_export(
 ) -> tuple[list[Alert], IngestCounts]:
     """An export's accepted alerts in memory, with the books checked; rejects go to
     ``rejected`` when given (else they are only counted)."""
-    stream = AlertStream(mapping, rejected if rejected is not None else io.StringIO())
+    stream = AlertStream(mapping, rejected if rejected is not None else io.StringIO(), source)
     alerts = list(stream.from_path(source))
     return alerts, stream.finish(max_reject_ratio)
 
 
 def ingest_to_dir(
-    mapping: DataMapping, source: Path, out_dir: Path, max_reject_ratio: float
+    mapping: DataMapping,
+    source: Path,
+    out_dir: Path,
+    max_reject_ratio: float,
+    coverage: CoverageCounter | None = None,
 ) -> IngestCounts:
     """Ingest an export into ``out_dir/alerts.jsonl`` + ``rejected.jsonl`` + ``ingest.json``.
 
     The input is listed before anything is written, without ``out_dir``: an output directory
-    inside the input directory is never read back."""
-    files = input_files(source, mapping.files, exclude=out_dir)
+    inside the input directory is never read back. ``coverage`` counts the accepted alerts'
+    fields (``alertlens ingest --check``)."""
+    # An earlier run's counts must not outlive a run that fails before new ones are written.
+    (out_dir / "ingest.json").unlink(missing_ok=True)
+    files = export_files(mapping, source, exclude=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with (
         (out_dir / "rejected.jsonl").open("w", encoding="utf-8") as rejected,
         (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as accepted,
     ):
-        stream = AlertStream(mapping, rejected)
-        for alert in stream.from_files(files):
+        stream = AlertStream(mapping, rejected, source)
+        alerts = stream.from_files(files)
+        for alert in coverage.count(alerts) if coverage is not None else alerts:
             accepted.write(alert.to_json() + "\n")
     # Counts are written before the ratio check so a failed run still explains itself.
-    (out_dir / "ingest.json").write_text(json.dumps(stream.counts.as_dict(), indent=2) + "\n")
+    (out_dir / "ingest.json").write_text(json.dumps(stream.tally().as_dict(), indent=2) + "\n")
     return stream.finish(max_reject_ratio)

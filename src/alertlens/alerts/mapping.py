@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from alertlens.alerts.readers import has_undecodable_bytes
+from alertlens.alerts.readers import RawRecord, has_undecodable_bytes
 from alertlens.alerts.schema import FALSE_POSITIVE, TRUE_POSITIVE, Alert, FieldValue
+from alertlens.alerts.vocabulary import ROLES
 
 FIELD_TYPES = ("str", "int", "float", "bool", "ip")
 FORMATS = ("jsonl", "json", "eve", "csv")
@@ -180,6 +183,16 @@ _COERCERS: dict[str, Callable[[Any], FieldValue]] = {
 }
 
 
+def _exact_number(raw: str, paths: Paths, parsed: float) -> int | float:
+    """The number at ``paths`` as the record's text writes it: the JSON reader gives an integer
+    beyond 64 bits as a float, and two long numeric ids would collapse into one value."""
+    try:
+        value = lookup(json.loads(raw), paths)
+    except (ValueError, RecursionError):
+        return parsed
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else parsed
+
+
 def coerce(value: Any, kind: str) -> FieldValue:
     """Convert a source value to the declared type, or raise ValueError saying what was wrong."""
     if isinstance(value, dict | list):
@@ -212,16 +225,22 @@ def parse_timestamp(value: Any) -> float:
 
 @dataclass
 class FieldMapping:
-    """One normalized field: where the source keeps it and its type."""
+    """One normalized field: where the source keeps it, its type and (optionally) its role."""
 
     name: str
     path: str | list[str]
     type: str = "str"
+    # What the field is (alertlens.alerts.vocabulary.ROLES); None: the vocabulary's role, if any.
+    role: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
             raise ValueError(
                 f"field '{self.name}': type must be one of {FIELD_TYPES}, got '{self.type}'"
+            )
+        if self.role is not None and self.role not in ROLES:
+            raise ValueError(
+                f"field '{self.name}': role must be one of {', '.join(ROLES)}, got '{self.role}'"
             )
         self.paths = _as_paths(self.path)
 
@@ -239,6 +258,56 @@ class RecordFilter:
 
     def keeps(self, record: dict[str, Any]) -> bool:
         return _label_key(lookup(record, self._paths)) in self._keys
+
+
+@dataclass
+class VerdictSource:
+    """A data config's ``verdicts``: the case system's verdict files (a glob inside the input
+    directory), the column of the alert id, and the label rule for the verdict column."""
+
+    files: str
+    id: str | list[str]
+    label: LabelRule
+    format: str = "csv"
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"verdicts: format must be one of {FORMATS}, got {self.format!r}")
+        if Path(self.files).is_absolute() or ".." in Path(self.files).parts:
+            raise ValueError(
+                f"verdicts: files '{self.files}' must be a pattern inside the input directory, "
+                "e.g. 'verdicts/*.csv'"
+            )
+        self._id = _as_paths(self.id)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> VerdictSource:
+        missing = [key for key in ("files", "id", "label") if not cfg.get(key)]
+        if missing:
+            raise ValueError(f"verdicts: missing required key(s) {', '.join(missing)}")
+        return cls(
+            files=cfg["files"],
+            id=cfg["id"],
+            label=LabelRule(**cfg["label"]),
+            format=cfg.get("format") or "csv",
+        )
+
+    def paths(self, source: Path) -> list[Path]:
+        """The verdict files of the export at ``source`` (a directory, or a file whose folder
+        holds them), sorted: a later row for the same alert supersedes an earlier one."""
+        root = source if source.is_dir() else source.parent
+        return sorted(p for p in root.glob(self.files) if p.is_file())
+
+    def parse(self, record: RawRecord) -> tuple[str, int | None]:
+        """(alert id, label) of one verdict row; raises RecordError with the reason."""
+        if record.error:
+            raise RecordError(*record.error)
+        if type(record.obj) is not dict:
+            raise RecordError("not_an_object", "verdict row is not an object")
+        alert_id = lookup(record.obj, self._id)
+        if alert_id is _MISSING or isinstance(alert_id, dict | list) or not str(alert_id).strip():
+            raise RecordError("missing_field", f"verdict row has no alert id ('{self.id}')")
+        return str(alert_id), self.label.label_of(record.obj)
 
 
 DEDUPE = ("content", "none")  # what a data config's `dedupe` may say
@@ -267,6 +336,8 @@ class DataMapping:
     dedupe: str = "content"
     # Larger records are rejected as record_too_large (EDR script blocks run to tens of KiB).
     max_record_bytes: int = 1 << 20
+    # Verdicts from the case system, joined on the alert id; they override the alert's own label.
+    verdicts: VerdictSource | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -276,6 +347,11 @@ class DataMapping:
         if self.dedupe not in DEDUPE:
             raise ValueError(
                 f"data config '{self.name}': dedupe must be one of {DEDUPE}, got {self.dedupe!r}"
+            )
+        if self.verdicts is not None and not self.id:
+            raise ValueError(
+                f"data config '{self.name}': verdicts are joined on the alert id, so `id` must "
+                "name the export's id field"
             )
         known = {f.name for f in self.fields}
         unknown = [name for name in self.text_fields if name not in known]
@@ -301,6 +377,7 @@ class DataMapping:
         ]
         label = cfg.get("label")
         keep = cfg.get("keep")
+        verdicts = cfg.get("verdicts")
         return cls(
             name=cfg["name"],
             format=cfg["format"],
@@ -316,6 +393,7 @@ class DataMapping:
             files=cfg.get("files") or "*",
             dedupe=cfg.get("dedupe") or "content",
             max_record_bytes=int(cfg.get("max_record_bytes") or 1 << 20),
+            verdicts=VerdictSource.from_config(verdicts) if verdicts else None,
         )
 
     def _required(self, record: dict[str, Any], paths: tuple, what: str, spelled: Any) -> Any:
@@ -336,6 +414,8 @@ class DataMapping:
                 raise RecordError(
                     "wrong_type", f"field id: expected a scalar, got {type(alert_id).__name__}"
                 )
+            if type(alert_id) is float and raw:
+                alert_id = _exact_number(raw, self._id, alert_id)
             alert_id = str(alert_id)
         else:
             # No id in the source: the record's own bytes identify it, so re-exports dedupe.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from alertlens.alerts.vocabulary import field_roles, roles_of_data_config
 from alertlens.evasion.augment import AugmentConfig
 
 
@@ -33,6 +34,8 @@ class AssessConfig:
     query_budget: int  # teacher queries per alert for the search attack
     seed: int
     augment: AugmentConfig
+    # The data config's field roles: which fields the evasion transforms edit.
+    field_roles: Mapping[str, str] = field(default_factory=field_roles)
 
     def __post_init__(self) -> None:
         sizes = (self.faithfulness_alerts, self.ig_alerts, self.robustness_alerts)
@@ -58,8 +61,12 @@ class AssessConfig:
             query_budget=cfg["query_budget"],
             seed=cfg["seed"],
             augment=AugmentConfig.from_config(params["harden"]["augment"]),
+            field_roles=roles_of_data_config(params["data"]),
         )
 
     def record(self) -> dict[str, Any]:
-        """As JSON data (tuples become lists), to store beside a scorecard and compare."""
-        return json.loads(json.dumps(asdict(self)))
+        """As JSON data (tuples become lists), to store beside a scorecard and compare. The
+        field roles are left out: they are the data config's, recorded with it."""
+        record = asdict(self)
+        del record["field_roles"]
+        return json.loads(json.dumps(record))

@@ -90,5 +90,5 @@ def load_sample(
     )
     real = [a for a in test if a.label == TRUE_POSITIVE]
     unseen = load_split(data_dir, GROUP_TEST, config.test_subsample, config.seed)
-    variants = evasion_variants(real, config.augment, config.seed)
+    variants = evasion_variants(real, config.augment, config.seed, config.field_roles)
     return AssessSample(test, golden_alerts, variants, unseen)

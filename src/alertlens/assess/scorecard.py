@@ -215,7 +215,7 @@ def assess_pair(
     faithfulness = _faithfulness(
         pair, scorer, sample.explained(config), margins["test"][0], threshold, config
     )
-    transforms = transforms_by_name(config.augment.transforms)
+    transforms = transforms_by_name(config.augment.transforms, config.field_roles)
     robustness = robustness_suite(
         sample.attacked(config), scorer, threshold, transforms, config.seed, config.query_budget
     )

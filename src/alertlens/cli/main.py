@@ -11,6 +11,7 @@ from alertlens.cli.ingest import add_ingest_parser
 from alertlens.cli.promote import add_promote_parser
 from alertlens.cli.report import add_report_parser
 from alertlens.cli.retrain import add_retrain_parser
+from alertlens.cli.review import add_review_parser
 from alertlens.cli.serve import add_serve_parser
 from alertlens.cli.synth import add_synth_parser
 from alertlens.cli.tune import add_tune_parser
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_report_parser,
         add_drift_parser,
         add_retrain_parser,
+        add_review_parser,
         add_tune_parser,
         add_serve_parser,
     ):

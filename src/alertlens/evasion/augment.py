@@ -71,11 +71,17 @@ def compose_variant(
     return variant if applied else None
 
 
-def evasion_variants(alerts: Sequence[Alert], config: AugmentConfig, seed: int) -> list[Alert]:
-    """New labeled alerts (ids suffixed ``~evN``) to add to the training set."""
+def evasion_variants(
+    alerts: Sequence[Alert],
+    config: AugmentConfig,
+    seed: int,
+    roles: Mapping[str, str] | None = None,
+) -> list[Alert]:
+    """New labeled alerts (ids suffixed ``~evN``) to add to the training set; ``roles``: the
+    data config's field roles (alertlens.alerts.vocabulary), which say what each transform edits."""
     rng = random.Random(seed)
-    real_transforms = transforms_by_name(config.transforms)
-    benign_transforms = transforms_by_name(config.false_positive_transforms)
+    real_transforms = transforms_by_name(config.transforms, roles)
+    benign_transforms = transforms_by_name(config.false_positive_transforms, roles)
     variants: list[Alert] = []
     for alert in alerts:
         if alert.label == 1:

@@ -22,14 +22,15 @@ command lines: carets, case and ``%VAR%`` do not mean the same thing to a POSIX 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from alertlens.alerts.schema import Alert
+from alertlens.alerts.vocabulary import ROLES, field_roles, fields_with_roles
 
-FieldCheck = Callable[[str, str], bool]  # (field name, text) -> can the rewrite change it
-FieldRewrite = Callable[[str, str, random.Random], str]  # (field name, text, rng) -> new text
+FieldCheck = Callable[[str, str], bool]  # (field role, text) -> can the rewrite change it
+FieldRewrite = Callable[[str, str, random.Random], str]  # (field role, text, rng) -> new text
 Edit = tuple[int, int, str]  # replace text[start:end] with the string
 Site = tuple[int, int, str]  # a raw span and what it holds (a flag's full name, "gap", "letter")
 T = TypeVar("T")
@@ -37,25 +38,41 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class EvasionTransform:
-    """A named, meaning-preserving rewrite of the attacker-controlled fields ``fields``."""
+    """A named, meaning-preserving rewrite of attacker-controlled text of the ``roles`` it
+    reads (alertlens.alerts.vocabulary: command_line, url, query, user_agent).
+
+    It edits every field holding such a role: the vocabulary's by default, or a data config's
+    after :meth:`bind` (a ``cmdline`` field declared ``role: command_line`` is rewritten too).
+    """
 
     name: str
-    fields: tuple[str, ...]
+    roles: tuple[str, ...]
     can_rewrite: FieldCheck
     rewrite: FieldRewrite
+    field_roles: Mapping[str, str] = field(default_factory=field_roles, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("an evasion transform needs a name")
-        if not self.fields:
-            raise ValueError(f"evasion transform {self.name!r} declares no fields")
+        if not self.roles:
+            raise ValueError(f"evasion transform {self.name!r} declares no roles")
+        unknown = [role for role in self.roles if role not in ROLES]
+        if unknown:
+            raise ValueError(f"evasion transform {self.name!r}: unknown roles {unknown}")
+        object.__setattr__(self, "fields", fields_with_roles(self.field_roles, self.roles))
+
+    fields: tuple[str, ...] = field(init=False, compare=False)  # the fields it may rewrite
+
+    def bind(self, roles: Mapping[str, str]) -> EvasionTransform:
+        """This transform over the fields ``roles`` (field name -> role) assigns its roles."""
+        return replace(self, field_roles=dict(roles))
 
     def applies_to(self, alert: Alert) -> bool:
-        """True when a declared field is present and this transform can change it."""
+        """True when a field of its roles is present and this transform can change it."""
         return bool(self._targets(alert))
 
     def apply(self, alert: Alert, rng: random.Random) -> Alert:
-        """A new alert with every applicable declared field rewritten; ``alert`` is untouched."""
+        """A new alert with every applicable field rewritten; ``alert`` is untouched."""
         targets = self._targets(alert)
         if not targets:
             raise ValueError(
@@ -63,14 +80,15 @@ class EvasionTransform:
             )
         fields = dict(alert.fields)
         for name in targets:
-            fields[name] = self.rewrite(name, str(fields[name]), rng)
+            fields[name] = self.rewrite(self.field_roles[name], str(fields[name]), rng)
         return replace(alert, fields=fields)
 
     def _targets(self, alert: Alert) -> list[str]:
         return [
             name
             for name in self.fields
-            if isinstance(value := alert.fields.get(name), str) and self.can_rewrite(name, value)
+            if isinstance(value := alert.fields.get(name), str)
+            and self.can_rewrite(self.field_roles[name], value)
         ]
 
 
@@ -90,7 +108,7 @@ def splice(text: str, edits: Sequence[Edit]) -> str:
 
 def applies_where(sites: Callable[[str, str], Sequence[object]]) -> FieldCheck:
     """A transform applies where its site finder finds something to rewrite."""
-    return lambda field_name, text: bool(sites(field_name, text))
+    return lambda role, text: bool(sites(role, text))
 
 
 def some_of(rng: random.Random, sites: Sequence[T], share: int) -> list[T]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from alertlens.evasion import command_line, filler, sql, url
 from alertlens.evasion.base import EvasionTransform
@@ -14,11 +14,15 @@ TRANSFORMS: dict[str, EvasionTransform] = {
 }
 
 
-def transforms_by_name(names: Sequence[str]) -> list[EvasionTransform]:
-    """The registered transforms called ``names``, in that order."""
+def transforms_by_name(
+    names: Sequence[str], roles: Mapping[str, str] | None = None
+) -> list[EvasionTransform]:
+    """The registered transforms called ``names``, in that order, over the fields ``roles``
+    assigns their roles (field name -> role; None: the vocabulary's fields alone)."""
     unknown = [name for name in names if name not in TRANSFORMS]
     if unknown:
         raise ValueError(
             f"unknown evasion transform(s): {', '.join(unknown)}; known: {', '.join(TRANSFORMS)}"
         )
-    return [TRANSFORMS[name] for name in names]
+    chosen = [TRANSFORMS[name] for name in names]
+    return chosen if roles is None else [transform.bind(roles) for transform in chosen]

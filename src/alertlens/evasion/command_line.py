@@ -124,11 +124,11 @@ def _inner_positions(runs: Sequence[tuple[int, int]]) -> list[int]:
     return [pos for start, end in runs for pos in range(start + 1, end)]
 
 
-def _caret_sites(field_name: str, text: str) -> list[int]:
+def _caret_sites(role: str, text: str) -> list[int]:
     return _inner_positions(_letter_runs(text, False)) if _is_windows_command(text) else []
 
 
-def _caret_quote(field_name: str, text: str, rng: random.Random) -> str:
+def _caret_quote(role: str, text: str, rng: random.Random) -> str:
     """Carets between letters, and empty quote pairs in program names and flags: ``w^h""oami``.
 
     cmd.exe strips carets before it starts anything. Quotes are dropped by cmd.exe when it looks
@@ -136,21 +136,21 @@ def _caret_quote(field_name: str, text: str, rng: random.Random) -> str:
     parse their own command line (rundll32, mshta) would keep them inside other arguments.
     """
     quotable = set(_inner_positions(_letter_runs(text, True)))
-    chosen = some_of(rng, _caret_sites(field_name, text), 4)
+    chosen = some_of(rng, _caret_sites(role, text), 4)
     edits = [(pos, pos, rng.choice(("^", '""')) if pos in quotable else "^") for pos in chosen]
     return splice(text, edits)
 
 
-def _case_sites(field_name: str, text: str) -> list[int]:
+def _case_sites(role: str, text: str) -> list[int]:
     """Letters of program names and flags."""
     if not _is_windows_command(text):
         return []
     return [pos for start, end in _letter_runs(text, True) for pos in range(start, end)]
 
 
-def _case_flip(field_name: str, text: str, rng: random.Random) -> str:
+def _case_flip(role: str, text: str, rng: random.Random) -> str:
     """Flip the case of some letters in program names and flags."""
-    chosen = some_of(rng, _case_sites(field_name, text), 3)
+    chosen = some_of(rng, _case_sites(role, text), 3)
     return splice(text, [(pos, pos + 1, text[pos].swapcase()) for pos in chosen])
 
 
@@ -167,14 +167,14 @@ def _letter_sources() -> dict[str, tuple[str, ...]]:
 _LETTER_SOURCES = _letter_sources()
 
 
-def _env_sites(field_name: str, text: str) -> list[int]:
+def _env_sites(role: str, text: str) -> list[int]:
     """Letters of program names and flags that some standard variable holds (case aside)."""
-    return [pos for pos in _case_sites(field_name, text) if text[pos].casefold() in _LETTER_SOURCES]
+    return [pos for pos in _case_sites(role, text) if text[pos].casefold() in _LETTER_SOURCES]
 
 
-def _env_substring(field_name: str, text: str, rng: random.Random) -> str:
+def _env_substring(role: str, text: str, rng: random.Random) -> str:
     """Replace some letters with environment-variable substrings that expand to them."""
-    chosen = some_of(rng, _env_sites(field_name, text), 4)
+    chosen = some_of(rng, _env_sites(role, text), 4)
     edits = [(pos, pos + 1, rng.choice(_LETTER_SOURCES[text[pos].casefold()])) for pos in chosen]
     return splice(text, edits)
 
@@ -217,13 +217,13 @@ def _powershell_flags(text: str) -> list[Site]:
     return flags
 
 
-def _flag_sites(field_name: str, text: str) -> list[Site]:
+def _flag_sites(role: str, text: str) -> list[Site]:
     return _powershell_flags(text) if _is_windows_command(text) else []
 
 
-def _flag_alias(field_name: str, text: str, rng: random.Random) -> str:
+def _flag_alias(role: str, text: str, rng: random.Random) -> str:
     """Respell some PowerShell flags: ``-EncodedCommand`` as ``/ec``, ``-nop`` as ``-NoProfile``."""
-    flags = _flag_sites(field_name, text)
+    flags = _flag_sites(role, text)
     edits = []
     for start, end, full in rng.sample(flags, rng.randint(1, len(flags))):
         spellings = [dash + alias for alias in POWERSHELL_FLAGS[full] for dash in "-/"]

@@ -47,7 +47,7 @@ def _free_name(tokens: Sequence[re.Match[str]], index: int, quoted: Sequence[boo
     )
 
 
-def _filler_words(field_name: str, text: str) -> list[tuple[int, int]]:
+def _filler_words(role: str, text: str) -> list[tuple[int, int]]:
     """Spans of whole tokens of 4-24 letters that carry no attack, no SQL and no command."""
     if is_sqli(unquote_plus(text)):  # in an injection, even plain words are identifiers
         return []
@@ -58,7 +58,7 @@ def _filler_words(field_name: str, text: str) -> list[tuple[int, int]]:
         for index, token in enumerate(tokens)
         if _FILLER.fullmatch(token.group())
         and token.group().casefold() not in PROTECTED_WORDS
-        and (field_name != "command_line" or _free_name(tokens, index, quoted))
+        and (role != "command_line" or _free_name(tokens, index, quoted))
     ]
 
 
@@ -75,9 +75,9 @@ def _edit_word(word: str, rng: random.Random) -> str:
     return word[:pos] + rng.choice(string.ascii_lowercase) + word[pos:]
 
 
-def _char_edit(field_name: str, text: str, rng: random.Random) -> str:
+def _char_edit(role: str, text: str, rng: random.Random) -> str:
     """A typo-like edit in one filler word."""
-    start, end = rng.choice(_filler_words(field_name, text))
+    start, end = rng.choice(_filler_words(role, text))
     return splice(text, [(start, end, _edit_word(text[start:end], rng))])
 
 
@@ -104,13 +104,13 @@ def _free_params(text: str) -> list[tuple[str, str]]:
     return [param for param in BENIGN_PARAMS if param[0] not in present]
 
 
-def _can_pad(field_name: str, text: str) -> bool:
-    return field_name == "user_agent" or bool(_free_params(text))
+def _can_pad(role: str, text: str) -> bool:
+    return role == "user_agent" or bool(_free_params(text))
 
 
-def _benign_padding(field_name: str, text: str, rng: random.Random) -> str:
+def _benign_padding(role: str, text: str, rng: random.Random) -> str:
     """A browser user agent around the original one, or harmless parameters after the query."""
-    if field_name == "user_agent":
+    if role == "user_agent":
         padding = rng.choice(BROWSER_PADDING)
         parts = (padding, text) if rng.random() < 0.5 else (text, padding)
         return " ".join(part for part in parts if part)
@@ -123,9 +123,9 @@ def _benign_padding(field_name: str, text: str, rng: random.Random) -> str:
 TRANSFORMS = (
     EvasionTransform(
         "char_edit",
-        ("user_agent", "query_args", "url", "command_line"),
+        ("user_agent", "query", "url", "command_line"),
         applies_where(_filler_words),
         _char_edit,
     ),
-    EvasionTransform("benign_padding", ("user_agent", "query_args"), _can_pad, _benign_padding),
+    EvasionTransform("benign_padding", ("user_agent", "query"), _can_pad, _benign_padding),
 )

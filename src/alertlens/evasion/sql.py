@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from alertlens.evasion.base import EvasionTransform, Site, applies_where, splice, words
-from alertlens.evasion.url import URL_FIELDS, Unit, decoded_units, url_segments
+from alertlens.evasion.url import URL_ROLES, Unit, decoded_units, url_segments
 
 # Keywords and functions SQL reads regardless of case (identifiers such as table names may not).
 SQL_KEYWORDS = words(
@@ -66,10 +66,10 @@ def _keyword_letters(code: str, units: Sequence[Unit]) -> list[Site]:
     ]
 
 
-def _sql_sites(field_name: str, text: str) -> list[Site]:
+def _sql_sites(role: str, text: str) -> list[Site]:
     """(start, end, "gap" or "letter") sites in the query values that carry an SQL injection."""
     sites: list[Site] = []
-    for segment in url_segments(field_name, text):
+    for segment in url_segments(role, text):
         if not segment.query:
             continue
         units = decoded_units(text, segment)
@@ -80,9 +80,9 @@ def _sql_sites(field_name: str, text: str) -> list[Site]:
     return sites
 
 
-def _sql_comment_whitespace(field_name: str, text: str, rng: random.Random) -> str:
+def _sql_comment_whitespace(role: str, text: str, rng: random.Random) -> str:
     """Respell spaces around SQL keywords (``/**/``, tab, ``+``...) and mix keyword case."""
-    sites = _sql_sites(field_name, text)
+    sites = _sql_sites(role, text)
     chosen = [site for site in sites if rng.random() < 0.4] or [rng.choice(sites)]
     edits = []
     for start, end, kind in chosen:
@@ -95,6 +95,6 @@ def _sql_comment_whitespace(field_name: str, text: str, rng: random.Random) -> s
 
 TRANSFORMS = (
     EvasionTransform(
-        "sql_comment_whitespace", URL_FIELDS, applies_where(_sql_sites), _sql_comment_whitespace
+        "sql_comment_whitespace", URL_ROLES, applies_where(_sql_sites), _sql_comment_whitespace
     ),
 )

@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 
 from alertlens.evasion.base import EvasionTransform, applies_where, splice
 
-URL_FIELDS = ("url", "query_args")
+URL_ROLES = ("url", "query")
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # Characters that structure a path or a query value: encoding them changes what is parsed.
@@ -34,11 +34,11 @@ class Unit(NamedTuple):
     char: str
 
 
-def url_segments(field_name: str, text: str) -> list[_Segment]:
+def url_segments(role: str, text: str) -> list[_Segment]:
     """The path after any scheme and host, then every query value (names are left alone)."""
     segments: list[_Segment] = []
     query_start = 0
-    if field_name != "query_args":
+    if role != "query":
         origin = _ORIGIN.match(text)
         start = origin.end() if origin else 0
         mark = text.find("?", start)
@@ -77,10 +77,10 @@ def _percent(char: str, rng: random.Random) -> str:
     return escaped.lower() if rng.random() < 0.5 else escaped
 
 
-def _encodable(field_name: str, text: str) -> list[Unit]:
+def _encodable(role: str, text: str) -> list[Unit]:
     """Literal payload punctuation that a server decodes the same from a %XX escape."""
     found = []
-    for segment in url_segments(field_name, text):
+    for segment in url_segments(role, text):
         syntax = _VALUE_SYNTAX if segment.query else _PATH_SYNTAX
         found += [
             unit
@@ -92,27 +92,27 @@ def _encodable(field_name: str, text: str) -> list[Unit]:
     return found
 
 
-def _url_encode(field_name: str, text: str, rng: random.Random) -> str:
+def _url_encode(role: str, text: str, rng: random.Random) -> str:
     """Percent-encode some payload characters of the path and query values."""
-    units = _encodable(field_name, text)
+    units = _encodable(role, text)
     chosen = rng.sample(units, rng.randint(1, len(units)))
     return splice(text, [(unit.start, unit.end, _percent(unit.char, rng)) for unit in chosen])
 
 
-def _double_sites(field_name: str, text: str) -> list[Unit]:
+def _double_sites(role: str, text: str) -> list[Unit]:
     """Encodable literals and the existing %XX escapes, each of which can be encoded twice."""
     escapes = [
         unit
-        for segment in url_segments(field_name, text)
+        for segment in url_segments(role, text)
         for unit in decoded_units(text, segment)
         if unit.end - unit.start == 3
     ]
-    return _encodable(field_name, text) + escapes
+    return _encodable(role, text) + escapes
 
 
-def _double_url_encode(field_name: str, text: str, rng: random.Random) -> str:
+def _double_url_encode(role: str, text: str, rng: random.Random) -> str:
     """Encode some payload characters twice (``'`` as ``%2527``) for a backend that decodes twice."""
-    units = _double_sites(field_name, text)
+    units = _double_sites(role, text)
     edits = []
     for unit in rng.sample(units, rng.randint(1, len(units))):
         raw = text[unit.start : unit.end]
@@ -134,8 +134,8 @@ def decode_url(text: str) -> str:
 
 
 TRANSFORMS = (
-    EvasionTransform("url_encode", URL_FIELDS, applies_where(_encodable), _url_encode),
+    EvasionTransform("url_encode", URL_ROLES, applies_where(_encodable), _url_encode),
     EvasionTransform(
-        "double_url_encode", URL_FIELDS, applies_where(_double_sites), _double_url_encode
+        "double_url_encode", URL_ROLES, applies_where(_double_sites), _double_url_encode
     ),
 )

@@ -348,8 +348,6 @@ def _check_network(name: str, cidrs: tuple[str, ...]) -> None:
         raise ValueError(
             f"networks: name {name!r} must be an identifier (it is part of column names)"
         )
-    if not cidrs:
-        raise ValueError(f"networks.{name}: the CIDR list is empty")
     for cidr in cidrs:
         try:
             parse_network(cidr)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from alertlens.alerts.schema import TRUE_POSITIVE
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import AssessSample
 from alertlens.assess.scorecard import Scorecard, assess_pair
@@ -96,6 +97,8 @@ class Decision:
     champion_before: PairVersions | None = None
     champion_failures: list[GateResult] = field(default_factory=list)  # floors it fails now
     links: dict[str, str] = field(default_factory=dict)
+    # The golden set the gates scored on (the data config's): path, config, alerts; None: none.
+    golden_set: dict[str, Any] | None = None
     decided_at: str = field(
         default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     )
@@ -116,6 +119,7 @@ class Decision:
             "challenger_versions": versions(self.challenger_versions),
             "champion_before": versions(self.champion_before),
             "links": self.links,
+            "golden_set": self.golden_set,
             "gates": [gate.to_dict() for gate in self.gates],
             "champion_failures": [gate.to_dict() for gate in self.champion_failures],
             "scorecards": {"challenger": self.challenger, "champion": self.champion},
@@ -138,6 +142,19 @@ class Decision:
                 f"{'pass' if gate.passed else 'FAIL'} {value} ({gate.rule})"
             )
         return tags
+
+
+def golden_record(config: AssessConfig, sample: AssessSample) -> dict[str, Any] | None:
+    """Which golden set a decision rests on, so an audit can tell the user's from a default."""
+    golden = config.golden
+    if golden.path is None:
+        return None
+    return {
+        "path": golden.path,
+        "data_config": golden.data_config,
+        "alerts": len(sample.golden),  # its labeled alerts: the ones the gates score
+        "real": sum(alert.label == TRUE_POSITIVE for alert in sample.golden),
+    }
 
 
 def data_version(root: Path) -> str | None:
@@ -218,7 +235,16 @@ def promote(
         # Nothing to decide: scoring the pair against itself would only cost time.
         summary = f"{versions} already holds {CHAMPION}: nothing to do"
         return Decision(
-            False, dry_run, summary, [], {}, None, versions, champion, links=dict(links)
+            False,
+            dry_run,
+            summary,
+            [],
+            {},
+            None,
+            versions,
+            champion,
+            links=dict(links),
+            golden_set=golden_record(config, sample),
         )
     champion_card = (
         None if champion is None else assess_pair(champion_pair(device), sample, config).scorecard()
@@ -226,6 +252,7 @@ def promote(
     decision = decide(challenger_card, champion_card, gates_cfg, dry_run)
     decision.challenger_versions, decision.champion_before = versions, champion
     decision.links = dict(links)
+    decision.golden_set = golden_record(config, sample)
     if not dry_run and versions is not None:
         tag_pair(versions, decision.tags())
         if decision.promoted:

@@ -120,6 +120,22 @@ def teacher_runtime(metrics_dir: Path) -> dict[str, str] | None:
     return {"chosen": str(runtime["chosen"]), "reason": str(runtime.get("reason", ""))}
 
 
+def labels_from_verdicts(metrics_dir: Path) -> dict[str, int] | None:
+    """How many labeled alerts took their verdict from the case system's files (the data
+    config's ``verdicts``, where the review queue's answers go): the prepare stage's counts,
+    or None without verdict files."""
+    try:
+        ingest = json.loads((metrics_dir / "prepare.json").read_text(encoding="utf-8"))["ingest"]
+        verdicts = ingest["verdicts"]
+        return {
+            "from_verdicts": int(verdicts["alerts_labeled"]),
+            "labeled": int(ingest["true_positive"]) + int(ingest["false_positive"]),
+            "unmatched": int(verdicts["unmatched"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def collect_report(inputs: ReportInputs) -> dict[str, Any]:
     """Everything the page shows from files, as plain data; ``champion`` is filled in by the
     caller (from MLflow, see :mod:`.champion`)."""
@@ -132,6 +148,7 @@ def collect_report(inputs: ReportInputs) -> dict[str, Any]:
             "versions": (decision or {}).get("challenger_versions"),
             "metrics": stage_metrics(inputs.metrics_dir, notes),
             "teacher_runtime": teacher_runtime(inputs.metrics_dir),
+            "labels_from_verdicts": labels_from_verdicts(inputs.metrics_dir),
         },
         "champion": None,
         "plots": collect_plots(inputs.plots_dir, notes),

@@ -39,6 +39,7 @@ def page_context(report: Mapping[str, Any], tracking_uri: str) -> dict[str, Any]
         "baselines": sections.baselines_table(challenger_metrics),
         "teacher": sections.teacher_table(challenger_metrics, champion_metrics),
         "teacher_runtime": report["challenger"].get("teacher_runtime"),
+        "labels_from_verdicts": report["challenger"].get("labels_from_verdicts"),
         "surrogate": sections.surrogate_table(challenger_metrics, champion_metrics),
         "robustness": sections.robustness_summary(challenger_metrics, champion_metrics),
         "attacks": sections.attack_tables(challenger_metrics, champion_metrics),

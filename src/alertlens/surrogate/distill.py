@@ -16,6 +16,7 @@ import numpy as np
 
 from alertlens.alerts.dataset import load_split, read_alerts
 from alertlens.alerts.schema import Alert
+from alertlens.alerts.vocabulary import attacker_text_fields, roles_of_data_config
 from alertlens.config import section
 from alertlens.features.spec import FeatureSpec
 from alertlens.surrogate.model import (
@@ -95,14 +96,16 @@ def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) 
     train = load_split(data_dir, "train", cfg["train_subsample"], seed)
     unlabeled = list(read_alerts(data_dir / "unlabeled.jsonl"))
     validation = load_split(data_dir, "validation", params["teacher"]["validation_subsample"], seed)
+    roles = roles_of_data_config(params["data"])
     guided, ranking = guided_features(
         teacher,
         train[: cfg["guided"]["alerts"]],
         cfg["guided"]["per_field"],
         params["features"],
+        fields=attacker_text_fields(roles),
         min_count=cfg["guided"]["min_count"],
     )
-    transfer = transfer_set(train, unlabeled, section(TransferConfig, cfg["transfer"]), seed)
+    transfer = transfer_set(train, unlabeled, section(TransferConfig, cfg["transfer"]), seed, roles)
     scorer = teacher.scorer(batch_size=128)
     return DistillInputs(
         features=dict(params["features"]),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from alertlens.alerts.schema import Alert
@@ -82,10 +82,15 @@ def value_pool(alerts: Sequence[Alert]) -> dict[tuple[str, str], list]:
 
 
 def transfer_set(
-    alerts: Sequence[Alert], unlabeled: Sequence[Alert], config: TransferConfig, seed: int
+    alerts: Sequence[Alert],
+    unlabeled: Sequence[Alert],
+    config: TransferConfig,
+    seed: int,
+    roles: Mapping[str, str] | None = None,
 ) -> list[Alert]:
     """Real alerts first, then dropout, swap and evasion variants (labels cleared on variants
-    whose verdict may have changed: only the teacher's score matters for distillation)."""
+    whose verdict may have changed: only the teacher's score matters for distillation);
+    ``roles``: the data config's field roles, which say what evasion edits."""
     rng = random.Random(seed)
     base = [*alerts, *unlabeled]
     pool = value_pool(base)
@@ -98,5 +103,6 @@ def transfer_set(
         if rng.random() < config.swap_share and (swapped := value_swap(alert, pool, rng)):
             variants.append(swapped)
     if config.evasion:
-        variants.extend(evasion_variants(alerts, AugmentConfig.from_config(config.evasion), seed))
+        augment = AugmentConfig.from_config(config.evasion)
+        variants.extend(evasion_variants(alerts, augment, seed, roles))
     return [*base, *variants]

@@ -39,11 +39,13 @@ def harden_teacher(
     train: list[Alert],
     validation: list[Alert],
     checkpoint_dir: Path | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], TrainResult]:
     """Fine-tune ``teacher`` in place (the ``harden`` config section): the training metrics and
-    what happened in training."""
+    what happened in training. ``roles``: the data config's field roles (what evasion edits)."""
     configure_threads()
-    variants = evasion_variants(train, AugmentConfig.from_config(cfg["augment"]), cfg["seed"])
+    augment = AugmentConfig.from_config(cfg["augment"])
+    variants = evasion_variants(train, augment, cfg["seed"], roles)
     train_cfg = section(TrainConfig, {**cfg, "precision": teacher.meta.precision})
     trainer = Trainer(
         teacher.model,
