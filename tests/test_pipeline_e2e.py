@@ -101,6 +101,10 @@ def test_dvc_exp_run_on_a_tiny_export(
     assert distill["features"] > 100 and 0 <= distill["validation_agreement"] <= 1
     evaluate = json.loads((repo / "metrics" / "evaluate.json").read_text())
     assert {"test", "adversarial"} <= set(evaluate["fidelity"])
+    # The synthetic export carries ground truth, so the reasons' evidence recall is measured.
+    evidence = evaluate["faithfulness"]["evidence_recall"]
+    assert evidence["surrogate"]["n"] == evaluate["faithfulness"]["n"]
+    assert evidence["teacher_integrated_gradients"]["n"] == 3  # the tiny experiment's ig_alerts
     assert (
         evaluate["faithfulness"]["n"] > 0
         and (repo / "reports" / "plots" / "shap_summary.png").is_file()

@@ -38,6 +38,12 @@ class VerdictsSchema:
 
 
 @dataclass
+class TruthSchema:
+    cause: Any = MISSING  # dotted path(s) of the cause's name (the synthetic scenario)
+    evidence: Any = MISSING  # dotted path(s) of the list of fields carrying its evidence
+
+
+@dataclass
 class KeepSchema:
     path: Any = MISSING
     values: list[Any] = MISSING
@@ -85,6 +91,7 @@ class DataSchema:
     dedupe: str = "content"  # content | none (alertlens.alerts.mapping.DataMapping)
     max_record_bytes: int = 1048576  # larger records are rejected as record_too_large
     verdicts: VerdictsSchema | None = None  # case-system verdicts joined on the alert id
+    truth: TruthSchema | None = None  # generation ground truth, for evaluation only
     split: SplitSchema = field(default_factory=SplitSchema)
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from alertlens.alerts.ingest import read_export
 from alertlens.alerts.mapping import DataMapping, LabelRule, RecordError, coerce, parse_timestamp
+from alertlens.alerts.schema import Alert, GroundTruth
 
 
 def _record(**overrides: Any) -> dict[str, Any]:
@@ -167,3 +168,29 @@ def test_numeric_ids_beyond_64_bits_stay_distinct(tmp_path: Path, toy_data_confi
         "1500.0",
     ]
     assert counts.rejected == 0
+
+
+def test_ground_truth_is_read_where_the_config_says_and_survives_the_splits(
+    toy_data_config: dict,
+) -> None:
+    mapping = DataMapping.from_config(
+        {**toy_data_config, "truth": {"cause": "_synth.scenario", "evidence": "_synth.evidence"}}
+    )
+    synth = {"scenario": "encoded_powershell", "evidence": ["command_line", "parent_process"]}
+    alert = mapping.normalize(_record(_synth=synth), raw="{}")
+    assert alert.truth == GroundTruth("encoded_powershell", ("command_line", "parent_process"))
+    assert "_synth" not in str(alert.fields)  # never model input
+    saved = alert.to_dict()
+    assert saved["truth"] == {"cause": "encoded_powershell", "evidence": synth["evidence"]}
+    assert Alert.from_dict(saved) == alert
+    assert mapping.normalize(_record(), raw="{}").truth is None  # a record without it
+    older = _record(_synth={"scenario": "webshell"})  # written before evidence was recorded
+    assert mapping.normalize(older, raw="{}").truth is None
+    with pytest.raises(RecordError) as caught:
+        mapping.normalize(_record(_synth={"scenario": "x", "evidence": "command_line"}), raw="{}")
+    assert caught.value.reason == "wrong_type"
+
+
+def test_an_alert_without_ground_truth_serializes_as_before(toy_data_config: dict) -> None:
+    alert = DataMapping.from_config(toy_data_config).normalize(_record(), raw="{}")
+    assert list(alert.to_dict()) == ["id", "timestamp", "source", "label", "group", "fields"]

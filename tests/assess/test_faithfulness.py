@@ -9,11 +9,12 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from alertlens.alerts.schema import Alert, FieldValue
+from alertlens.alerts.schema import Alert, FieldValue, GroundTruth
 from alertlens.assess.faithfulness import (
     aopc,
     comprehensiveness,
     deletion_curve,
+    evidence_recall,
     faithfulness_report,
     only_fields,
     random_rankings,
@@ -248,3 +249,39 @@ def test_report_is_seeded_and_compares_rankings_by_id() -> None:
         faithfulness_report(ToyTeacher(), 0.0, ALERTS, RANKED[:2])
     with pytest.raises(ValueError):
         faithfulness_report(ToyTeacher(), 0.0, ALERTS, RANKED, ks=(0, 1))
+
+
+def _caused(index: int, cause: str, *evidence: str) -> Alert:
+    return Alert(f"e{index}", 0.0, "edr", truth=GroundTruth(cause, evidence))
+
+
+def test_evidence_recall_counts_a_hit_in_the_top_three_reasons_per_cause() -> None:
+    alerts = [
+        _caused(1, "webshell", "parent_process", "command_line"),
+        _caused(2, "webshell", "parent_process", "command_line"),
+        _caused(3, "scanner", "src_ip"),
+        _caused(4, "scanner", "src_ip"),
+        _caused(5, "scanner", "src_ip"),
+        Alert("plain", 0.0, "edr"),  # no ground truth: left out
+        _caused(6, "scanner", "src_ip"),  # no ranking: left out
+    ]
+    rankings = {
+        "e1": ["command_line", "command_line", "parent_process"],  # two reasons, one field
+        "e2": ["user", "host", "rule_name", "parent_process"],  # fourth: a miss
+        "e3": ["rule_name", "src_ip"],
+        "e4": ["src_ip"],
+        "e5": ["user_agent", "http_status", "url"],
+        "plain": ["src_ip"],
+    }
+    report = evidence_recall(alerts, rankings)
+    assert report == {
+        "k": 3,
+        "n": 5,
+        "overall": 0.6,
+        "by_cause": {
+            "scanner": {"n": 3, "recall": 0.666667},
+            "webshell": {"n": 2, "recall": 0.5},
+        },
+    }
+    assert evidence_recall(alerts, rankings, k=4)["by_cause"]["webshell"]["recall"] == 1.0
+    assert evidence_recall(alerts[5:], rankings) is None  # nothing with ground truth and a ranking

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alertlens.alerts.schema import TRUE_POSITIVE, is_real
+from alertlens.alerts.schema import TRUE_POSITIVE, Alert, GroundTruth, is_real
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import AssessSample
 from alertlens.assess.scorecard import Assessment, PairCard, assess_pair
@@ -100,3 +100,47 @@ def test_an_export_no_evasion_transform_can_touch_is_assessed_without_an_adversa
     assert set(metrics["disagreement_rate"]) == {"test", "golden"}
     assert card["adversarial.n"] == 0.0 and card["adversarial.agreement"] is None
     assert "adversarial" not in assessment.summary()
+
+
+def _with_truth(alert: Alert) -> Alert:
+    """The toy teacher's own causes: the encoded command line, the scanner address, the rest."""
+    if "-enc" in str(alert.fields.get("command_line", "")):
+        return replace(alert, truth=GroundTruth("encoded", ("command_line",)))
+    if (
+        str(alert.fields.get("src_ip", "")).startswith("10.0.5.")
+        and int(str(alert.fields["src_ip"]).rpartition(".")[2]) < 16
+    ):
+        return replace(alert, truth=GroundTruth("scanner", ("src_ip",)))
+    return replace(alert, truth=GroundTruth("other", ("failed_logins", "process_name")))
+
+
+def test_evidence_recall_reads_the_reasons_the_analyst_sees(
+    drift_pair: TriagePair,
+    sample: AssessSample,
+    assess_config: AssessConfig,
+    assessment: Assessment,
+) -> None:
+    card = assessment.scorecard()  # toy alerts carry no ground truth: the gate skips the floor
+    assert card["evidence.n"] == 0.0 and card["evidence.recall_at_3"] is None
+    assert assessment.faithfulness["evidence_recall"] is None
+
+    caused = replace(sample, test=[_with_truth(a) for a in sample.test])
+    assessed = assess_pair(drift_pair, caused, assess_config)
+    recall = assessed.faithfulness["evidence_recall"]
+    explained = caused.test[:12]  # faithfulness_alerts
+    reasons = drift_pair.explainer.explain(explained, counterfactuals=False)
+    hits = [
+        bool({r.field for r in e.reasons[:3]} & set(a.truth.evidence))  # type: ignore[union-attr]
+        for a, e in zip(explained, reasons, strict=True)
+    ]
+    assert (
+        recall["surrogate"]["n"] == 12
+        and sum(v["n"] for v in recall["surrogate"]["by_cause"].values()) == 12
+    )
+    assert recall["surrogate"]["overall"] == pytest.approx(sum(hits) / 12, abs=1e-6)
+    assert recall["surrogate_on_teacher_alerts"]["n"] == 2  # ig_alerts
+    assert recall["teacher_integrated_gradients"]["n"] == 2
+    card = assessed.scorecard()
+    assert card["evidence.n"] == 12.0
+    assert card["evidence.recall_at_3"] == recall["surrogate"]["overall"]
+    assert card["evidence.teacher_recall_at_3"] == recall["teacher_integrated_gradients"]["overall"]

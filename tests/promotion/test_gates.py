@@ -155,6 +155,14 @@ def test_a_floor_on_an_optional_set_the_data_does_not_give_passes_saying_so() ->
     assert test_drop.passed and test_drop.rule == "drop <= 0.01 from 0.4000"
 
 
+def test_the_evidence_floor_applies_only_where_the_data_carries_ground_truth() -> None:
+    floors = {"evidence.recall_at_3": {"min": 0.8}}
+    (real_export,) = floor_gates({"test.n": 10.0, "evidence.n": 0.0}, floors)
+    assert (real_export.passed, real_export.rule) == (True, "no ground truth on this data")
+    (synthetic,) = floor_gates({"evidence.n": 300.0, "evidence.recall_at_3": 0.62}, floors)
+    assert not synthetic.passed and synthetic.value == 0.62 and synthetic.rule == ">= 0.8"
+
+
 def test_evaluate_gates_applies_the_baseline_gate_and_checks_its_config() -> None:
     card = {"test.n": 9.0, "test.pr_auc": 0.7, "baselines.tfidf_logreg.test.pr_auc": 0.9}
     cfg = {"floors": {}, "baselines": {"metrics": ["test.pr_auc"], "tolerance": 0.005}}

@@ -295,3 +295,24 @@ def test_the_page_says_how_many_labels_came_from_the_case_systems_verdicts(
     page = " ".join(render(None, inputs).split())
     assert "Labels: 25 of the 200 labeled alerts (all splits) took their verdict" in page
     assert "3 verdict(s) named no alert" in page
+
+
+def test_evidence_recall_gets_a_row_and_one_per_cause(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    path = inputs.metrics_dir / "evaluate.json"
+    metrics = json.loads(path.read_text())
+    metrics["faithfulness"]["evidence_recall"] = {
+        "surrogate": {
+            "k": 3,
+            "n": 300,
+            "overall": 0.62,
+            "by_cause": {"webshell": {"n": 9, "recall": 0.444444}},
+        },
+        "teacher_integrated_gradients": {"k": 3, "n": 40, "overall": 0.875, "by_cause": {}},
+    }
+    path.write_text(json.dumps(metrics))
+    page = render(CHAMPION, inputs)
+    row = row_of(page, "Top-3 reasons name the decisive evidence (evidence recall, where known)")
+    assert row[1] == "62.0%"
+    assert row_of(page, "The same, teacher's own top-3 fields (integrated gradients)")[1] == "87.5%"
+    assert row_of(page, "webshell")[1] == "44.4%"

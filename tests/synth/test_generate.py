@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from alertlens.alerts.mapping import DataMapping
+from alertlens.config import load_group_option
 from alertlens.synth.generate import SYNTH_START, SYNTH_WEEKS, generate_alerts, write_synthetic
 from alertlens.synth.scenarios import DRIFT_SCENARIOS, SCANNER_NET, SCENARIOS
 
@@ -114,7 +116,7 @@ def test_every_record_has_common_and_source_keys(alerts: list[dict[str, Any]]) -
         assert set(alert["rule"]) == {"name", "id", "severity"}
         assert alert["rule"]["severity"] in {1, 2, 3, 4}
         assert set(alert["triage"]) == {"verdict", "analyst"}
-        assert set(alert["_synth"]) == {"scenario", "label_flipped"}
+        assert set(alert["_synth"]) == {"scenario", "label_flipped", "evidence"}
         assert alert["tenant"] in {"acme", "globex", "initech", "umbrella"}
         for key, nested in SOURCE_KEYS[alert["source"]].items():
             assert key in alert, (alert["alert_id"], key)
@@ -250,3 +252,20 @@ def test_dns_names_are_valid(alerts: list[dict[str, Any]]) -> None:
     for name in names:
         assert len(name) <= 253
         assert all(0 < len(label) <= 63 for label in name.split(".")), name
+
+
+def test_every_alert_carries_evidence_of_its_scenario_in_mapped_fields(
+    alerts: list[dict[str, Any]],
+) -> None:
+    mapping = DataMapping.from_config(load_group_option("data", "synthetic"))
+    declared = {spec.name for spec in mapping.fields}
+    for scenario in SCENARIOS:
+        assert scenario.evidence and set(scenario.evidence) <= declared, scenario.name
+    for record in alerts:
+        alert = mapping.normalize(record, json.dumps(record))
+        assert alert.truth is not None and alert.truth.cause == record["_synth"]["scenario"]
+        assert any(name in alert.fields for name in alert.truth.evidence), alert.id
+    webshells = [a for a in alerts if a["_synth"]["scenario"] == "webshell"]
+    assert webshells and all(
+        a["_synth"]["evidence"] == ["parent_process", "command_line"] for a in webshells
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alertlens.alerts.readers import RawRecord, has_undecodable_bytes
-from alertlens.alerts.schema import FALSE_POSITIVE, TRUE_POSITIVE, Alert, FieldValue
+from alertlens.alerts.schema import FALSE_POSITIVE, TRUE_POSITIVE, Alert, FieldValue, GroundTruth
 from alertlens.alerts.vocabulary import ROLES
 
 FIELD_TYPES = ("str", "int", "float", "bool", "ip")
@@ -310,6 +310,27 @@ class VerdictSource:
         return str(alert_id), self.label.label_of(record.obj)
 
 
+@dataclass
+class TruthSource:
+    """A data config's ``truth``: where records keep their generation ground truth (the cause and
+    the fields carrying its decisive evidence), for evaluation only. Records without either have
+    none; a malformed evidence list is rejected like any wrongly typed field."""
+
+    cause: str | list[str]
+    evidence: str | list[str]
+
+    def __post_init__(self) -> None:
+        self._cause, self._evidence = _as_paths(self.cause), _as_paths(self.evidence)
+
+    def of(self, record: dict[str, Any]) -> GroundTruth | None:
+        cause, evidence = lookup(record, self._cause), lookup(record, self._evidence)
+        if cause is _MISSING or cause is None or evidence is _MISSING:
+            return None
+        if not isinstance(evidence, list) or not all(type(name) is str for name in evidence):
+            raise RecordError("wrong_type", "truth: evidence must be a list of field names")
+        return GroundTruth(str(cause), tuple(evidence))
+
+
 DEDUPE = ("content", "none")  # what a data config's `dedupe` may say
 
 
@@ -338,6 +359,8 @@ class DataMapping:
     max_record_bytes: int = 1 << 20
     # Verdicts from the case system, joined on the alert id; they override the alert's own label.
     verdicts: VerdictSource | None = None
+    # Generation ground truth (the synthetic set): evaluation reads it, no model does.
+    truth: TruthSource | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -377,7 +400,7 @@ class DataMapping:
         ]
         label = cfg.get("label")
         keep = cfg.get("keep")
-        verdicts = cfg.get("verdicts")
+        verdicts, truth = cfg.get("verdicts"), cfg.get("truth")
         return cls(
             name=cfg["name"],
             format=cfg["format"],
@@ -394,6 +417,7 @@ class DataMapping:
             dedupe=cfg.get("dedupe") or "content",
             max_record_bytes=int(cfg.get("max_record_bytes") or 1 << 20),
             verdicts=VerdictSource.from_config(verdicts) if verdicts else None,
+            truth=TruthSource(**truth) if truth else None,
         )
 
     def _required(self, record: dict[str, Any], paths: tuple, what: str, spelled: Any) -> Any:
@@ -452,4 +476,5 @@ class DataMapping:
             label=self.label.label_of(record) if self.label else None,
             group=str(group) if group is not _MISSING else None,
             fields=values,
+            truth=self.truth.of(record) if self.truth else None,
         )

@@ -29,6 +29,19 @@ def verdict_of(margin: float, threshold: float) -> str:
     return REAL if is_real(margin, threshold) else NOT_REAL
 
 
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """What caused an alert, where the data knows it (the synthetic set's generator does): the
+    cause's name and the normalized fields that carry its decisive evidence. Read by evaluation
+    only (evidence recall); no model sees it."""
+
+    cause: str
+    evidence: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cause": self.cause, "evidence": list(self.evidence)}
+
+
 @dataclass(slots=True)
 class Alert:
     """One security alert after ingestion.
@@ -36,6 +49,7 @@ class Alert:
     ``fields`` maps normalized field names (``src_ip``, ``command_line``, ...) to typed values;
     a field that the source did not carry is simply absent (missing is a value downstream).
     ``label`` is 1 for a true positive (real), 0 for a false positive, None when untriaged.
+    ``truth``: the generation ground truth, on data that carries it (``data.truth``).
     """
 
     id: str
@@ -44,10 +58,12 @@ class Alert:
     label: int | None = None
     group: str | None = None
     fields: dict[str, FieldValue] = field(default_factory=dict)
+    truth: GroundTruth | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, stable key order (used for the prepared splits)."""
-        return {
+        """Plain-JSON form, stable key order (used for the prepared splits); ``truth`` only when
+        the alert has it."""
+        data = {
             "id": self.id,
             "timestamp": self.timestamp,
             "source": self.source,
@@ -55,6 +71,9 @@ class Alert:
             "group": self.group,
             "fields": self.fields,
         }
+        if self.truth is not None:
+            data["truth"] = self.truth.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Alert:
@@ -66,7 +85,14 @@ class Alert:
             label=data.get("label"),
             group=data.get("group"),
             fields=dict(data.get("fields") or {}),
+            truth=_truth(data.get("truth")),
         )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _truth(data: dict[str, Any] | None) -> GroundTruth | None:
+    if not data:
+        return None
+    return GroundTruth(str(data["cause"]), tuple(str(name) for name in data["evidence"]))

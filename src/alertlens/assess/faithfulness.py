@@ -168,6 +168,37 @@ def evidence_ranking(
     return sorted(field_contributions, key=lambda name: -sign * field_contributions[name])
 
 
+def evidence_recall(
+    alerts: Sequence[Alert], rankings: Mapping[str, Sequence[str]], k: int = 3
+) -> dict[str, Any] | None:
+    """Evidence recall@k: the share of alerts whose top ``k`` ranked fields include one that
+    carries their cause's decisive evidence (``Alert.truth``), overall and per cause.
+
+    ``rankings`` maps alert ids to fields, strongest first: the fields of the reasons an analyst
+    reads, in their order (two reasons may name one field), or the teacher's own field ranking;
+    alerts without ground truth or without a ranking are
+    left out. None when no alert is left.
+    """
+    hits: dict[str, list[bool]] = {}
+    for alert in alerts:
+        if alert.truth is None or alert.id not in rankings:
+            continue
+        top = set(list(rankings[alert.id])[:k])
+        hits.setdefault(alert.truth.cause, []).append(bool(top & set(alert.truth.evidence)))
+    if not hits:
+        return None
+    every = [hit for cause_hits in hits.values() for hit in cause_hits]
+    return {
+        "k": k,
+        "n": len(every),
+        "overall": round(float(np.mean(every)), 6),
+        "by_cause": {
+            cause: {"n": len(cause_hits), "recall": round(float(np.mean(cause_hits)), 6)}
+            for cause, cause_hits in sorted(hits.items())
+        },
+    }
+
+
 def _spearman(first: Sequence[str], second: Sequence[str]) -> float:
     """Spearman's rho of two orders of the same distinct fields (no ties, so the closed form)."""
     n = len(first)

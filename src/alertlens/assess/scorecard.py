@@ -21,13 +21,14 @@ import numpy as np
 from alertlens.alerts.schema import Alert, is_real
 from alertlens.alerts.split import GROUP_TEST
 from alertlens.assess.config import AssessConfig
-from alertlens.assess.faithfulness import evidence_ranking, faithfulness_report
+from alertlens.assess.faithfulness import evidence_ranking, evidence_recall, faithfulness_report
 from alertlens.assess.fidelity import fidelity_report
 from alertlens.assess.robustness import AttackSummary, Scorer, robustness_suite, suite_metrics
 from alertlens.assess.sample import AssessSample
 from alertlens.config import ConfigError
 from alertlens.evasion.catalog import transforms_by_name
 from alertlens.explain.explainer import Explainer
+from alertlens.explain.types import Explanation
 from alertlens.metrics import binary_report, pr_auc
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher
@@ -107,6 +108,7 @@ class Assessment:
         card["faithfulness.comprehensiveness_aopc"] = self.faithfulness["surrogate"][
             "comprehensiveness_aopc"
         ]
+        card.update(self._evidence_card())
         overall = self.robustness["overall"]
         card["robustness.attack_success_rate"] = overall.attack_success_rate
         card["robustness.evasion_rate"] = overall.evasion_rate
@@ -114,6 +116,19 @@ class Assessment:
             for name, report in sets.items():
                 card.update({f"baselines.{rival}.{name}.{k}": v for k, v in report.items()})
         return card
+
+    def _evidence_card(self) -> dict[str, float | None]:
+        """Evidence recall@3 (the reasons', the teacher's on its alerts) and the number of
+        alerts with ground truth, 0 on data without it (the gates then skip the floor)."""
+        recall = self.faithfulness.get("evidence_recall")
+        if recall is None:
+            return {"evidence.n": 0.0, "evidence.recall_at_3": None}
+        teacher = recall["teacher_integrated_gradients"]
+        return {
+            "evidence.n": float(recall["surrogate"]["n"]),
+            "evidence.recall_at_3": recall["surrogate"]["overall"],
+            "evidence.teacher_recall_at_3": teacher["overall"] if teacher else None,
+        }
 
     def summary(self) -> str:
         """One line: agreement per set, comprehensiveness, attack success."""
@@ -156,7 +171,7 @@ def _faithfulness(
         a.id: field_ranking(integrated_gradients(pair.teacher, a)[0])
         for a in alerts[: config.ig_alerts]
     }
-    return faithfulness_report(
+    report = faithfulness_report(
         scorer,
         threshold,
         alerts,
@@ -165,6 +180,28 @@ def _faithfulness(
         seed=config.seed,
         teacher_rankings=teacher_rankings,
     )
+    report["evidence_recall"] = _evidence_recall(alerts, explanations, teacher_rankings)
+    return report
+
+
+def _evidence_recall(
+    alerts: Sequence[Alert],
+    explanations: Sequence[Explanation],
+    teacher_rankings: Mapping[str, Sequence[str]],
+) -> dict[str, Any] | None:
+    """Evidence recall@3 of the reasons the analyst reads (the surrogate's top three, by size),
+    of the same reasons on the alerts the teacher ranked, and of the teacher's integrated
+    gradients ranking; None on data without ground truth."""
+    reasons = {e.alert_id: [reason.field for reason in e.reasons] for e in explanations}
+    surrogate = evidence_recall(alerts, reasons)
+    if surrogate is None:
+        return None
+    same = {alert_id: reasons[alert_id] for alert_id in teacher_rankings if alert_id in reasons}
+    return {
+        "surrogate": surrogate,
+        "surrogate_on_teacher_alerts": evidence_recall(alerts, same),
+        "teacher_integrated_gradients": evidence_recall(alerts, teacher_rankings),
+    }
 
 
 def baseline_reports(

@@ -20,8 +20,8 @@ BOUNDS = ("min", "max")
 BASELINE_PREFIX = "baselines."  # scorecard keys baselines.<name>.<metric>
 RELATIVE_KINDS = ("max_drop", "max_increase")
 # The scorecard's optional sets (alertlens.assess.sample.AssessSample; the test sample is always
-# there); "<set>.n" counts their alerts.
-OPTIONAL_SETS = ("golden", "adversarial", "test_groups")
+# there) and "evidence", the explained alerts with ground truth; "<set>.n" counts their alerts.
+OPTIONAL_SETS = ("golden", "adversarial", "test_groups", "evidence")
 
 
 def absent_set_gate(name: str, card: Scorecard, metric: str) -> GateResult | None:
@@ -30,7 +30,11 @@ def absent_set_gate(name: str, card: Scorecard, metric: str) -> GateResult | Non
     assessed_set = metric.split(".", 1)[0]
     if assessed_set not in OPTIONAL_SETS or card.get(f"{assessed_set}.n"):
         return None
-    text = f"no {assessed_set} set on this data"
+    text = (
+        "no ground truth on this data"
+        if assessed_set == "evidence"
+        else f"no {assessed_set} set on this data"
+    )
     return GateResult(name, metric, card.get(metric), None, text, True)
 
 

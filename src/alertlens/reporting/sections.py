@@ -298,6 +298,16 @@ FAITHFULNESS = [
         "faithfulness.rank_agreement.top3_overlap_mean",
         "pct",
     ),
+    (
+        "Top-3 reasons name the decisive evidence (evidence recall, where known)",
+        "faithfulness.evidence_recall.surrogate.overall",
+        "pct",
+    ),
+    (
+        "The same, teacher's own top-3 fields (integrated gradients)",
+        "faithfulness.evidence_recall.teacher_integrated_gradients.overall",
+        "pct",
+    ),
 ]
 
 
@@ -336,6 +346,15 @@ def surrogate_table(challenger: Metrics, champion: Metrics | None) -> dict[str, 
         )
     )
     groups.append(("Faithfulness of the explanations", _at("evaluate", FAITHFULNESS)))
+    prefix = "faithfulness.evidence_recall.surrogate.by_cause"
+    causes = _names(challenger, "evaluate", rf"{re.escape(prefix)}\.(\w+)\.recall")
+    if causes:
+        groups.append(
+            (
+                "Evidence recall by cause (top-3 reasons name it)",
+                [(c, "evaluate", f"{prefix}.{c}.recall", "pct") for c in causes],
+            )
+        )
     return comparison_table(groups, challenger, champion)
 
 

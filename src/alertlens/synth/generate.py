@@ -6,8 +6,9 @@ is a false or a true positive) live in :mod:`alertlens.synth.scenarios`.
 
 Every record carries the common keys ``alert_id``, ``@timestamp``, ``source``, ``tenant``,
 ``rule`` and ``triage`` plus its source's native fields. ``_synth`` holds the generation ground
-truth (scenario, whether the analyst's verdict was flipped): it exists for tests and analysis
-and must never be used as model input.
+truth (scenario, whether the analyst's verdict was flipped, the fields that carry the scenario's
+decisive evidence): it exists for tests and evaluation (``data.truth``) and must never be used
+as model input.
 
 Only the standard library and one ``random.Random(seed)`` are used, in a fixed draw order, so a
 seed gives byte-identical output on any machine and Python version with the same ``random``.
@@ -218,7 +219,11 @@ def _record(index: int, stamp: str, scenario: Scenario, site: Site, rng: Random)
     }
     record.update(body)
     record["triage"], flipped = _triage(rng, scenario.verdict)
-    record["_synth"] = {"scenario": scenario.name, "label_flipped": flipped}
+    record["_synth"] = {
+        "scenario": scenario.name,
+        "label_flipped": flipped,
+        "evidence": list(scenario.evidence),
+    }
     return record
 
 

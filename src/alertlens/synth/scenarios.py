@@ -1117,43 +1117,178 @@ class Scenario:
     build: Callable[[Random, Site], Built]
     profile: str = "flat"
     drift: bool = False  # only in the last two weeks
+    # Normalized fields (conf/data/synthetic.yaml) that carry the decisive evidence for the
+    # verdict: what a faithful reason should name (evidence recall, assess.faithfulness).
+    evidence: tuple[str, ...] = ()
 
 
 # Weights are relative and each time profile averages about 1 over a week. Weights are
 # normalised per hour, so off-hours lean towards the (flat) attacks: true false-positive
 # share is about 85%, about 83% once label noise has flipped some verdicts.
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("scanner_waf", "waf", FP, 8, scanner_waf),
-    Scenario("scanner_ids", "ids", FP, 5, scanner_ids),
-    Scenario("patch_edr", "edr", FP, 5, patch_edr, "patch"),
-    Scenario("patch_ids", "ids", FP, 3, patch_ids, "patch"),
-    Scenario("backup_job", "edr", FP, 5, backup_job, "night"),
-    Scenario("admin_script", "edr", FP, 8, admin_script, "business"),
-    Scenario("webapp_helper", "edr", FP, 2, webapp_helper),
-    Scenario("monitoring_waf", "waf", FP, 4, monitoring_waf),
-    Scenario("monitoring_ids", "ids", FP, 3, monitoring_ids),
-    Scenario("saas_tls", "ids", FP, 3, saas_tls, "business"),
-    Scenario("av_reputation_dns", "ids", FP, 3, av_reputation_dns, "business"),
-    Scenario("dev_tools_ids", "ids", FP, 2.5, dev_tools_ids, "business"),
-    Scenario("dev_tools_waf", "waf", FP, 2, dev_tools_waf, "business"),
-    Scenario("dev_tools_edr", "edr", FP, 1.5, dev_tools_edr, "business"),
-    Scenario("benign_waf_trigger", "waf", FP, 4, benign_waf_trigger),
-    Scenario("password_typo", "auth", FP, 8, password_typo, "business"),
-    Scenario("expired_service_account", "auth", FP, 4, expired_service_account),
-    Scenario("internet_ssh_noise", "auth", FP, 3, internet_ssh_noise),
-    Scenario("encoded_powershell", "edr", TP, 1.9, encoded_powershell),
-    Scenario("lolbin", "edr", TP, 1.5, lolbin),
-    Scenario("webshell", "edr", TP, 1.1, webshell),
-    Scenario("ransomware_prep", "edr", TP, 0.45, ransomware_prep, "offhours"),
-    Scenario("web_injection", "waf", TP, 1.9, web_injection),
-    Scenario("log4shell_waf", "waf", TP, 1.0, log4shell_waf),
-    Scenario("log4shell_ids", "ids", TP, 0.7, log4shell_ids),
-    Scenario("password_spray", "auth", TP, 1.0, password_spray),
-    Scenario("dns_tunnel", "ids", TP, 0.8, dns_tunnel),
-    Scenario("c2_beacon", "ids", TP, 1.2, c2_beacon),
-    Scenario("rmm_agent_new", "edr", FP, 4, rmm_agent_new, drift=True),
-    Scenario("lolbin_download_new", "edr", TP, 0.9, lolbin_download_new, drift=True),
-    Scenario("ssti_new", "waf", TP, 0.9, ssti_new, drift=True),
+    Scenario("scanner_waf", "waf", FP, 8, scanner_waf, evidence=("src_ip", "user_agent")),
+    Scenario("scanner_ids", "ids", FP, 5, scanner_ids, evidence=("src_ip", "user_agent")),
+    Scenario(
+        "patch_edr",
+        "edr",
+        FP,
+        5,
+        patch_edr,
+        "patch",
+        evidence=("command_line", "parent_process", "process_path"),
+    ),
+    Scenario(
+        "patch_ids", "ids", FP, 3, patch_ids, "patch", evidence=("url", "user_agent", "http_host")
+    ),
+    Scenario(
+        "backup_job",
+        "edr",
+        FP,
+        5,
+        backup_job,
+        "night",
+        evidence=("command_line", "parent_process", "user"),
+    ),
+    Scenario(
+        "admin_script",
+        "edr",
+        FP,
+        8,
+        admin_script,
+        "business",
+        evidence=("command_line", "parent_process", "user"),
+    ),
+    Scenario("webapp_helper", "edr", FP, 2, webapp_helper, evidence=("command_line",)),
+    Scenario(
+        "monitoring_waf", "waf", FP, 4, monitoring_waf, evidence=("user_agent", "url", "src_ip")
+    ),
+    Scenario(
+        "monitoring_ids", "ids", FP, 3, monitoring_ids, evidence=("user_agent", "url", "src_ip")
+    ),
+    Scenario("saas_tls", "ids", FP, 3, saas_tls, "business", evidence=("tls_sni", "ja3")),
+    Scenario(
+        "av_reputation_dns", "ids", FP, 3, av_reputation_dns, "business", evidence=("dns_query",)
+    ),
+    Scenario(
+        "dev_tools_ids",
+        "ids",
+        FP,
+        2.5,
+        dev_tools_ids,
+        "business",
+        evidence=("user_agent", "http_host", "src_ip"),
+    ),
+    Scenario(
+        "dev_tools_waf",
+        "waf",
+        FP,
+        2,
+        dev_tools_waf,
+        "business",
+        evidence=("user_agent", "http_host", "src_ip"),
+    ),
+    Scenario(
+        "dev_tools_edr",
+        "edr",
+        FP,
+        1.5,
+        dev_tools_edr,
+        "business",
+        evidence=("command_line", "process_path", "host"),
+    ),
+    Scenario("benign_waf_trigger", "waf", FP, 4, benign_waf_trigger, evidence=("query_args",)),
+    Scenario(
+        "password_typo",
+        "auth",
+        FP,
+        8,
+        password_typo,
+        "business",
+        evidence=("failed_logins", "distinct_users", "auth_outcome"),
+    ),
+    Scenario(
+        "expired_service_account",
+        "auth",
+        FP,
+        4,
+        expired_service_account,
+        evidence=("user", "failed_logins"),
+    ),
+    Scenario(
+        "internet_ssh_noise",
+        "auth",
+        FP,
+        3,
+        internet_ssh_noise,
+        evidence=("auth_service", "auth_outcome", "user"),
+    ),
+    Scenario(
+        "encoded_powershell",
+        "edr",
+        TP,
+        1.9,
+        encoded_powershell,
+        evidence=("command_line", "parent_process"),
+    ),
+    Scenario("lolbin", "edr", TP, 1.5, lolbin, evidence=("command_line",)),
+    Scenario("webshell", "edr", TP, 1.1, webshell, evidence=("parent_process", "command_line")),
+    Scenario(
+        "ransomware_prep",
+        "edr",
+        TP,
+        0.45,
+        ransomware_prep,
+        "offhours",
+        evidence=("command_line", "parent_process"),
+    ),
+    Scenario(
+        "web_injection",
+        "waf",
+        TP,
+        1.9,
+        web_injection,
+        evidence=("query_args", "http_status", "src_ip"),
+    ),
+    Scenario(
+        "log4shell_waf", "waf", TP, 1.0, log4shell_waf, evidence=("user_agent", "url", "query_args")
+    ),
+    Scenario("log4shell_ids", "ids", TP, 0.7, log4shell_ids, evidence=("user_agent", "url")),
+    Scenario(
+        "password_spray",
+        "auth",
+        TP,
+        1.0,
+        password_spray,
+        evidence=("distinct_users", "auth_outcome", "src_ip"),
+    ),
+    Scenario("dns_tunnel", "ids", TP, 0.8, dns_tunnel, evidence=("dns_query", "dns_type")),
+    Scenario(
+        "c2_beacon",
+        "ids",
+        TP,
+        1.2,
+        c2_beacon,
+        evidence=("tls_sni", "ja3", "http_host", "user_agent", "dest_ip"),
+    ),
+    Scenario(
+        "rmm_agent_new",
+        "edr",
+        FP,
+        4,
+        rmm_agent_new,
+        drift=True,
+        evidence=("parent_process", "command_line"),
+    ),
+    Scenario(
+        "lolbin_download_new",
+        "edr",
+        TP,
+        0.9,
+        lolbin_download_new,
+        drift=True,
+        evidence=("command_line",),
+    ),
+    Scenario("ssti_new", "waf", TP, 0.9, ssti_new, drift=True, evidence=("query_args",)),
 )
 DRIFT_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIOS if s.drift)
 # Patch Tuesday: updates land Tuesday and Wednesday, stragglers later, little at weekends.
