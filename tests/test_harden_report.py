@@ -26,6 +26,7 @@ CFG = {
         "random_tries": 1,
     },
     "augment": {"transforms": ["cmd_caret_quote", "cmd_case_flip", "char_edit"]},
+    "confidence": {"alerts": 10, "passes": 2, "stable": 0.9, "seed": 29},
 }
 HEADLINE = {"recall": 0.9, "precision": 0.5, "f1": 0.7, "pr_auc": 0.8, "auto_close_share": 0.25}
 
@@ -73,8 +74,21 @@ def test_identical_teachers_get_the_same_threshold_and_the_same_attack_results(
         "plain_test_f1",
         "clean_f1_drop_points",
         "robustness",
+        "confidence",
     ]
     assert metrics["clean_f1_drop_points"] == 0.0
+    # Calibrated on the 30 validation alerts, the band set from dropout on 10 of them, saved in
+    # the meta that publish_teacher writes.
+    confidence = metrics["confidence"]
+    assert hardened.meta.confidence == {
+        "slope": confidence["slope"],
+        "intercept": confidence["intercept"],
+        "band": confidence["band"],
+        "method": "platt scaling; band from monte carlo dropout",
+    }
+    assert confidence["band"] > 0 and confidence["validation"]["n"] == 30
+    assert confidence["test"]["n"] == 24 and 0 <= confidence["test"]["band_share"] <= 1
+    assert confidence["test"]["ece"] <= confidence["test"]["ece_uncalibrated"] + 0.05
     assert set(report.robustness) == set(OPERATING_POINTS) == {"soc", "balanced"}
     for table in report.robustness.values():
         assert table["plain"] == table["hardened"] and "overall" in table["plain"]

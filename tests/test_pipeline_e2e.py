@@ -97,10 +97,15 @@ def test_dvc_exp_run_on_a_tiny_export(
         assert {"search", "overall"} <= set(robustness[point]["plain"])
     saved = json.loads((repo / "models" / "hardened" / "alertlens_teacher.json").read_text())
     assert saved["threshold"] == harden["threshold"]
+    # Calibrated on validation, with a borderline band from Monte Carlo dropout, saved with it.
+    assert saved["confidence"]["band"] == harden["confidence"]["band"] > 0
+    assert 0 <= harden["confidence"]["test"]["band_share"] <= 1
     distill = json.loads((repo / "metrics" / "distill.json").read_text())
     assert distill["features"] > 100 and 0 <= distill["validation_agreement"] <= 1
     evaluate = json.loads((repo / "metrics" / "evaluate.json").read_text())
     assert {"test", "adversarial"} <= set(evaluate["fidelity"])
+    assert evaluate["fidelity"]["test"]["borderline"]["band"] == harden["confidence"]["band"]
+    assert (repo / "reports" / "plots" / "reliability.png").is_file()
     # The synthetic export carries ground truth, so the reasons' evidence recall is measured.
     evidence = evaluate["faithfulness"]["evidence_recall"]
     assert evidence["surrogate"]["n"] == evaluate["faithfulness"]["n"]

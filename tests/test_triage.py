@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import shutil
 import subprocess
@@ -279,3 +280,36 @@ def test_a_pair_model_whose_mlmodel_points_outside_it_is_refused(tmp_path: Path)
     )
     with pytest.raises(ValueError, match="'../../../etc' points outside the model"):
         TriagePair.from_model(str(model), device="cpu")
+
+
+def test_a_calibrated_teacher_answers_with_its_probability_and_borderline_flag(
+    pair_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    teacher_dir, surrogate_dir = pair_dirs
+    alerts_in = [_record(i, c) for i, c in enumerate(["powershell -enc SQBFAFgA", "backup.exe"])]
+    plain = TriagePair.from_dirs(teacher_dir, surrogate_dir, device="cpu")
+    margins = plain.teacher.scorer()(plain.normalize(alerts_in))
+    uncalibrated = plain.triage(plain.normalize(alerts_in), counterfactuals=False)
+    assert [a["borderline"] for a in uncalibrated] == [None, None]
+    assert not uncalibrated[0]["teacher"]["calibrated"]
+
+    shutil.copytree(teacher_dir, tmp_path / "teacher")
+    meta_path = tmp_path / "teacher" / "alertlens_teacher.json"
+    meta = json.loads(meta_path.read_text())
+    # A band that holds the first alert's margin and not the second's.
+    band = (abs(margins[0]) + abs(margins[1])) / 2
+    meta["confidence"] = {"slope": 0.5, "intercept": -1.0, "band": float(band)}
+    meta_path.write_text(json.dumps(meta))
+    pair = TriagePair.from_dirs(tmp_path / "teacher", surrogate_dir, device="cpu")
+    answers = pair.triage(pair.normalize(alerts_in), counterfactuals=False)
+    for answer, margin in zip(answers, margins, strict=True):
+        expected = 1 / (1 + math.exp(-(0.5 * margin - 1.0)))
+        assert answer["teacher"]["probability"] == pytest.approx(expected, abs=1e-4)
+        assert answer["teacher"]["calibrated"]
+    nearer = int(abs(margins[1]) < abs(margins[0]))  # the alert nearer the threshold (0)
+    assert [a["borderline"] for a in answers] == [nearer == 0, nearer == 1]
+
+    result = _explain((tmp_path / "teacher", surrogate_dir), "\n".join(map(json.dumps, alerts_in)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("borderline: the teacher's verdict could go either way") == 1
+    assert "(uncalibrated)" not in result.stdout and "p(real) " in result.stdout

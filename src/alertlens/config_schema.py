@@ -190,6 +190,14 @@ class AttackSchema:
 
 
 @dataclass
+class ConfidenceSchema:
+    alerts: int = MISSING
+    passes: int = MISSING
+    stable: float = MISSING
+    seed: int = MISSING
+
+
+@dataclass
 class HardenSchema:
     enabled: bool = MISSING
     embedding: EmbeddingSchema = field(default_factory=EmbeddingSchema)
@@ -204,6 +212,7 @@ class HardenSchema:
     seed: int = MISSING
     train_subsample: int | None = MISSING
     attack: AttackSchema = field(default_factory=AttackSchema)
+    confidence: ConfidenceSchema = field(default_factory=ConfidenceSchema)
 
 
 @dataclass

@@ -7,9 +7,12 @@ balanced point (margin 0, p(real) = 0.5), where a conservative threshold does no
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.schema import Alert
@@ -17,6 +20,7 @@ from alertlens.assess.robustness import compare_report, robustness_suite
 from alertlens.evasion.catalog import transforms_by_name
 from alertlens.operating_point import OperatingPoint
 from alertlens.teacher.artifact import Teacher
+from alertlens.teacher.confidence import confidence_report, dropout_instability, fit_confidence
 from alertlens.teacher.fit import (
     report_at,
     set_operating_point,
@@ -34,6 +38,7 @@ class HardenReport:
     point: OperatingPoint
     plain_test_f1: float
     robustness: dict[str, dict[str, Any]]  # per operating point: compare_report's table
+    confidence: dict[str, Any] = field(default_factory=dict)  # confidence_report's
 
     @property
     def f1_drop(self) -> float:
@@ -45,6 +50,7 @@ class HardenReport:
             "plain_test_f1": self.plain_test_f1,
             "clean_f1_drop_points": round(100 * self.f1_drop, 3),
             "robustness": self.robustness,
+            "confidence": self.confidence,
         }
 
     def summary(self) -> str:
@@ -54,10 +60,18 @@ class HardenReport:
             f"{self.robustness[name]['hardened']['overall']['attack_success_rate']:.1%}"
             for name in OPERATING_POINTS
         )
-        return (
+        lines = (
             f"{summary_line(self.point)}\n        attack success rate plain -> hardened "
             f"({rates}); clean F1 change {-100 * self.f1_drop:+.2f} points"
         )
+        test = self.confidence.get("test")
+        if test:
+            lines += (
+                f"\n        borderline band +-{self.confidence['band']:.3f} holds "
+                f"{test['band_share']:.1%} of test alerts; calibration error (ECE) "
+                f"{test['ece_uncalibrated']:.3f} -> {test['ece']:.3f}"
+            )
+        return lines
 
 
 def attack_both(
@@ -85,6 +99,37 @@ def attack_both(
         for name, (teacher, scorer) in teachers.items()
     }
     return compare_report(suites["plain"], suites["hardened"])
+
+
+def set_confidence(
+    teacher: Teacher, scorer: TeacherScorer, held_out: HeldOut, cfg: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Calibrate ``teacher``'s probability on the labeled whole validation split (its deployed
+    runtime's margins, as the threshold), set its borderline band from Monte Carlo dropout on
+    ``cfg["alerts"]`` of them (the ``harden.confidence`` section), save both in its meta, and
+    report the band's share and the calibration error on validation and test."""
+    validation = [a for a in held_out.threshold_set if a.label is not None]
+    test = [a for a in held_out.test if a.label is not None]
+    sampled = random.Random(cfg["seed"]).sample(validation, min(cfg["alerts"], len(validation)))
+    instability = dropout_instability(teacher, sampled, cfg["passes"], cfg["seed"])
+    margins = {
+        name: scorer(alerts) for name, alerts in (("validation", validation), ("test", test))
+    }
+    labels = {
+        name: np.array([a.label for a in alerts], dtype=int)
+        for name, alerts in (("validation", validation), ("test", test))
+    }
+    confidence = fit_confidence(
+        margins["validation"], labels["validation"], instability, cfg["stable"]
+    )
+    teacher.meta.confidence = confidence.to_dict()
+    report = confidence_report(
+        confidence,
+        teacher.meta.threshold,
+        {name: (margins[name], labels[name]) for name in margins},
+    )
+    report["instability_median"] = round(float(np.median(instability)), 6)
+    return report
 
 
 def harden_report(
@@ -117,4 +162,5 @@ def harden_report(
     robustness = {
         name: attack_both(teachers, attacked, cfg, name, roles) for name in OPERATING_POINTS
     }
-    return HardenReport(point, plain_test["overall"]["f1"], robustness)
+    confidence = set_confidence(hardened, scorers["hardened"], held_out, cfg["confidence"])
+    return HardenReport(point, plain_test["overall"]["f1"], robustness, confidence)

@@ -16,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert, verdict_of
 from alertlens.explain.explainer import Explainer
@@ -111,6 +113,30 @@ class TriagePair:
             mapping.normalize(record, raw=json.dumps(record, sort_keys=True)) for record in records
         ]
 
+    def _teacher_views(self, margins: np.ndarray) -> list[dict[str, Any]]:
+        """The teacher's verdict per margin, with p(real) (calibrated on validation where the
+        teacher carries a calibration) and whether its verdict is borderline (None without a
+        band)."""
+        threshold, confidence = self.teacher.meta.threshold, self.teacher.confidence
+        if confidence is None:
+            probabilities, borderline = sigmoid(margins), [None] * len(margins)
+        else:
+            probabilities = confidence.probability(margins)
+            borderline = confidence.borderline(margins, threshold).tolist()
+        return [
+            {
+                "verdict": verdict_of(margin, threshold),
+                "score": round(margin, 4),
+                "probability": round(probability, 4),
+                "calibrated": confidence is not None,
+                "borderline": near,
+                "threshold": threshold,
+            }
+            for margin, probability, near in zip(
+                margins.tolist(), probabilities.tolist(), borderline, strict=True
+            )
+        ]
+
     def triage(
         self,
         alerts: Sequence[Alert],
@@ -128,18 +154,9 @@ class TriagePair:
         of the served model reads, at a fraction of the size.
         """
         explanations = self.explainer.explain(alerts, top_k=top_k, counterfactuals=counterfactuals)
-        teachers: list[dict[str, Any] | None] = [None] * len(alerts)
+        teachers: Sequence[dict[str, Any] | None] = [None] * len(alerts)
         if use_teacher:
-            threshold = self.teacher.meta.threshold
-            teachers = [
-                {
-                    "verdict": verdict_of(margin, threshold),
-                    "score": round(float(margin), 4),
-                    "probability": round(float(sigmoid(margin)), 4),
-                    "threshold": threshold,
-                }
-                for margin in self.teacher.scorer()(alerts).tolist()
-            ]
+            teachers = self._teacher_views(self.teacher.scorer()(alerts))
         return [
             _answer(alert, explanation, teacher, full_explanation)
             for alert, explanation, teacher in zip(alerts, explanations, teachers, strict=True)
@@ -159,6 +176,7 @@ def _answer(
         "teacher": teacher,
         "surrogate": {"verdict": explanation.verdict, "score": round(explanation.margin, 4)},
         "agree": agree,
+        "borderline": None if teacher is None else teacher["borderline"],
         "explanation_reliable": agree,
     }
     if full:

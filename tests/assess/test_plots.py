@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from alertlens.assess import plots
+from alertlens.teacher.confidence import reliability
 
 
 def test_the_beeswarm_does_not_depend_on_numpys_global_generator(tmp_path: Path) -> None:
@@ -20,3 +21,12 @@ def test_the_beeswarm_does_not_depend_on_numpys_global_generator(tmp_path: Path)
         drawn.append(plots.beeswarm(explanation, tmp_path / f"{seed}.png").read_bytes())
         assert np.random.get_state()[1][0] == np.random.RandomState(seed).get_state()[1][0]
     assert drawn[0] == drawn[1]
+
+
+def test_reliability_diagram_writes_a_png(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    probs = rng.random(500)
+    labels = (rng.random(500) < probs).astype(int)
+    table = reliability(probs, labels)
+    path = plots.reliability_diagram(table, 0.03, tmp_path / "plots" / "r.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000

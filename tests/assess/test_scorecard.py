@@ -144,3 +144,28 @@ def test_evidence_recall_reads_the_reasons_the_analyst_sees(
     assert card["evidence.n"] == 12.0
     assert card["evidence.recall_at_3"] == recall["surrogate"]["overall"]
     assert card["evidence.teacher_recall_at_3"] == recall["teacher_integrated_gradients"]["overall"]
+
+
+def test_a_calibrated_teacher_gets_fidelity_outside_its_band_and_a_calibration_error(
+    drift_pair: TriagePair, sample: AssessSample, assess_config: AssessConfig
+) -> None:
+    threshold = drift_pair.teacher.meta.threshold
+    distance = np.abs(drift_pair.teacher.scorer()(sample.test) - threshold)
+    width = float(np.median(distance))  # a band that holds about half the test alerts
+    drift_pair.teacher.meta.confidence = {"slope": 1.0, "intercept": 0.0, "band": width}
+    try:
+        assessment = assess_pair(drift_pair, sample, assess_config)
+    finally:
+        drift_pair.teacher.meta.confidence = None
+    teacher, surrogate = assessment.margins["test"]
+    inside = np.abs(teacher - threshold) < width
+    assert 0 < inside.sum() < len(inside)
+    agree = is_real(teacher, threshold) == is_real(surrogate, threshold)
+    band = assessment.fidelity["test"]["borderline"]
+    assert band["share"] == pytest.approx(inside.mean(), abs=1e-6)
+    assert band["n_outside"] == int((~inside).sum())
+    assert band["agreement_outside"] == pytest.approx(agree[~inside].mean(), abs=1e-6)
+    card = assessment.scorecard()
+    assert card["test.band_share"] == band["share"]
+    assert card["test.agreement_outside_band"] == band["agreement_outside"]
+    assert 0 <= card["test.ece"] <= 1 and "golden.ece" in card

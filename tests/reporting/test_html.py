@@ -316,3 +316,22 @@ def test_evidence_recall_gets_a_row_and_one_per_cause(tmp_path: Path) -> None:
     assert row[1] == "62.0%"
     assert row_of(page, "The same, teacher's own top-3 fields (integrated gradients)")[1] == "87.5%"
     assert row_of(page, "webshell")[1] == "44.4%"
+
+
+def test_the_teachers_calibration_and_band_get_rows(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    path = inputs.metrics_dir / "harden.json"
+    metrics = json.loads(path.read_text())
+    metrics["confidence"] = {
+        "band": 0.412,
+        "test": {"ece": 0.021, "ece_uncalibrated": 0.310, "band_share": 0.083},
+    }
+    path.write_text(json.dumps(metrics))
+    evaluate = inputs.metrics_dir / "evaluate.json"
+    metrics = json.loads(evaluate.read_text())
+    metrics["fidelity"]["test"]["borderline"] = {"share": 0.083, "agreement_outside": 0.991}
+    evaluate.write_text(json.dumps(metrics))
+    page = render(CHAMPION, inputs)
+    assert row_of(page, "Calibration error (ECE) of p(real), calibrated")[1] == "0.021"
+    assert row_of(page, "Alerts inside the band (verdict could go either way)")[1] == "8.3%"
+    assert row_of(page, "Agrees with the teacher outside the band")[1] == "99.1%"

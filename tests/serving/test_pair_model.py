@@ -25,6 +25,7 @@ KEYS = {
     "teacher",
     "surrogate",
     "agree",
+    "borderline",
     "explanation_reliable",
     "reasons",
     "missing_fields",
@@ -88,6 +89,7 @@ def test_surrogate_only_mode_leaves_the_teacher_out(
     for answer, margin in zip(answers, surrogate_margins, strict=True):
         assert answer["decided_by"] == "surrogate" and answer["teacher"] is None
         assert answer["agree"] is None and answer["explanation_reliable"] is None
+        assert answer["borderline"] is None  # no teacher asked, no band to judge by
         assert answer["verdict"] == answer["surrogate"]["verdict"]
         assert answer["verdict"] == ("real" if margin >= 0.0 else "false_positive")
         assert len(answer["reasons"]) == 1

@@ -72,6 +72,25 @@ def score_scatter(teacher: np.ndarray, surrogate: np.ndarray, threshold: float, 
     return _save(path, fig)
 
 
+def reliability_diagram(bins: list[dict[str, float]], ece: float, path: Path) -> Path:
+    """Observed real share against the calibrated p(real) per probability bin (the marker's
+    area grows with the bin's alerts), with the diagonal of perfect calibration."""
+    fig, axis = plt.subplots(figsize=(5, 5))
+    axis.plot([0, 1], [0, 1], color="grey", lw=0.8, label="perfectly calibrated")
+    predicted = [b["predicted"] for b in bins]
+    observed = [b["observed"] for b in bins]
+    sizes = [12 + 4 * np.sqrt(b["n"]) for b in bins]
+    axis.plot(predicted, observed, color="tab:blue", lw=1)
+    axis.scatter(predicted, observed, s=sizes, color="tab:blue", label="test alerts per bin")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("teacher's calibrated p(real)")
+    axis.set_ylabel("share the analysts called real")
+    axis.set_title(f"calibration: ECE {ece:.3f} on the test split")
+    axis.legend(loc="upper left")
+    return _save(path, fig)
+
+
 def _save(path: Path, fig: plt.Figure | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     (fig or plt.gcf()).savefig(path, dpi=110, bbox_inches="tight")

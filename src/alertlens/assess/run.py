@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 
 from alertlens.alerts.schema import Alert
 from alertlens.assess import plots
@@ -18,6 +19,7 @@ from alertlens.assess.robustness import Scorer
 from alertlens.assess.sample import load_sample
 from alertlens.assess.scorecard import AssessedPair, Assessment, PairCard, assess_pair
 from alertlens.explain.types import Explanation
+from alertlens.teacher.confidence import expected_calibration_error, reliability
 from alertlens.tracking import flatten_metrics, read_run_record, stage_run, write_curves
 
 ARTIFACT_DIR = "evaluation"
@@ -61,9 +63,11 @@ def evaluation_plots(
     assessment: Assessment,
     explained: Sequence[Explanation],
     directory: Path,
+    test: Sequence[Alert] = (),
 ) -> list[Path]:
-    """SHAP summary of ``alerts``, teacher vs surrogate on the test sample, and a waterfall
-    per explained alert (the first of ``alerts``)."""
+    """SHAP summary of ``alerts``, teacher vs surrogate on the test sample, the teacher's
+    reliability diagram on the labeled ``test`` sample (a calibrated teacher only), and a
+    waterfall per explained alert (the first of ``alerts``)."""
     surrogate = pair.surrogate
     matrix = surrogate.matrix(alerts)
     shown = [surrogate.encoder.extractor.extract(a) for a in alerts]
@@ -78,6 +82,18 @@ def evaluation_plots(
             directory / "teacher_vs_surrogate.png",
         ),
     ]
+    confidence, labeled = pair.teacher.confidence, [a.label is not None for a in test]
+    if confidence is not None and any(labeled):
+        margins = assessment.margins["test"][0][np.array(labeled)]
+        labels = np.array([a.label for a in test if a.label is not None], dtype=int)
+        probabilities = confidence.probability(margins)
+        written.append(
+            plots.reliability_diagram(
+                reliability(probabilities, labels),
+                expected_calibration_error(probabilities, labels),
+                directory / "reliability.png",
+            )
+        )
     for index, item in enumerate(explained):
         title = f"{item.alert_id}: {item.verdict}"
         written.append(
@@ -109,7 +125,7 @@ def run_evaluation(
         PairCard.of(runs, sample, config, assessment).write(outputs.card)
         alerts = sample.explained(config)
         explained = pair.explainer.explain(alerts[: params["evaluate"]["explained_alerts"]])
-        written = evaluation_plots(pair, alerts, assessment, explained, outputs.plots)
+        written = evaluation_plots(pair, alerts, assessment, explained, outputs.plots, sample.test)
         outputs.explained.parent.mkdir(parents=True, exist_ok=True)
         outputs.explained.write_text(
             json.dumps([e.to_dict() for e in explained], indent=2, default=str) + "\n"

@@ -32,6 +32,7 @@ from alertlens.explain.types import Explanation
 from alertlens.metrics import binary_report, pr_auc
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher
+from alertlens.teacher.confidence import Confidence, expected_calibration_error
 from alertlens.teacher.interpret import field_ranking, integrated_gradients
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,13 @@ class Assessment:
         for name, report in self.classification.items():
             card[f"{name}.n"] = float(self.fidelity[name]["n"])
             card.update({f"{name}.{key}": report.get(key) for key in CLASSIFICATION})
+            if "ece" in report:
+                card[f"{name}.ece"] = report["ece"]
             card[f"{name}.agreement"] = self.fidelity[name]["agreement"]
+            band = self.fidelity[name].get("borderline")
+            if band is not None:
+                card[f"{name}.band_share"] = band["share"]
+                card[f"{name}.agreement_outside_band"] = band["agreement_outside"]
         adversarial = self.fidelity.get("adversarial")
         card["adversarial.n"] = float(adversarial["n"]) if adversarial else 0.0
         card["adversarial.agreement"] = adversarial["agreement"] if adversarial else None
@@ -184,6 +191,22 @@ def _faithfulness(
     return report
 
 
+def _borderline_fidelity(
+    confidence: Confidence, teacher: np.ndarray, surrogate: np.ndarray, threshold: float
+) -> dict[str, float | None]:
+    """The teacher's borderline band on one set: its share of alerts, and the surrogate's
+    agreement with the teacher outside and inside it."""
+    inside = confidence.borderline(teacher, threshold)
+    agree = is_real(teacher, threshold) == is_real(surrogate, threshold)
+    return {
+        "band": confidence.band,
+        "share": round(float(inside.mean()), 6) if inside.size else None,
+        "n_outside": int((~inside).sum()),
+        "agreement_outside": round(float(agree[~inside].mean()), 6) if (~inside).any() else None,
+        "agreement_inside": round(float(agree[inside].mean()), 6) if inside.any() else None,
+    }
+
+
 def _evidence_recall(
     alerts: Sequence[Alert],
     explanations: Sequence[Explanation],
@@ -244,11 +267,25 @@ def assess_pair(
         )
         for name, alerts in datasets.items()
     }
+    confidence = pair.teacher.confidence
+    if confidence is not None:
+        for name, (teacher, surrogate) in margins.items():
+            fidelity[name]["borderline"] = _borderline_fidelity(
+                confidence, teacher, surrogate, threshold
+            )
     classification = {
         name: _classification(datasets[name], margins[name][0], threshold)
         for name in LABELED
         if name in datasets
     }
+    if confidence is not None:
+        for name, report in classification.items():
+            labeled = np.array([a.label is not None for a in datasets[name]], dtype=bool)
+            labels = np.array([a.label for a in datasets[name] if a.label is not None], dtype=int)
+            if labels.size:
+                report["ece"] = expected_calibration_error(
+                    confidence.probability(margins[name][0][labeled]), labels
+                )
     faithfulness = _faithfulness(
         pair, scorer, sample.explained(config), margins["test"][0], threshold, config
     )

@@ -88,9 +88,12 @@ def render_answer(answer: dict[str, Any]) -> str:
     teacher, surrogate, explanation = answer["teacher"], answer["surrogate"], answer["explanation"]
     lines = [
         f"alert {answer['alert_id']} ({answer['source']}): {answer['verdict'].upper().replace('_', ' ')}",
-        f"  teacher   {teacher['verdict']:<15} score {teacher['score']:+.2f} (threshold {teacher['threshold']:+.2f})",
+        f"  teacher   {teacher['verdict']:<15} score {teacher['score']:+.2f} (threshold {teacher['threshold']:+.2f}), "
+        f"p(real) {teacher['probability']:.1%}{'' if teacher.get('calibrated') else ' (uncalibrated)'}",
         f"  surrogate {surrogate['verdict']:<15} score {surrogate['score']:+.2f}",
     ]
+    if answer.get("borderline"):
+        lines.append("  borderline: the teacher's verdict could go either way")
     if not answer["agree"]:
         lines.append(
             "  WARNING: teacher and surrogate disagree; the reasons below explain the surrogate, not the "

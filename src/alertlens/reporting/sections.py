@@ -173,9 +173,18 @@ def teacher_table(challenger: Metrics, champion: Metrics | None) -> dict[str, An
             _at("harden", TEACHER_OVERALL),
         ),
         ("By alert source", per_source),
+        ("How sure the teacher is (test split)", _at("harden", TEACHER_CONFIDENCE)),
         ("Before hardening (teacher stage)", _at("teacher", TEACHER_STAGE)),
     ]
     return comparison_table(groups, challenger, champion)
+
+
+TEACHER_CONFIDENCE = [
+    ("Calibration error (ECE) of p(real), calibrated", "confidence.test.ece", "num3"),
+    ("Calibration error (ECE) before calibration", "confidence.test.ece_uncalibrated", "num3"),
+    ("Borderline band around the threshold (+- logits)", "confidence.band", "num3"),
+    ("Alerts inside the band (verdict could go either way)", "confidence.test.band_share", "pct"),
+]
 
 
 # Each model at its own SOC threshold on the same alerts: (label, stage, the model's key prefix
@@ -264,6 +273,8 @@ FIDELITY = [
     ("Dismisses alerts the teacher calls real", "surrogate_dismisses_teacher_real", "int"),
     ("Rank correlation of scores (Spearman)", "spearman", "num3"),
     ("Separates the teacher's verdicts (AUC)", "surrogate_auc", "num3"),
+    ("Alerts inside the teacher's borderline band", "borderline.share", "pct"),
+    ("Agrees with the teacher outside the band", "borderline.agreement_outside", "pct"),
 ]
 FAITHFULNESS = [
     (
@@ -427,6 +438,7 @@ def attack_tables(challenger: Metrics, champion: Metrics | None) -> list[dict[st
 PLOT_TITLES = {
     "shap_summary": "Which alert features push the surrogate's verdict (SHAP summary, test alerts)",
     "teacher_vs_surrogate": "Teacher score against surrogate score on the test split",
+    "reliability": "How well the teacher's p(real) matches the analysts' verdicts (test split)",
 }
 
 

@@ -134,6 +134,7 @@ def _error_answer(index: int, error: dict[str, str]) -> dict[str, Any]:
         "teacher": None,
         "surrogate": None,
         "agree": None,
+        "borderline": None,
         "explanation_reliable": None,
         "reasons": [],
         "missing_fields": [],

@@ -22,6 +22,7 @@ from alertlens.alerts.render import RenderConfig
 from alertlens.alerts.schema import Alert, verdict_of
 from alertlens.metrics import sigmoid
 from alertlens.operating_point import Scorer
+from alertlens.teacher.confidence import Confidence
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.prior import load_prior, save_prior
 from alertlens.teacher.runtime import ONNX_DIR, ONNX_FILES, RUNTIMES, TORCH, OnnxEncoder
@@ -43,6 +44,9 @@ class TeacherMeta:
     # What scores alerts (alertlens.teacher.runtime): torch | onnx | onnx-int8. The threshold
     # was chosen on this runtime's margins.
     runtime: str = TORCH
+    # Calibration and borderline band (alertlens.teacher.confidence.Confidence.to_dict), set
+    # with the threshold by the harden stage; None for a teacher saved without them.
+    confidence: dict[str, Any] | None = None
 
 
 @dataclass
@@ -59,6 +63,11 @@ class Teacher:
     # The exported encoder per ONNX runtime name (alertlens.teacher.runtime.ONNX_FILES).
     onnx_files: dict[str, Path] = field(default_factory=dict)
     _onnx_encoders: dict[str, OnnxEncoder] = field(default_factory=dict, repr=False)
+
+    @property
+    def confidence(self) -> Confidence | None:
+        """The calibration and borderline band the harden stage set, if any."""
+        return Confidence.from_dict(self.meta.confidence)
 
     @property
     def render(self) -> RenderConfig:

@@ -55,11 +55,17 @@ def predict_margins(
     device: torch.device,
     precision: str,
     pad_id: int,
+    dropout: bool = False,
 ) -> np.ndarray:
     """Logit margin per example (the prior's logit included, where ``data`` has one), in the
-    data's order (batches are length-sorted inside)."""
+    data's order (batches are length-sorted inside). ``dropout`` keeps the dropout layers
+    active (Monte Carlo dropout: each call draws another of the model's plausible margins)."""
     was_training = model.training
     model.eval()
+    if dropout:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.train()
     margins = np.zeros(len(data), dtype=np.float64)
     batches = bucketed_batches([len(ids) for ids in data.input_ids], batch_size)
     # A bar only for long scoring jobs (transfer sets, attack suites), not per-alert calls.
