@@ -87,7 +87,7 @@ def reliability_diagram(bins: list[dict[str, float]], ece: float, path: Path) ->
     axis.set_xlabel("teacher's calibrated p(real)")
     axis.set_ylabel("share the analysts called real")
     axis.set_title(f"calibration: ECE {ece:.3f} on the test split")
-    axis.legend(loc="upper left")
+    axis.legend(loc="lower right")  # well-calibrated bins run along the diagonal, above it
     return _save(path, fig)
 
 
