@@ -34,12 +34,18 @@ def choose_threshold(scores: np.ndarray, labels: np.ndarray, recall_target: floa
     return float(positives[keep - 1])
 
 
+def calibration_bins(probabilities: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Each probability's equal-width bin index, 0 .. bins - 1 (what ECE and the reliability
+    diagram group by)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.clip(np.digitize(probabilities, edges[1:-1], right=True), 0, bins - 1)
+
+
 def expected_calibration_error(
     probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
 ) -> float:
     """ECE: bin by predicted probability, weight |accuracy - confidence| by bin size."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(probabilities, edges[1:-1], right=True), 0, bins - 1)
+    which = calibration_bins(probabilities, bins)
     error = 0.0
     for b in range(bins):
         members = which == b

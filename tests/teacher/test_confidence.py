@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from alertlens.metrics import expected_calibration_error
 from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.confidence import (
     Confidence,
     confidence_report,
     dropout_instability,
-    expected_calibration_error,
     fit_confidence,
     platt_fit,
     reliability,
@@ -30,7 +30,7 @@ def test_platt_scaling_recovers_the_logistic_that_drew_the_labels() -> None:
         platt_fit(margins[:5], np.zeros(5, dtype=int))
 
 
-def test_expected_calibration_error_and_reliability_by_hand() -> None:
+def test_the_reliability_table_shares_the_ece_bins_by_hand() -> None:
     probs, labels = np.array([0.1, 0.1, 0.9, 0.9]), np.array([0, 1, 1, 1])
     # bin 1: mean p 0.1, observed 0.5; bin 9: mean p 0.9, observed 1.0; each half the alerts
     assert expected_calibration_error(probs, labels, bins=10) == pytest.approx(0.25)

@@ -19,7 +19,8 @@ from alertlens.assess.robustness import Scorer
 from alertlens.assess.sample import load_sample
 from alertlens.assess.scorecard import AssessedPair, Assessment, PairCard, assess_pair
 from alertlens.explain.types import Explanation
-from alertlens.teacher.confidence import expected_calibration_error, reliability
+from alertlens.metrics import expected_calibration_error
+from alertlens.teacher.confidence import reliability
 from alertlens.tracking import flatten_metrics, read_run_record, stage_run, write_curves
 
 ARTIFACT_DIR = "evaluation"

@@ -29,10 +29,10 @@ from alertlens.config import ConfigError
 from alertlens.evasion.catalog import transforms_by_name
 from alertlens.explain.explainer import Explainer
 from alertlens.explain.types import Explanation
-from alertlens.metrics import binary_report, pr_auc
+from alertlens.metrics import binary_report, expected_calibration_error, pr_auc
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher
-from alertlens.teacher.confidence import Confidence, expected_calibration_error
+from alertlens.teacher.confidence import Confidence
 from alertlens.teacher.interpret import field_ranking, integrated_gradients
 
 log = logging.getLogger(__name__)
@@ -151,12 +151,21 @@ class Assessment:
 
 
 def _classification(
-    alerts: Sequence[Alert], teacher: np.ndarray, threshold: float
+    alerts: Sequence[Alert],
+    teacher: np.ndarray,
+    threshold: float,
+    confidence: Confidence | None = None,
 ) -> dict[str, Any]:
-    """The teacher against the analysts' verdicts, on the labeled alerts (empty without any)."""
+    """The teacher against the analysts' verdicts, on the labeled alerts (empty without any);
+    with a ``confidence``, the ECE of its calibrated probability too."""
     keep = np.array([a.label is not None for a in alerts], dtype=bool)
     labels = np.array([a.label for a in alerts if a.label is not None], dtype=int)
-    return binary_report(teacher[keep], labels, threshold) if labels.size else {}
+    if not labels.size:
+        return {}
+    report = binary_report(teacher[keep], labels, threshold)
+    if confidence is not None:
+        report["ece"] = expected_calibration_error(confidence.probability(teacher[keep]), labels)
+    return report
 
 
 def _faithfulness(
@@ -274,18 +283,10 @@ def assess_pair(
                 confidence, teacher, surrogate, threshold
             )
     classification = {
-        name: _classification(datasets[name], margins[name][0], threshold)
+        name: _classification(datasets[name], margins[name][0], threshold, confidence)
         for name in LABELED
         if name in datasets
     }
-    if confidence is not None:
-        for name, report in classification.items():
-            labeled = np.array([a.label is not None for a in datasets[name]], dtype=bool)
-            labels = np.array([a.label for a in datasets[name] if a.label is not None], dtype=int)
-            if labels.size:
-                report["ece"] = expected_calibration_error(
-                    confidence.probability(margins[name][0][labeled]), labels
-                )
     faithfulness = _faithfulness(
         pair, scorer, sample.explained(config), margins["test"][0], threshold, config
     )

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from alertlens.alerts.render import render_spans
 from alertlens.alerts.schema import Alert
+from alertlens.alerts.vocabulary import attacker_text_fields
 from alertlens.features.spec import FeatureSpec, keyword_slug
 from alertlens.teacher.artifact import Teacher
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate
@@ -32,15 +33,6 @@ from alertlens.teacher.encoder import autocast
 
 log = logging.getLogger(__name__)
 
-TEXT_FIELDS_DEFAULT = (
-    "command_line",
-    "url",
-    "query_args",
-    "user_agent",
-    "dns_query",
-    "tls_sni",
-    "parent_command_line",
-)
 
 # A term is a run of letters, digits and the punctuation that carries meaning in attack text
 # ("-enc", "${jndi", "%2e", "scripts$"). Dots, slashes and "=" end a term: a dotted name such
@@ -303,7 +295,7 @@ def guided_features(
     alerts: Sequence[Alert],
     per_field: int,
     existing: Mapping[str, Any],
-    fields: Sequence[str] = TEXT_FIELDS_DEFAULT,
+    fields: Sequence[str] = attacker_text_fields(),
     min_count: int = 5,
     batch_size: int = 32,
 ) -> tuple[list[dict[str, Any]], dict[str, list[RankedTerm]]]:

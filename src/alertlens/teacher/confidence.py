@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 
 from alertlens.alerts.render import render_text
 from alertlens.alerts.schema import Alert
-from alertlens.metrics import sigmoid
+from alertlens.metrics import calibration_bins, expected_calibration_error, sigmoid
 from alertlens.teacher.batching import encode
 from alertlens.teacher.scoring import predict_margins
 
@@ -70,23 +70,10 @@ def platt_fit(margins: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """ECE: the mean over equal-width probability bins of |observed real share - mean p|,
-    weighted by the bin's share of alerts."""
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels, dtype=float)
-    index = np.minimum((probs * bins).astype(int), bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = index == b
-        if members.any():
-            error += members.mean() * abs(labels[members].mean() - probs[members].mean())
-    return float(error)
-
-
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     """Per non-empty equal-width bin: mean predicted p(real), observed real share, alerts."""
     probs, labels = np.asarray(probs, dtype=float), np.asarray(labels, dtype=float)
-    index = np.minimum((probs * bins).astype(int), bins - 1)
+    index = calibration_bins(probs, bins)
     return [
         {
             "predicted": round(float(probs[index == b].mean()), 6),
