@@ -108,26 +108,20 @@ def set_confidence(
     runtime's margins, as the threshold), set its borderline band from Monte Carlo dropout on
     ``cfg["alerts"]`` of them (the ``harden.confidence`` section), save both in its meta, and
     report the band's share and the calibration error on validation and test."""
-    validation = [a for a in held_out.threshold_set if a.label is not None]
-    test = [a for a in held_out.test if a.label is not None]
-    sampled = random.Random(cfg["seed"]).sample(validation, min(cfg["alerts"], len(validation)))
+    labeled = {
+        name: [a for a in alerts if a.label is not None]
+        for name, alerts in (("validation", held_out.threshold_set), ("test", held_out.test))
+    }
+    rng = random.Random(cfg["seed"])
+    sampled = rng.sample(labeled["validation"], min(cfg["alerts"], len(labeled["validation"])))
     instability = dropout_instability(teacher, sampled, cfg["passes"], cfg["seed"])
-    margins = {
-        name: scorer(alerts) for name, alerts in (("validation", validation), ("test", test))
+    sets = {
+        name: (scorer(alerts), np.array([a.label for a in alerts], dtype=int))
+        for name, alerts in labeled.items()
     }
-    labels = {
-        name: np.array([a.label for a in alerts], dtype=int)
-        for name, alerts in (("validation", validation), ("test", test))
-    }
-    confidence = fit_confidence(
-        margins["validation"], labels["validation"], instability, cfg["stable"]
-    )
+    confidence = fit_confidence(*sets["validation"], instability, cfg["stable"])
     teacher.meta.confidence = confidence.to_dict()
-    report = confidence_report(
-        confidence,
-        teacher.meta.threshold,
-        {name: (margins[name], labels[name]) for name in margins},
-    )
+    report = confidence_report(confidence, teacher.meta.threshold, sets)
     report["instability_median"] = round(float(np.median(instability)), 6)
     return report
 

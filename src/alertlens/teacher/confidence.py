@@ -18,7 +18,6 @@ that from the threshold keeps its verdict under the teacher's own noise for all 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -113,27 +112,23 @@ def fit_confidence(
 
 
 def confidence_report(
-    confidence: Confidence,
-    threshold: float,
-    sets: dict[str, tuple[np.ndarray, np.ndarray | None]],
+    confidence: Confidence, threshold: float, sets: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> dict[str, Any]:
-    """Per set (margins, labels or None): the band's share of alerts, and on labeled sets the
-    ECE before (sigmoid of the margin) and after calibration, with the reliability table."""
-    report: dict[str, Any] = {"slope": confidence.slope, "intercept": confidence.intercept}
-    report["band"] = confidence.band
+    """Per labeled set (margins, labels): the band's share of alerts, the ECE before (sigmoid
+    of the margin) and after calibration, and the reliability table."""
+    report: dict[str, Any] = {
+        "slope": confidence.slope,
+        "intercept": confidence.intercept,
+        "band": confidence.band,
+    }
     for name, (margins, labels) in sets.items():
-        entry: dict[str, Any] = {
-            "n": len(margins),
-            "band_share": round(float(confidence.borderline(margins, threshold).mean()), 6)
-            if len(margins)
-            else math.nan,
-        }
-        if labels is not None and len(labels):
+        report[name] = {"n": len(margins)}
+        if len(margins):
             calibrated = confidence.probability(margins)
-            entry["ece_uncalibrated"] = round(
-                expected_calibration_error(sigmoid(margins), labels), 6
-            )
-            entry["ece"] = round(expected_calibration_error(calibrated, labels), 6)
-            entry["reliability"] = reliability(calibrated, labels)
-        report[name] = entry
+            report[name] |= {
+                "band_share": round(float(confidence.borderline(margins, threshold).mean()), 6),
+                "ece_uncalibrated": round(expected_calibration_error(sigmoid(margins), labels), 6),
+                "ece": round(expected_calibration_error(calibrated, labels), 6),
+                "reliability": reliability(calibrated, labels),
+            }
     return report
