@@ -24,7 +24,14 @@ from mlflow.exceptions import MlflowException
 
 from alertlens.registry import CHAMPION, PAIR_MODEL
 from alertlens.serving.pair_model import log_pair_model
-from alertlens.serving.server import MAX_JSON_DEPTH, BodySizeLimit, RequestGuard
+from alertlens.serving.server import (
+    MAX_JSON_DEPTH,
+    BodySizeLimit,
+    RequestGuard,
+    _depth_exceeds,
+    _refusal,
+    create_app,
+)
 
 MAX_BODY = 4096
 START_TIMEOUT_S = 120
@@ -44,7 +51,20 @@ def run_asgi(app: Any, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) 
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": headers}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/invocations",
+        "raw_path": b"/invocations",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 5001),
+    }
     asyncio.run(app(scope, receive, send))
     return sent
 
@@ -85,29 +105,69 @@ def answer_of(sent: list[dict]) -> tuple[int, dict[str, Any]]:
     return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
 
 
+async def parsing_app(scope: Any, receive: Any, send: Any) -> None:
+    """A stand-in for the scoring server that parses the body as MLflow does: malformed JSON
+    gets a 400, and what the parser cannot take (nesting, huge numbers) a 500 with its trace."""
+    body = (await receive())["body"]
+    try:
+        json.loads(body)
+        status, answer = 200, {"length": len(body)}
+    except json.JSONDecodeError:
+        status, answer = 400, {"error_code": "BAD_REQUEST", "message": "Ensure valid JSON"}
+    except (RecursionError, ValueError) as exc:
+        status, answer = 500, {"message": repr(exc), "stack_trace": "Traceback ..."}
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status", "message"),
     [
         (b'{"inputs": []}', [], 415, "the request has no Content-Type"),
         (nested(5000), JSON, 400, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)"),
-        (nested(MAX_JSON_DEPTH + 1), JSON, 400, "nested too deeply"),
+        (nested(1000), JSON, 400, "nested too deeply"),
         (b'{"inputs": [{"port": ' + b"9" * 5000 + b"}]}", JSON, 400, "too long to convert"),
+        (b'{"inputs": [', JSON, 400, "Ensure valid JSON"),  # the app's own 400
     ],
 )
-def test_requests_the_scoring_app_would_fail_on_get_a_4xx_before_it(
+def test_requests_the_scoring_app_fails_on_get_a_4xx_that_says_why(
     body: bytes, headers: list, status: int, message: str
 ) -> None:
-    sent = run_asgi(RequestGuard(echo_length), [body], headers)
+    sent = run_asgi(RequestGuard(parsing_app), [body], headers)
     got_status, answer = answer_of(sent)
     assert got_status == status and message in answer["message"]
+    assert "stack_trace" not in answer
 
 
-def test_requests_within_the_limits_reach_the_app_whole() -> None:
-    body = nested(MAX_JSON_DEPTH - 1)
+def test_requests_the_app_answers_reach_it_whole_and_are_not_judged() -> None:
+    body = nested(MAX_JSON_DEPTH + 1)  # deeper than the limit, but the app copes
     sent = run_asgi(RequestGuard(echo_length), [body[:7], body[7:]], JSON)
     assert sent[0]["status"] == 200 and sent[1]["body"] == str(len(body)).encode()
-    malformed = run_asgi(RequestGuard(echo_length), [b'{"inputs": ['], JSON)
-    assert malformed[0]["status"] == 200  # malformed JSON: the app's own 400 says where
+    csv_body = b"a,b\n1,2\n"
+    sent = run_asgi(RequestGuard(echo_length), [csv_body], [(b"content-type", b"text/csv")])
+    assert sent[0]["status"] == 200 and sent[1]["body"] == str(len(csv_body)).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"inputs": [{"score": NaN}]}',  # JSON that only the standard library reads
+        b'{"inputs": [{"user": "\\ud800"}]}',
+        b'{"inputs": [{"bytes": 1e400}]}',
+    ],
+)
+def test_json_the_fast_parser_refuses_is_judged_by_the_standard_library(body: bytes) -> None:
+    assert _refusal("application/json", body) is None
+    assert _refusal("application/json", nested(MAX_JSON_DEPTH + 1)) == (
+        400,
+        f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+    )
+
+
+def test_depth_counts_containers_inside_objects_and_lists() -> None:
+    deep = {"inputs": [{"a": {"b": [[{"c": 1}]]}}]}  # 7 levels
+    assert not _depth_exceeds(deep, 7) and _depth_exceeds(deep, 6)
+    assert not _depth_exceeds("scalar", 0) and not _depth_exceeds({}, 1)
 
 
 def failing_app(status: int) -> Any:
@@ -245,6 +305,30 @@ def test_served_champion_answers_per_alert(server: str, records: list[dict]) -> 
         "reason": "missing_field",
         "message": "required field timestamp ('ts') is missing",
     }
+
+
+@pytest.mark.slow
+def test_mlflows_own_app_behind_the_guard_answers_each_bad_request_with_a_4xx(
+    store: str, records: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    mlflow.set_tracking_uri(store)
+    model = mlflow.artifacts.download_artifacts(
+        f"models:/{PAIR_MODEL}@{CHAMPION}", dst_path=str(tmp_path)
+    )
+    app = create_app(model, 1 << 20)  # in process: bodies over the test server's limit
+    good = json.dumps({"inputs": records[:1], "params": {"mode": "surrogate"}}).encode()
+    status, answer = answer_of(run_asgi(app, [good], JSON))
+    assert status == 200 and answer["predictions"][0]["verdict"] == "real"
+    huge_number = b'{"inputs": [{"port": ' + b"9" * 5000 + b"}]}"
+    for body, message in [
+        (nested(1000), "nested too deeply"),
+        (huge_number, "too long to convert"),
+        (nested(MAX_JSON_DEPTH + 1), "Expected dict, but got list"),  # MLflow's own 400
+    ]:
+        status, answer = answer_of(run_asgi(app, [body], JSON))
+        assert status == 400 and message in answer["message"], answer
+        assert "stack_trace" not in answer
 
 
 @pytest.mark.slow
