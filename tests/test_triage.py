@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import random
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from alertlens.alerts.mapping import DataMapping
+from alertlens.alerts.mapping import DataMapping, RecordError, TruthSource
 from alertlens.alerts.render import RenderConfig
 from alertlens.explain.reference import FieldReference
 from alertlens.features.spec import FeatureSpec
@@ -154,6 +155,20 @@ def test_a_pair_saved_without_its_data_config_reads_only_normalized_alerts(
     assert pair.mapping is None
     with pytest.raises(ValueError, match="saved without its data config"):
         pair.normalize([_record(1, "cmd.exe /c whoami")])
+
+
+def test_triage_never_reads_the_ground_truth_a_data_config_declares(
+    pair_dirs: tuple[Path, Path],
+) -> None:
+    pair = TriagePair.from_dirs(*pair_dirs, device="cpu")
+    pair.mapping = dataclasses.replace(
+        pair.mapping, truth=TruthSource(cause="_synth.scenario", evidence="_synth.evidence")
+    )
+    record = {**_record(1, "cmd.exe /c whoami"), "_synth": {"scenario": "x", "evidence": 3}}
+    with pytest.raises(RecordError, match="truth: evidence must be a list"):
+        pair.mapping.normalize(record, raw="")  # what evaluation reads
+    (alert,) = pair.normalize([record])
+    assert alert.truth is None and alert.id == "r1"
 
 
 def test_from_dirs_refuses_a_directory_that_is_not_a_surrogate(

@@ -92,13 +92,14 @@ class TriagePair:
 
     @cached_property
     def _triage_mapping(self) -> DataMapping:
-        """The data config minus its label rule: triage never reads an analyst's verdict, and a
-        new alert has none yet (a config without an ``unlabeled`` rule would reject it)."""
+        """The data config minus its label rule and ground truth: triage never reads an analyst's
+        verdict (a new alert has none yet, and a config without an ``unlabeled`` rule would
+        reject it), nor the generator's record of the evidence (evaluation only)."""
         if self.mapping is None:
             raise ValueError(
                 "this surrogate was saved without its data config; pass normalized alerts"
             )
-        return dataclasses.replace(self.mapping, label=None)
+        return dataclasses.replace(self.mapping, label=None, truth=None)
 
     def normalize(self, records: Sequence[Any]) -> list[Alert]:
         """Raw export records -> alerts, with the data config the pair was trained on.

@@ -1,10 +1,20 @@
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alertlens.alerts.ingest import read_export
-from alertlens.alerts.mapping import DataMapping, LabelRule, RecordError, coerce, parse_timestamp
+from alertlens.alerts.mapping import (
+    _IPV4,
+    DataMapping,
+    LabelRule,
+    RecordError,
+    coerce,
+    parse_timestamp,
+)
 from alertlens.alerts.schema import Alert, GroundTruth
 
 
@@ -189,8 +199,47 @@ def test_ground_truth_is_read_where_the_config_says_and_survives_the_splits(
     with pytest.raises(RecordError) as caught:
         mapping.normalize(_record(_synth={"scenario": "x", "evidence": "command_line"}), raw="{}")
     assert caught.value.reason == "wrong_type"
+    for evidence in ([{"field": "command_line"}], ["command_line", 3]):  # unhashable, not a name
+        with pytest.raises(RecordError, match="evidence must be a list of field names"):
+            mapping.normalize(_record(_synth={"scenario": "x", "evidence": evidence}), raw="{}")
+    again = mapping.normalize(_record(_synth=dict(synth)), raw="{}")
+    assert again.truth is alert.truth  # one GroundTruth per cause, shared by its alerts
 
 
 def test_an_alert_without_ground_truth_serializes_as_before(toy_data_config: dict) -> None:
     alert = DataMapping.from_config(toy_data_config).normalize(_record(), raw="{}")
     assert list(alert.to_dict()) == ["id", "timestamp", "source", "label", "group", "fields"]
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("10.0.5.3", True),
+        (" 255.255.255.255 ", True),
+        ("2001:db8::1", True),
+        ("0.0.0.0", True),
+        ("256.1.1.1", False),
+        ("01.2.3.4", False),  # leading zero: ipaddress refuses it, so must the fast path
+        ("1.2.3", False),
+        ("1.2.3.4.5", False),
+        ("\u0661.2.3.4", False),  # an Arabic-Indic digit: not ASCII
+        ("1.2.3.4\n5", False),
+    ],
+)
+def test_ip_fields_accept_what_ipaddress_accepts(text: str, valid: bool) -> None:
+    if valid:
+        assert coerce(text, "ip") == text.strip()
+    else:
+        with pytest.raises(ValueError):
+            coerce(text, "ip")
+
+
+@given(st.text(alphabet="0123456789.", max_size=16))
+def test_the_fast_ipv4_check_accepts_only_addresses(text: str) -> None:
+    fast = _IPV4.fullmatch(text) is not None
+    try:
+        ipaddress.IPv4Address(text)
+        exact = True
+    except ValueError:
+        exact = False
+    assert fast == exact
