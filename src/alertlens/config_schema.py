@@ -249,6 +249,7 @@ class SurrogateSchema:
     seed: int = MISSING
     train_subsample: int | None = MISSING
     treeshap_engine: str = MISSING
+    detection_gain: float = MISSING
     guided: GuidedSchema = field(default_factory=GuidedSchema)
     transfer: TransferSchema = field(default_factory=TransferSchema)
 

@@ -265,7 +265,7 @@ def test_default_spec_extracts_every_column():
         "failed_logins": "7",
     }
     row = row_of(extractor, fields, source="waf")
-    assert len(row) == len(spec.columns()) == 131
+    assert len(row) == len(spec.columns()) == 134
     assert row["src_ip_in_vuln_scanners"] == 1.0
     assert (row["dest_ip_scope"], row["dest_ip_in_internal"]) == ("public", 0.0)
     assert row["url_contains_dot_dot_slash"] == row["url_contains_passwd"] == 1.0

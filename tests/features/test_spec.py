@@ -249,7 +249,7 @@ def load_default():
 def test_shipped_default_spec_loads():
     spec = load_default()
     names = [column.name for column in spec.columns()]
-    assert len(names) == len(set(names)) == 131
+    assert len(names) == len(set(names)) == 134
     assert set(spec.networks) == {"vuln_scanners", "internal"}
     for name in ("source", "hour", "src_ip_in_vuln_scanners", "dest_ip_scope", "url_extension",
                  "command_line_has_encoded_flag", "command_line_contains_enc",

@@ -6,6 +6,7 @@ import pytest
 
 from alertlens.alerts.schema import Alert
 from alertlens.features.extract import FeatureExtractor
+from alertlens.features.spec import FeatureSpec
 from alertlens.surrogate.model import (
     RowEncoder,
     SurrogateConfig,
@@ -13,6 +14,7 @@ from alertlens.surrogate.model import (
     agreement,
     decision_boundary,
     fit_surrogate,
+    split_gains,
 )
 
 from .conftest import SPEC, THRESHOLD, make_alert, teacher_margin
@@ -139,3 +141,56 @@ def test_alerts_scored_exactly_at_the_threshold_are_learned_as_real(
     else:
         # Label 0.5 for the tied alerts: the surrogate leaves them undecided, on the threshold.
         np.testing.assert_allclose(scores[tied], TIED_THRESHOLD, atol=1e-3)
+
+
+def test_split_gains_favour_the_alerts_content_over_detection_fields() -> None:
+    spec = FeatureSpec.from_config(
+        {
+            "features": [
+                {"kind": "source"},
+                {"kind": "categorical", "field": "rule_name"},
+                {"kind": "text_stats", "field": "command_line"},
+                {"kind": "keywords", "field": "command_line", "keywords": ["-enc"]},
+            ]
+        }
+    )
+    gains = split_gains(spec, SurrogateConfig(detection_gain=0.25))
+    n_stats = len(spec.features[2].columns())
+    assert gains == [0.25, 0.25] + [1.0] * n_stats + [1.0]
+    with pytest.raises(ValueError, match="detection_gain"):
+        SurrogateConfig(detection_gain=0.0)
+
+
+def test_a_lower_detection_gain_moves_the_credit_to_the_evidence_it_duplicates() -> None:
+    # The rule fires exactly when the command line is encoded: both carry the same information.
+    spec = FeatureSpec.from_config(
+        {
+            "features": [
+                {"kind": "categorical", "field": "rule_name"},
+                {"kind": "keywords", "field": "command_line", "keywords": ["-enc"]},
+            ]
+        }
+    )
+    alerts = [
+        make_alert(
+            i,
+            rule_name="Encoded PowerShell" if i % 3 == 0 else "Script Execution",
+            command_line="powershell -enc SQBF" if i % 3 == 0 else "powershell -File a.ps1",
+        )
+        for i in range(300)
+    ]
+    margins = np.array([3.0 if i % 3 == 0 else -3.0 for i in range(300)])
+
+    def credit(detection_gain: float) -> np.ndarray:
+        config = SurrogateConfig(
+            objective="regression", n_estimators=20, num_threads=1, detection_gain=detection_gain
+        )
+        model = fit_surrogate(
+            spec, alerts[:240], margins[:240], alerts[240:], margins[240:], 0.0, config
+        )
+        return np.abs(model.contributions(model.matrix(alerts))[:, :-1]).sum(axis=0)
+
+    rule, keyword = credit(1.0)
+    assert rule > keyword  # listed first, the rule wins the tie
+    rule, keyword = credit(0.5)
+    assert keyword > 10 * rule

@@ -120,6 +120,11 @@ VOCABULARY: tuple[CanonicalField, ...] = (
     ),
 )
 CANONICAL: dict[str, CanonicalField] = {f.name: f for f in VOCABULARY}
+# What the detection itself says about an alert: where it came from, which rule fired, its
+# category and severity. Explanations show them as the alert's kind, apart from the reasons
+# (which name evidence in the alert's content), and counterfactuals never change them: another
+# rule firing would be another alert.
+DETECTION_FIELDS = ("source", "rule_name", "rule_id", "ids_signature", "category", "severity")
 
 
 def field_roles(declared: Mapping[str, str | None] | None = None) -> dict[str, str]:

@@ -19,6 +19,7 @@ import lightgbm as lgb
 import numpy as np
 
 from alertlens.alerts.schema import Alert, is_real
+from alertlens.alerts.vocabulary import DETECTION_FIELDS
 from alertlens.features.extract import FeatureExtractor
 from alertlens.features.spec import FeatureSpec
 from alertlens.metrics import sigmoid
@@ -60,6 +61,11 @@ class SurrogateConfig:
     num_threads: int = 2
     seed: int = 31
     treeshap_engine: str = "memo"
+    # Split-gain multiplier (LightGBM's feature_contri) of the detection's own fields (source,
+    # rule, category, severity): below 1, a split on them must gain more than one on the alert's
+    # content to be chosen, so where the rule and the evidence carry the same information the
+    # trees, and so the reasons, use the evidence. 1: no preference.
+    detection_gain: float = 0.5
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -77,6 +83,10 @@ class SurrogateConfig:
             )
         if self.temperature <= 0:
             raise ValueError(f"surrogate.temperature must be positive, got {self.temperature}")
+        if not 0 < self.detection_gain <= 1:
+            raise ValueError(
+                f"surrogate.detection_gain must be in (0, 1], got {self.detection_gain}"
+            )
 
     def lightgbm_params(self) -> dict[str, Any]:
         return {
@@ -169,6 +179,13 @@ class SurrogateModel:
             return raw
         return raw * self.temperature + self.threshold
 
+    @property
+    def log_odds_per_margin(self) -> float:
+        """Log-odds units per unit of teacher margin: the cross-entropy surrogate's raw score is
+        the log-odds that the teacher calls the alert real, (margin - threshold) / temperature;
+        a regression surrogate has no log-odds, and its units stay the teacher's."""
+        return 1.0 if self.objective == "regression" else 1.0 / self.temperature
+
     def margins_from_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Scores in the teacher's logit-margin space, comparable with its threshold."""
         raw = self.booster.predict(matrix, raw_score=True, num_threads=self.predict_threads)
@@ -241,6 +258,18 @@ def decision_boundary(margins: np.ndarray, threshold: float, max_gap: float) -> 
     return threshold - min(threshold - float(below.max()), max_gap) / 2
 
 
+def split_gains(spec: FeatureSpec, config: SurrogateConfig) -> list[float]:
+    """Each column's split-gain multiplier: ``detection_gain`` for the detection's own fields,
+    1 for the alert's content."""
+    return [
+        config.detection_gain
+        if any(name in DETECTION_FIELDS for name in column.source_fields)
+        else 1.0
+        for feature in spec.features
+        for column in feature.columns()
+    ]
+
+
 def fit_surrogate(
     spec: FeatureSpec,
     train: Sequence[Alert],
@@ -271,6 +300,7 @@ def fit_surrogate(
         return sigmoid((shifted - threshold) / config.temperature)
 
     names = [c.name for c in encoder.extractor.columns]
+    params = {**config.lightgbm_params(), "feature_contri": split_gains(spec, config)}
     train_set = lgb.Dataset(
         x_train,
         target(train_margins),
@@ -280,7 +310,7 @@ def fit_surrogate(
     )
     valid_set = lgb.Dataset(x_valid, target(valid_margins), reference=train_set)
     booster = lgb.train(
-        config.lightgbm_params(),
+        params,
         train_set,
         num_boost_round=config.n_estimators,
         valid_sets=[valid_set],
