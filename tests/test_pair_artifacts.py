@@ -84,8 +84,13 @@ def test_the_surrogate_directory_holds_what_serving_and_drift_checks_read(
         "reference.json",
         "surrogate.json",
     ]
-    reference = FieldReference.from_alerts(inputs.transfer, inputs.transfer_margins, 0.0)
-    assert json.loads((tmp_path / "reference.json").read_text()) == reference.to_dict()
+    own = inputs.transfer[: inputs.real]  # the typical readings: the export's own alerts
+    columns = [(c.name, c.dtype == "categorical") for c in surrogate.encoder.extractor.columns]
+    reference = FieldReference.from_alerts(
+        inputs.transfer, inputs.transfer_margins, 0.0
+    ).with_typical(own, inputs.transfer_margins[: inputs.real], 0.0, surrogate.matrix(own), columns)
+    saved = json.loads((tmp_path / "reference.json").read_text())
+    assert saved == json.loads(json.dumps(reference.to_dict())) and saved["typical"]["edr"]
     profile = ReferenceProfile.load(tmp_path)
     assert profile.n_alerts == 200  # the export's own alerts, not the variants
     assert profile.threshold == 0.0

@@ -205,7 +205,8 @@ def test_explain_prints_verdicts_reasons_and_missing_fields(pair_dirs: tuple[Pat
         and "teacher " in result.stdout
         and "surrogate " in result.stdout
     )
-    assert "missing fields: src_ip" in result.stdout and "reasons:" in result.stdout
+    assert "missing fields: src_ip" in result.stdout
+    assert "reasons (evidence in the alert):" in result.stdout
 
 
 def test_explain_json_batch(pair_dirs: tuple[Path, Path]) -> None:

@@ -31,13 +31,21 @@ def save_pair_surrogate(
     drift_config: dict[str, Any],
 ) -> None:
     """The surrogate directory: the model, its field reference, data config and drift profile."""
+    # The training data as the pair saw it: the export's own alerts of the transfer set, no
+    # augmented variants. Reasons compare an alert with its source's false positives there.
+    trained_on = inputs.transfer[: inputs.real]
+    columns = [(c.name, c.dtype == "categorical") for c in model.encoder.extractor.columns]
     reference = FieldReference.from_alerts(
         inputs.transfer, inputs.transfer_margins, inputs.threshold
+    ).with_typical(
+        trained_on,
+        inputs.transfer_margins[: inputs.real],
+        inputs.threshold,
+        model.matrix(trained_on),
+        columns,
     )
     save_surrogate_dir(directory, model, reference.to_dict(), data_config)
-    # What `alertlens drift` compares new exports with: the training data as the pair saw it
-    # (the export's own alerts of the transfer set, no augmented variants).
-    trained_on = inputs.transfer[: inputs.real]
+    # What `alertlens drift` compares new exports with.
     build_reference_profile(
         PairParts(model, inputs.threshold),
         trained_on,

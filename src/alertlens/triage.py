@@ -175,7 +175,12 @@ def _answer(
         "verdict": explanation.verdict if teacher is None else teacher["verdict"],
         "decided_by": "surrogate" if teacher is None else "teacher",
         "teacher": teacher,
-        "surrogate": {"verdict": explanation.verdict, "score": round(explanation.margin, 4)},
+        "surrogate": {
+            "verdict": explanation.verdict,
+            "score": round(explanation.margin, 4),
+            "log_odds": round(explanation.log_odds, 4),
+            "probability": round(float(sigmoid(np.array(explanation.log_odds))), 4),
+        },
         "agree": agree,
         "borderline": None if teacher is None else teacher["borderline"],
         "explanation_reliable": agree,
@@ -183,9 +188,12 @@ def _answer(
     if full:
         answer["explanation"] = explanation.to_dict()
     else:
-        answer["reasons"] = [
-            {"field": r.field, "text": r.text, "contribution": round(r.contribution, 4)}
-            for r in explanation.reasons
-        ]
+        answer["kind"], answer["reasons"] = (
+            [
+                {"field": r.field, "text": r.text, "contribution": round(r.contribution, 4)}
+                for r in reasons
+            ]
+            for reasons in (explanation.kind, explanation.reasons)
+        )
         answer["missing_fields"] = explanation.missing_fields
     return answer

@@ -6,6 +6,7 @@ import statistics
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from alertlens.alerts.schema import Alert
@@ -13,11 +14,11 @@ from alertlens.config import compose
 from alertlens.explain.explainer import Explainer, counterfactual, explain, explain_matrix
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import check_additivity
-from alertlens.explain.wording import wording_for
+from alertlens.explain.wording import within_field, wording_for
 from alertlens.features import FeatureSpec
 from alertlens.surrogate.model import SurrogateModel
 
-from .conftest import THRESHOLD, make_alert
+from .conftest import THRESHOLD, make_alert, teacher_margin
 
 
 def explain_one(model: SurrogateModel, alert: Alert, top_k: int = 5):
@@ -69,8 +70,11 @@ def test_top_reason_of_an_encoded_command_is_the_keyword(model):
     assert explanation.verdict == "real"
     assert (top.field, top.feature) == ("command_line", "command_line_contains_enc")
     assert top.contribution > 1.0
-    assert re.fullmatch(r'command_line contains "-enc" \(\+\d\.\d toward real\)', top.text)
+    assert re.fullmatch(r'command_line: contains "-enc" \(\+\d\.\d toward real\)', top.text)
     assert f"{top.contribution:+.1f}" in top.text
+    # One reason per field, carrying the field's whole contribution.
+    assert top.contribution == pytest.approx(explanation.field_contributions["command_line"])
+    assert len({r.field for r in explanation.reasons}) == len(explanation.reasons)
 
 
 def test_a_command_without_the_keyword_says_it_does_not_contain_it(model):
@@ -79,7 +83,7 @@ def test_a_command_without_the_keyword_says_it_does_not_contain_it(model):
     assert top.feature == "command_line_contains_enc"
     assert top.contribution < 0
     assert re.fullmatch(
-        r'command_line does NOT contain "-enc" \(-\d\.\d toward false positive\)', top.text
+        r'command_line: does NOT contain "-enc" \(-\d\.\d toward false positive\)', top.text
     )
 
 
@@ -90,7 +94,7 @@ def test_a_scanner_ip_gives_a_negative_src_ip_reason(model):
     src_ip_reasons = [r for r in explain_one(model, alert).reasons if r.field == "src_ip"]
     assert src_ip_reasons
     assert min(r.contribution for r in src_ip_reasons) < -0.5
-    assert any(r.text.startswith("src_ip is in network scanners (-") for r in src_ip_reasons)
+    assert any(r.text.startswith("src_ip: in network scanners") for r in src_ip_reasons)
 
 
 def test_numbers_and_categories_are_worded_with_their_values(model):
@@ -102,8 +106,8 @@ def test_numbers_and_categories_are_worded_with_their_values(model):
         process_name="powershell.exe",
     )
     texts = [r.text for r in explain_one(model, alert, top_k=10).reasons]
-    assert any(re.fullmatch(r"failed_logins = 37 \(\+\d\.\d toward real\)", t) for t in texts)
-    # Every reason is one statement plus its signed effect.
+    assert any(re.fullmatch(r"failed_logins: 37 \(\+\d\.\d toward real\)", t) for t in texts)
+    # Every reason is its field's statements plus their signed effect.
     assert all(re.search(r"\([+-]\d+\.\d+ toward (real|false positive)\)$", t) for t in texts)
 
 
@@ -187,9 +191,9 @@ def test_categories_are_worded_with_their_value_even_when_unseen_in_training(mod
     unseen = replace(seen, fields={**seen.fields, "process_name": "evil.exe"})
     texts = [r.text for e in explain(model, [seen, unseen], 10, None, False) for r in e.reasons]
     assert any(
-        re.fullmatch(r"process_name is powershell.exe \(\+\d\.\d toward real\)", t) for t in texts
+        re.fullmatch(r"process_name: powershell.exe \(\+\d\.\d toward real\)", t) for t in texts
     )
-    assert any(t.startswith("process_name is evil.exe (unseen in training) (") for t in texts)
+    assert any(t.startswith("process_name: evil.exe (unseen in training) (") for t in texts)
 
 
 def test_counterfactual_flips_a_real_alert_with_one_change(model, reference):
@@ -291,7 +295,7 @@ def test_explanation_to_dict_is_json_ready_and_to_text_reads(model, reference):
     assert data["reasons"][0]["feature"] == "command_line_contains_enc"
     assert data["counterfactual"]["changes"][0]["field"] == "command_line"
     lines = explanation.to_text().splitlines()
-    assert lines[0].startswith("a1: REAL (margin +")
+    assert lines[0].startswith("a1: REAL (log-odds +")
     assert lines[1] == f"  - {explanation.reasons[0].text}"
     assert "  missing: src_ip, process_name" in lines
     assert lines[-1] == f"  {explanation.counterfactual.text}"
@@ -329,3 +333,86 @@ def test_the_explainer_uses_the_treeshap_engine_saved_with_the_surrogate(
     assert [[r.text for r in rs] for rs in lightgbm_reasons] == [
         [r.text for r in rs] for rs in memo_reasons
     ]
+
+
+def test_the_typical_false_positive_reading_of_each_column_is_kept_per_source(model, alerts):
+    margins = [teacher_margin(a) for a in alerts]
+    columns = [(c.name, c.dtype == "categorical") for c in model.encoder.extractor.columns]
+    matrix = model.matrix(alerts)
+    typical = FieldReference().with_typical(alerts, margins, THRESHOLD, matrix, columns).typical
+    assert list(typical) == ["edr"]
+    benign = [a for a, m in zip(alerts, margins, strict=True) if m < THRESHOLD]
+    logins = sorted(a.fields["failed_logins"] for a in benign if "failed_logins" in a.fields)
+    low, high, mean = typical["edr"]["failed_logins"]
+    assert (low, high) == (
+        pytest.approx(float(np.percentile(logins, 10))),
+        pytest.approx(float(np.percentile(logins, 90))),
+    )
+    assert mean == pytest.approx(statistics.fmean(logins))
+    assert typical["edr"]["command_line_contains_enc"][2] == 0.0  # no benign alert has "-enc"
+    levels = model.encoder.levels["process_name"]
+    names = [a.fields["process_name"] for a in benign]
+    assert levels[typical["edr"]["process_name"]] == max(set(names), key=names.count)
+    few = FieldReference().with_typical(alerts[:10], margins[:10], THRESHOLD, matrix[:10], columns)
+    assert few.typical == {}  # too few false positives to say what is typical
+    saved = json.loads(json.dumps(FieldReference({}, typical).to_dict()))
+    assert FieldReference.from_dict(saved).typical == typical
+    assert FieldReference.from_dict({"values": {}}).typical == {}  # saved before typical
+
+
+def test_reasons_say_what_the_sources_false_positives_typically_read(model, alerts):
+    margins = [teacher_margin(a) for a in alerts]
+    columns = [(c.name, c.dtype == "categorical") for c in model.encoder.extractor.columns]
+    reference = FieldReference.from_alerts(alerts, margins, THRESHOLD).with_typical(
+        alerts, margins, THRESHOLD, model.matrix(alerts), columns
+    )
+    alert = make_alert(
+        1,
+        command_line="powershell.exe -enc SQBFAFgA",
+        src_ip="10.0.5.150",
+        failed_logins=39,
+        process_name="powershell.exe",
+    )
+    explanation = Explainer(model, reference).explain([alert], top_k=10, counterfactuals=False)[0]
+    texts = {r.field: r.text for r in explanation.reasons}
+    assert re.fullmatch(
+        r'command_line: contains "-enc" \(on 0% of edr false positives\) \(\+\d\.\d toward real\)',
+        texts["command_line"],
+    )
+    low, high, _ = reference.typical["edr"]["failed_logins"]
+    assert texts["failed_logins"].startswith(
+        f"failed_logins: 39 (typical edr false positive: {low:.3g}-{high:.3g}) ("
+    )
+    # Reasons over every field add up, with the base value, to the surrogate's log-odds.
+    total = explanation.base_log_odds + sum(r.contribution for r in explanation.reasons)
+    assert total == pytest.approx(explanation.log_odds, abs=1e-6)
+    assert explanation.log_odds == pytest.approx(explanation.margin - THRESHOLD)  # regression
+
+
+def test_reasons_of_a_cross_entropy_surrogate_are_in_its_log_odds(model, alerts):
+    tempered = replace(model, objective="cross_entropy", temperature=0.05)
+    assert tempered.log_odds_per_margin == pytest.approx(20.0)
+    alert = make_alert(1, command_line="powershell.exe -enc SQBFAFgA", failed_logins=30)
+    plain = explain_one(model, alert)
+    scaled = explain(tempered, [alert], top_k=5, counterfactuals=False)[0]
+    # Same booster: the teacher-scale margin is squeezed by the temperature, the log-odds not.
+    assert scaled.log_odds == pytest.approx(plain.log_odds, rel=1e-9)
+    assert scaled.margin == pytest.approx(THRESHOLD + 0.05 * plain.log_odds, rel=1e-9)
+    assert [r.contribution for r in scaled.reasons] == pytest.approx(
+        [r.contribution for r in plain.reasons]
+    )
+
+
+def test_text_statistics_say_what_they_indicate():
+    spec = FeatureSpec.from_config(compose()["features"])
+    wordings = {
+        c.name: wording_for(feature, c) for feature in spec.features for c in feature.columns()
+    }
+    assert wordings["command_line_entropy"].indicates == "randomness"
+    assert wordings["command_line_longest_base64_run"].indicates == "encoding"
+    assert wordings["command_line_special_ratio"].indicates == "obfuscation"
+    assert wordings["failed_logins"].indicates == ""
+    assert within_field("share of special characters in command_line = ", "command_line") == (
+        "share of special characters = "
+    )
+    assert within_field("src_ip is NOT in network scanners", "src_ip") == "NOT in network scanners"

@@ -128,6 +128,8 @@ def explained(alert_id: str = "SYN-0016997", text: str = 'rule_name is "ET WEB"'
             "margin": -4.6428,
             "verdict": "false_positive",
             "threshold": -4.625,
+            "log_odds": -0.3561,
+            "kind": [{"field": "source", "text": "source: ids", "contribution": -0.0421}],
             "reasons": [{"field": "rule_name", "text": text, "contribution": -0.1556}],
             "missing_fields": ["dns_query"],
             "counterfactual": {"changes": [], "new_margin": -4.2, "text": "would be real if x"},

@@ -224,6 +224,8 @@ def test_explained_alerts_show_verdict_reasons_and_counterfactual(
         "-0.16 toward false positive",
     ]
     assert "would be real if x" in page
+    assert row_of(page, "source: ids") == ["source: ids", "-0.04 toward false positive"]
+    assert "log-odds -0.36 that the teacher calls it real" in page
 
 
 def test_malicious_alert_content_is_escaped(tmp_path: Path) -> None:

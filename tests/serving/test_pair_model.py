@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ KEYS = {
     "agree",
     "borderline",
     "explanation_reliable",
+    "kind",
     "reasons",
     "missing_fields",
     "error",
@@ -69,6 +71,10 @@ def test_pair_scores_raw_records_with_both_models_and_reasons(
         assert set(answer) == KEYS and answer["error"] is None
         assert answer["teacher"]["score"] == pytest.approx(teacher, abs=1e-4)
         assert answer["surrogate"]["score"] == pytest.approx(surrogate, abs=1e-4)
+        log_odds = answer["surrogate"]["log_odds"]  # the reasons' units
+        assert answer["surrogate"]["probability"] == pytest.approx(
+            1 / (1 + math.exp(-log_odds)), abs=1e-4
+        )
         assert answer["verdict"] == answer["teacher"]["verdict"]
         assert answer["verdict"] == ("real" if teacher >= threshold else "false_positive")
         # the toy surrogate's own threshold is 0 (surrogate conftest); agreement from the margins

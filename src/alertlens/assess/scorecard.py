@@ -222,17 +222,25 @@ def _evidence_recall(
     teacher_rankings: Mapping[str, Sequence[str]],
 ) -> dict[str, Any] | None:
     """Evidence recall@3 of the reasons the analyst reads (the surrogate's top three, by size),
-    of the same reasons on the alerts the teacher ranked, and of the teacher's integrated
-    gradients ranking; None on data without ground truth."""
+    of the same reasons on the alerts the teacher ranked, of the teacher's integrated gradients
+    ranking, and of the reasons ranked together with the alert's kind (the detection's own
+    fields, shown apart from the reasons); None on data without ground truth."""
     reasons = {e.alert_id: [reason.field for reason in e.reasons] for e in explanations}
     surrogate = evidence_recall(alerts, reasons)
     if surrogate is None:
         return None
     same = {alert_id: reasons[alert_id] for alert_id in teacher_rankings if alert_id in reasons}
+    with_kind = {
+        e.alert_id: [
+            r.field for r in sorted(e.kind + e.reasons, key=lambda r: -abs(r.contribution))
+        ]
+        for e in explanations
+    }
     return {
         "surrogate": surrogate,
         "surrogate_on_teacher_alerts": evidence_recall(alerts, same),
         "teacher_integrated_gradients": evidence_recall(alerts, teacher_rankings),
+        "surrogate_with_kind": evidence_recall(alerts, with_kind),
     }
 
 

@@ -83,14 +83,16 @@ def to_alerts(
     return alerts
 
 
-def render_answer(answer: dict[str, Any]) -> str:
+def render_answer(answer: dict[str, Any], counterfactual_searched: bool = True) -> str:
     """Plain text for an analyst."""
     teacher, surrogate, explanation = answer["teacher"], answer["surrogate"], answer["explanation"]
     lines = [
         f"alert {answer['alert_id']} ({answer['source']}): {answer['verdict'].upper().replace('_', ' ')}",
         f"  teacher   {teacher['verdict']:<15} score {teacher['score']:+.2f} (threshold {teacher['threshold']:+.2f}), "
         f"p(real) {teacher['probability']:.1%}{'' if teacher.get('calibrated') else ' (uncalibrated)'}",
-        f"  surrogate {surrogate['verdict']:<15} score {surrogate['score']:+.2f}",
+        f"  surrogate {surrogate['verdict']:<15} score {surrogate['score']:+.2f}, log-odds "
+        f"{surrogate['log_odds']:+.2f} that the teacher calls it real "
+        f"(p {surrogate['probability']:.1%}; the reasons add up to it)",
     ]
     if answer.get("borderline"):
         lines.append("  borderline: the teacher's verdict could go either way")
@@ -99,12 +101,20 @@ def render_answer(answer: dict[str, Any]) -> str:
             "  WARNING: teacher and surrogate disagree; the reasons below explain the surrogate, not the "
             "teacher, and are unreliable (unusual or adversarial input?)"
         )
-    lines.append("  reasons:")
+    if explanation.get("kind"):
+        lines.append("  kind (what the detection says):")
+        lines.extend(f"    {reason['text']}" for reason in explanation["kind"])
+    lines.append("  reasons (evidence in the alert):")
     lines.extend(f"    {reason['text']}" for reason in explanation["reasons"])
     if explanation["missing_fields"]:
         lines.append(f"  missing fields: {', '.join(explanation['missing_fields'])}")
     if explanation.get("counterfactual"):
         lines.append(f"  counterfactual: {explanation['counterfactual']['text']}")
+    elif counterfactual_searched:
+        lines.append(
+            "  counterfactual: none within reach (no change to up to 3 of the alert's own "
+            "fields flips the surrogate's verdict)"
+        )
     for view in ("integrated_gradients", "attention_rollout"):
         if view in answer:
             lines.append(f"  teacher view ({view.replace('_', ' ')}): {answer[view]}")
@@ -141,7 +151,11 @@ def _explain_batch(pair: TriagePair, alerts: list[Alert], args: argparse.Namespa
             )
             answer["attention_rollout"] = render_tokens(attention_rollout(pair.teacher, alert))
     for answer in answers:
-        print(json.dumps(answer, default=str) if args.json else render_answer(answer))
+        print(
+            json.dumps(answer, default=str)
+            if args.json
+            else render_answer(answer, counterfactual_searched=not args.no_counterfactual)
+        )
 
 
 def add_explain_parser(commands: Any) -> None:

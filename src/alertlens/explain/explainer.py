@@ -1,14 +1,14 @@
 """Per-alert explanations: the surrogate's verdict, its reasons, and what would flip it.
 
 Reasons come from exact TreeSHAP (:mod:`alertlens.explain.engine`: the memoized engine, or
-LightGBM's ``pred_contrib``): per-column contributions to the margin, worded from the column's
-feature kind. Everything per column (wording, category levels, the column -> field weights) is
-compiled once in ``Explainer.__init__``, and a batch's reasons are ranked in one numpy pass, so
-explaining an alert costs one extraction, one TreeSHAP lookup pass and the wording of its top
-reasons.
-
-The columns of a field the alert lacks all say the same thing ("user_agent is missing"), so they
-are merged into one reason carrying the field's total contribution.
+LightGBM's ``pred_contrib``): per-column contributions to the margin, summed per source field.
+One reason per field, ranked by its total (in the surrogate's margin units, so the reasons of
+an alert and its base value add up to its score); the text names the field's strongest columns,
+each with what the source's false positives typically read there (the reference's
+``typical``). A field the alert lacks is one reason ("user_agent is missing"). Everything per
+column (wording, category levels, the column -> field weights) is compiled once in
+``Explainer.__init__``, and a batch's reasons are ranked in one numpy pass, so explaining an
+alert costs one extraction, one TreeSHAP lookup pass and the wording of its top reasons.
 """
 
 from __future__ import annotations
@@ -20,18 +20,27 @@ from collections.abc import Sequence
 import numpy as np
 
 from alertlens.alerts.schema import Alert, verdict_of
+from alertlens.alerts.vocabulary import DETECTION_FIELDS
 from alertlens.explain.counterfactuals import CounterfactualSearch
 from alertlens.explain.engine import TreeShapEngine
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import Counterfactual, Explanation, Reason
-from alertlens.explain.wording import effect_text, show_number, show_value, wording_for
+from alertlens.explain.wording import (
+    effect_text,
+    show_number,
+    show_value,
+    typical_range_text,
+    within_field,
+    wording_for,
+)
 from alertlens.surrogate.model import SurrogateModel
 
 logger = logging.getLogger(__name__)
 
 # Read from the alert itself, not from ``alert.fields``: never missing, never changed.
 ALERT_ATTRIBUTES = frozenset({"timestamp", "source"})
-# A reason must move the margin visibly: below this (in logits) it is noise to an analyst.
+# A reason must move the margin visibly: below this (teacher margin units) it is noise to an
+# analyst.
 _MIN_REASON = 0.005
 
 
@@ -70,6 +79,10 @@ class Explainer:
         self._alert_fields = [f for f in self._fields if f not in ALERT_ATTRIBUTES]
         self._field_index = {name: j for j, name in enumerate(self._fields)}
         self._alert_field_index = [self._field_index[f] for f in self._alert_fields]
+        # The detection's own fields (rule, category, ...) are the alert's kind, not evidence.
+        self._is_detection = np.array([f in DETECTION_FIELDS for f in self._fields], dtype=bool)
+        # Counterfactuals change only what could differ within the same kind of event.
+        self._mutable_fields = [f for f in self._alert_fields if f not in DETECTION_FIELDS]
         self._build_field_maps()
         # Per source, the fields its alerts carried in training (the reference): an alert is
         # said to lack only those, so an EDR alert does not list url or dns_query. A source
@@ -89,6 +102,8 @@ class Explainer:
             for name in column.source_fields:
                 self._weights[i, self._field_index[name]] = 1.0 / len(column.source_fields)
         self._reads = (self._weights > 0).T.astype(float)  # fields x columns
+        # The columns that read each field (a reason names the strongest of them).
+        self._columns_of = [np.flatnonzero(reads) for reads in self._reads]
         # Field features read exactly one field, so its columns depend on its value alone.
         self._field_columns = {
             name: np.array([i for i, c in enumerate(self._columns) if c.source_fields == (name,)])
@@ -112,7 +127,7 @@ class Explainer:
         if counterfactuals:
             for row, (alert, explanation) in enumerate(zip(alerts, explanations, strict=True)):
                 explanation.counterfactual = self._counterfactuals.search(
-                    alert, matrix[row], explanation.margin, max_changes, self._alert_fields
+                    alert, matrix[row], explanation.margin, max_changes, self._mutable_fields
                 )
         return explanations
 
@@ -135,35 +150,39 @@ class Explainer:
         carried = np.array(
             [self._carried.get(alert.source, self._every_field) for alert in alerts], dtype=bool
         ).reshape(len(alerts), len(self._fields))
-        # Candidate reasons: columns of present fields, and missing fields whole.
-        present_columns = (present.astype(float) @ self._reads) > 0
-        scores = np.concatenate(
-            (np.where(present_columns, columns, 0.0), np.where(present, 0.0, per_field)), axis=1
-        )
-        top = np.argsort(-np.abs(scores), axis=1, kind="stable")[:, :top_k]
-        # Everything the per-alert loop reads, as Python lists in one conversion each.
-        top_scores = np.take_along_axis(scores, top, axis=1).tolist()
-        top_cells = np.take_along_axis(
-            matrix, np.minimum(top, len(self._columns) - 1), axis=1
-        ).tolist()
+        # One candidate reason per field (its columns' contributions summed): the alert's
+        # content as reasons, the detection's own fields as its kind, each ranked by size.
+        evidence = np.where(self._is_detection, 0.0, per_field)
+        top = np.argsort(-np.abs(evidence), axis=1, kind="stable")[:, :top_k]
+        top_scores = np.take_along_axis(evidence, top, axis=1).tolist()
+        detection = np.where(self._is_detection, per_field, 0.0)
+        kinds = np.argsort(-np.abs(detection), axis=1, kind="stable")[:, : self._is_detection.sum()]
+        kind_scores = np.take_along_axis(detection, kinds, axis=1).tolist()
         additivity_errors = np.abs(contributions.sum(axis=1) - margins).tolist()
         base_values = contributions[:, -1].tolist()
-        threshold = self.model.threshold
+        threshold, scale = self.model.threshold, self.model.log_odds_per_margin
         fields = self._fields
         explanations = []
-        for alert, margin, base_value, field_row, lacks, ranked, ranked_scores, cells, error in zip(
+        for row, (alert, margin, base_value, field_row, lacks, ranked, ranked_scores, kind, kind_scores_row, error) in enumerate(zip(
             alerts, margins.tolist(), base_values, per_field.tolist(), (carried & ~present).tolist(),
-            top.tolist(), top_scores, top_cells, additivity_errors, strict=True,
-        ):  # fmt: skip
+            top.tolist(), top_scores, kinds.tolist(), kind_scores, additivity_errors, strict=True,
+        )):  # fmt: skip
             explanations.append(
                 Explanation(
                     alert_id=alert.id,
                     margin=margin,
+                    log_odds=(margin - threshold) * scale,
+                    base_log_odds=(base_value - threshold) * scale,
                     verdict=verdict_of(margin, threshold),
                     threshold=threshold,
                     base_value=base_value,
                     field_contributions=dict(zip(fields, field_row, strict=True)),
-                    reasons=self._reasons(alert, ranked, ranked_scores, cells),
+                    reasons=self._reasons(
+                        alert, ranked, ranked_scores, columns[row], matrix[row], present[row]
+                    ),
+                    kind=self._reasons(
+                        alert, kind, kind_scores_row, columns[row], matrix[row], present[row]
+                    ),
                     missing_fields=[name for name, m in zip(fields, lacks, strict=True) if m],
                     counterfactual=None,
                     additivity_error=error,
@@ -172,23 +191,74 @@ class Explainer:
         return explanations
 
     def _reasons(
-        self, alert: Alert, ranked: list[int], scores: list[float], cells: list[float]
+        self,
+        alert: Alert,
+        ranked: list[int],
+        scores: list[float],
+        contributions: np.ndarray,
+        cells: np.ndarray,
+        present: np.ndarray,
     ) -> list[Reason]:
-        """Reasons for the top-ranked candidates (``ranked``: column indices, then fields as
-        ``n_columns + j``; ``scores`` and ``cells`` are theirs, in that order)."""
-        n_columns = len(self._columns)
+        """Reasons for the top-ranked fields (``ranked``: field indices, ``scores``: their
+        totals), from the alert's column ``contributions`` and encoded ``cells``."""
         reasons = []
-        for k, score, cell in zip(ranked, scores, cells, strict=True):
-            if abs(score) < _MIN_REASON:
+        scale = self.model.log_odds_per_margin
+        for j, margin_share in zip(ranked, scores, strict=True):
+            if abs(margin_share) < _MIN_REASON:
                 break  # sorted by size: the rest move the margin even less
-            if k < n_columns:
-                text = f"{self._statement(alert, k, cell)} ({effect_text(score)})"
-                reasons.append(Reason(*self._column_ids[k], text, score))
-            else:
-                name = self._fields[k - n_columns]
+            score = margin_share * scale  # in the surrogate's log-odds
+            name = self._fields[j]
+            if not present[j]:
                 text = f"{name} is missing ({effect_text(score)})"
                 reasons.append(Reason(name, self._missing_features[name], text, score))
+                continue
+            named = self._strongest_columns(self._columns_of[j], contributions, margin_share)
+            details = "; ".join(self._detail(alert, k, float(cells[k]), name) for k in named)
+            features = ",".join(self._columns[k].name for k in named)
+            reasons.append(
+                Reason(name, features, f"{name}: {details} ({effect_text(score)})", score)
+            )
         return reasons
+
+    @staticmethod
+    def _strongest_columns(
+        indices: np.ndarray, contributions: np.ndarray, total: float, most: int = 2
+    ) -> list[int]:
+        """Up to ``most`` columns of a field that push its way, strongest first (the single
+        strongest when none does)."""
+        values = contributions[indices]
+        order = np.argsort(-np.abs(values), kind="stable")
+        same_way = [
+            int(indices[i])
+            for i in order
+            if values[i] * total > 0 and abs(values[i]) >= _MIN_REASON
+        ]
+        return same_way[:most] or [int(indices[order[0]])]
+
+    def _detail(self, alert: Alert, index: int, cell: float, field: str) -> str:
+        """What column ``index`` says, as part of its field's reason, with what the alert's
+        source typically reads there on false positives; a statistic above that range, or a
+        flag that holds, is prefixed with what it suggests ("encoding: ...")."""
+        wording = self._wordings[index]
+        statement = within_field(self._statement(alert, index, cell), field)
+        typical = self.reference.typical.get(alert.source, {}).get(self._columns[index].name)
+        if typical is None or math.isnan(cell):
+            return statement
+        if isinstance(typical, int):  # a categorical column's most common level
+            levels = self._levels[index]
+            if typical == int(cell) or typical >= len(levels):
+                return statement
+            return f"{statement} (typical {alert.source} false positive: {show_value(levels[typical])})"
+        low, high, mean = typical
+        if wording.style == "flag":
+            context = f"on {mean:.0%} of {alert.source} false positives"
+            unusual = bool(cell) and mean < 0.5
+        else:
+            context = typical_range_text(low, high, alert.source)
+            unusual = cell > high
+        if wording.indicates and unusual:
+            statement = f"{wording.indicates}: {statement}"
+        return f"{statement} ({context})"
 
     def _statement(self, alert: Alert, index: int, cell: float) -> str:
         """What column ``index`` says about the alert, from its encoded cell."""

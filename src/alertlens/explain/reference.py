@@ -1,4 +1,5 @@
-"""Typical field values per source and verdict: where counterfactual candidates come from."""
+"""Typical field values per source and verdict (where counterfactual candidates come from), and
+what each surrogate column typically reads on a source's false positives (a reason's context)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ from typing import Any
 
 import numpy as np
 
-from alertlens.alerts.schema import VERDICTS, Alert, FieldValue, verdict_of
+from alertlens.alerts.schema import VERDICTS, Alert, FieldValue, is_real, verdict_of
+
+# A false positive's typical column reading: [10th percentile, 90th percentile, mean] of a
+# numeric column, or the most common level code of a categorical one.
+Typical = list[float] | int
 
 
 @dataclass
 class FieldReference:
-    """Typical field values per (source, field) and teacher verdict: counterfactual candidates."""
+    """Typical field values per (source, field) and teacher verdict (counterfactual candidates),
+    and per (source, column) the typical reading on the alerts the teacher calls false positives
+    (``typical``; empty in a reference saved without it)."""
 
     values: dict[str, dict[str, dict[str, list[FieldValue]]]] = field(default_factory=dict)
+    typical: dict[str, dict[str, Typical]] = field(default_factory=dict)
 
     @classmethod
     def from_alerts(
@@ -42,6 +50,39 @@ class FieldReference:
             by_verdict[verdict] = [value for (_, value), _ in ranked[:per_field]]
         return cls(values)
 
+    def with_typical(
+        self,
+        alerts: Sequence[Alert],
+        margins: Sequence[float] | np.ndarray,
+        threshold: float,
+        matrix: np.ndarray,
+        columns: Sequence[tuple[str, bool]],
+        min_alerts: int = 20,
+    ) -> FieldReference:
+        """This reference plus each column's typical reading on every source's false positives
+        (teacher verdict), from the encoded ``matrix`` of ``alerts``; ``columns``: (name,
+        categorical) per matrix column. Sources with fewer than ``min_alerts`` false positives
+        get none (too few to say what is typical)."""
+        false_positive = ~is_real(np.asarray(margins, dtype=float), threshold)
+        sources = np.array([alert.source for alert in alerts])
+        typical: dict[str, dict[str, Typical]] = {}
+        for source in sorted(set(sources.tolist())):
+            rows = matrix[false_positive & (sources == source)]
+            if len(rows) < min_alerts:
+                continue
+            typical[source] = {}
+            for j, (name, categorical) in enumerate(columns):
+                cells = rows[:, j][~np.isnan(rows[:, j])]
+                if not len(cells):
+                    continue
+                if categorical:
+                    codes, counts = np.unique(cells, return_counts=True)
+                    typical[source][name] = int(codes[np.argmax(counts)])
+                else:
+                    low, high = np.percentile(cells, [10, 90]).tolist()
+                    typical[source][name] = [low, high, float(cells.mean())]
+        return FieldReference(self.values, typical)
+
     def candidates(self, alert: Alert, name: str, toward: str) -> list[Any]:
         """Values of ``name`` typical of the ``toward`` verdict, then None (remove) if present."""
         if toward not in VERDICTS:
@@ -55,7 +96,7 @@ class FieldReference:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (saved beside the surrogate)."""
-        return {"values": self.values}
+        return {"values": self.values, "typical": self.typical}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FieldReference:
@@ -67,7 +108,11 @@ class FieldReference:
                     for name, by_verdict in by_field.items()
                 }
                 for source, by_field in data["values"].items()
-            }
+            },
+            {
+                str(source): {str(name): reading for name, reading in by_column.items()}
+                for source, by_column in (data.get("typical") or {}).items()
+            },
         )
 
 

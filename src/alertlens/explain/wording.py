@@ -28,6 +28,21 @@ _NEEDS_QUOTES = re.compile(r'[\s"]')
 _VERB = re.compile(r" (contains|passes|is) ")
 _NEGATED_VERBS = {"contains": "does NOT contain", "passes": "does NOT pass", "is": "is NOT"}
 _MAX_SHOWN_CHARS = 60
+# What a text statistic indicates, so a reason says what a bare ratio means to an analyst.
+_INDICATIONS = {
+    "entropy": "randomness",
+    "longest_base64_run": "encoding",
+    "has_base64": "encoding",
+    "hex_run": "encoding",
+    "url_encoded_count": "encoding",
+    "pct_encoded": "encoding",
+    "double_encoded": "encoding",
+    "special_ratio": "obfuscation",
+    "upper_ratio": "obfuscation",
+    "n_obfuscation_chars": "obfuscation",
+    "digit_ratio": "generated values",
+    "length": "size",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class Wording:
     text: str
     negated: str = ""
     unreadable: str = ""
+    indicates: str = ""  # what a statistic suggests ("randomness", "encoding"), if anything
 
 
 def _negate(statement: str) -> str:
@@ -60,14 +76,38 @@ def wording_for(feature: FeatureDef, column: FeatureColumn) -> Wording:
         or output in _FLAG_OUTPUTS
         or (feature.kind == "ip" and column.dtype == "numeric")
     )
+    indicates = (
+        _INDICATIONS.get(output, "")
+        if feature.kind in ("text_stats", "url", "command_line")
+        else ""
+    )
     if is_flag:
-        return Wording("flag", name, column.description, _negate(column.description))
+        negated = _negate(column.description)
+        return Wording("flag", name, column.description, negated, indicates=indicates)
     unreadable = _UNREADABLE.get(feature.kind, "")
     if column.dtype == "categorical":
         text = _CATEGORY_WORDING.get(output, "{field} is ").format(field=name)
         return Wording("category", name, text, unreadable=unreadable)
     text = f"{name} = " if feature.kind == "numeric" else f"{column.description} = "
-    return Wording("number", name, text, unreadable=unreadable)
+    return Wording("number", name, text, unreadable=unreadable, indicates=indicates)
+
+
+def within_field(statement: str, field: str) -> str:
+    """A column's statement as part of its field's reason: the field named once, up front
+    ("command_line: longest run of base64 characters = 40", not "... in command_line")."""
+    if statement.startswith(f"{field} "):
+        statement = statement[len(field) + 1 :]
+        # "= 37", "is powershell.exe": the value alone reads after "field:".
+        statement = statement.removeprefix("= ").removeprefix("is ")
+    for joint in (" in ", " of ", " by "):
+        statement = statement.replace(f"{joint}{field}", "")
+    return statement
+
+
+def typical_range_text(low: float, high: float, source: str) -> str:
+    """'typical edr false positive: 0-12' (one number when the range is a point)."""
+    shown = show_number(low) if low == high else f"{show_number(low)}-{show_number(high)}"
+    return f"typical {source} false positive: {shown}"
 
 
 def show_number(value: float) -> str:

@@ -468,6 +468,8 @@ def explained_alerts(
                 "verdict_cls": "real" if item.get("verdict") == "real" else "fp",
                 "margin": fmt(item.get("margin"), "margin"),
                 "threshold": fmt(item.get("threshold"), "margin"),
+                "log_odds": fmt(item.get("log_odds"), "margin"),
+                "kind": [_reason(r) for r in item.get("kind") or []],
                 "reasons": [_reason(r) for r in item.get("reasons") or []],
                 "missing": ", ".join(text_of(m) for m in missing)
                 if isinstance(missing, list)

@@ -136,6 +136,7 @@ def _error_answer(index: int, error: dict[str, str]) -> dict[str, Any]:
         "agree": None,
         "borderline": None,
         "explanation_reliable": None,
+        "kind": [],
         "reasons": [],
         "missing_fields": [],
         "error": error,
