@@ -11,12 +11,18 @@ import pytest
 
 from alertlens.alerts.schema import Alert
 from alertlens.config import compose
-from alertlens.explain.explainer import Explainer, counterfactual, explain, explain_matrix
+from alertlens.explain.explainer import (
+    NOT_CARRIED,
+    Explainer,
+    counterfactual,
+    explain,
+    explain_matrix,
+)
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import check_additivity
 from alertlens.explain.wording import within_field, wording_for
 from alertlens.features import FeatureSpec
-from alertlens.surrogate.model import SurrogateModel
+from alertlens.surrogate.model import SurrogateConfig, SurrogateModel, fit_surrogate
 
 from .conftest import THRESHOLD, make_alert, teacher_margin
 
@@ -177,6 +183,11 @@ def test_missing_fields_are_those_the_alerts_source_carried_in_training(model):
     assert explanation.missing_fields == ["src_ip"]
     # Its reasons still weigh every field the model reads, process_name's absence included.
     assert set(explanation.field_contributions) >= {"src_ip", "process_name"}
+    # A field edr alerts never carry is no reason: its absence is part of the alert's kind.
+    assert "process_name" not in [r.field for r in explanation.reasons]
+    (absent,) = [r for r in explanation.kind if r.field == NOT_CARRIED]
+    assert absent.text.startswith("fields edr alerts do not carry: process_name (")
+    assert absent.contribution == pytest.approx(explanation.field_contributions["process_name"])
     check_additivity([explanation])
     # A source the reference never met is compared with every field.
     stranger = replace(lacking, source="ndr")
@@ -416,3 +427,42 @@ def test_text_statistics_say_what_they_indicate():
         "share of special characters = "
     )
     assert within_field("src_ip is NOT in network scanners", "src_ip") == "NOT in network scanners"
+
+
+def test_the_detection_is_the_alerts_kind_and_counterfactuals_leave_it_alone():
+    spec = FeatureSpec.from_config(
+        {
+            "features": [
+                {"kind": "categorical", "field": "rule_name"},
+                {"kind": "keywords", "field": "command_line", "keywords": ["-enc"]},
+            ]
+        }
+    )
+    train = [
+        make_alert(
+            i,
+            rule_name="Encoded PowerShell" if i % 2 else "Script Execution",
+            command_line="powershell -enc SQBF" if i % 3 == 0 else "powershell -File a.ps1",
+        )
+        for i in range(300)
+    ]
+    # The toy teacher weighs both: the rule and the encoded command line.
+    margins = [
+        2.0 * (a.fields["rule_name"] == "Encoded PowerShell")
+        + 2.0 * ("-enc" in a.fields["command_line"])
+        - 3.0
+        for a in train
+    ]
+    config = SurrogateConfig(objective="regression", n_estimators=40, num_threads=1)
+    model = fit_surrogate(spec, train[:240], margins[:240], train[240:], margins[240:], 0.0, config)
+    reference = FieldReference.from_alerts(train, margins, 0.0)
+    alert = make_alert(1, rule_name="Encoded PowerShell", command_line="powershell -enc SQBF")
+    explanation = Explainer(model, reference).explain([alert], counterfactuals=True)[0]
+    assert [r.field for r in explanation.kind] == ["rule_name"]
+    assert explanation.kind[0].text.startswith('rule_name: "Encoded PowerShell"')
+    assert [r.field for r in explanation.reasons] == ["command_line"]
+    flip = explanation.counterfactual
+    assert flip is not None and [c.field for c in flip.changes] == ["command_line"]
+    parts = explanation.kind + explanation.reasons
+    total = explanation.base_log_odds + sum(r.contribution for r in parts)
+    assert total == pytest.approx(explanation.log_odds, abs=1e-6)

@@ -90,9 +90,8 @@ def render_answer(answer: dict[str, Any], counterfactual_searched: bool = True) 
         f"alert {answer['alert_id']} ({answer['source']}): {answer['verdict'].upper().replace('_', ' ')}",
         f"  teacher   {teacher['verdict']:<15} score {teacher['score']:+.2f} (threshold {teacher['threshold']:+.2f}), "
         f"p(real) {teacher['probability']:.1%}{'' if teacher.get('calibrated') else ' (uncalibrated)'}",
-        f"  surrogate {surrogate['verdict']:<15} score {surrogate['score']:+.2f}, log-odds "
-        f"{surrogate['log_odds']:+.2f} that the teacher calls it real "
-        f"(p {surrogate['probability']:.1%}; the reasons add up to it)",
+        f"  surrogate {surrogate['verdict']:<15} log-odds {surrogate['log_odds']:+.2f} that the "
+        f"teacher calls it real (p {surrogate['probability']:.1%})",
     ]
     if answer.get("borderline"):
         lines.append("  borderline: the teacher's verdict could go either way")

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # Read from the alert itself, not from ``alert.fields``: never missing, never changed.
 ALERT_ATTRIBUTES = frozenset({"timestamp", "source"})
+# The kind's reason for the fields an alert's source never carries (not a field of its own).
+NOT_CARRIED = "(fields the source does not carry)"
 # A reason must move the margin visibly: below this (teacher margin units) it is noise to an
 # analyst.
 _MIN_REASON = 0.005
@@ -152,7 +154,11 @@ class Explainer:
         ).reshape(len(alerts), len(self._fields))
         # One candidate reason per field (its columns' contributions summed): the alert's
         # content as reasons, the detection's own fields as its kind, each ranked by size.
-        evidence = np.where(self._is_detection, 0.0, per_field)
+        # Fields the alert's source never carries are part of its kind too (their absence says
+        # which source it is), summed into one.
+        foreign = ~present & ~carried
+        evidence = np.where(self._is_detection | foreign, 0.0, per_field)
+        foreign_share = np.where(foreign, per_field, 0.0)
         top = np.argsort(-np.abs(evidence), axis=1, kind="stable")[:, :top_k]
         top_scores = np.take_along_axis(evidence, top, axis=1).tolist()
         detection = np.where(self._is_detection, per_field, 0.0)
@@ -167,6 +173,10 @@ class Explainer:
             alerts, margins.tolist(), base_values, per_field.tolist(), (carried & ~present).tolist(),
             top.tolist(), top_scores, kinds.tolist(), kind_scores, additivity_errors, strict=True,
         )):  # fmt: skip
+            kind_reasons = self._reasons(
+                alert, kind, kind_scores_row, columns[row], matrix[row], present[row]
+            )
+            kind_reasons += self._not_carried(alert, foreign_share[row], scale)
             explanations.append(
                 Explanation(
                     alert_id=alert.id,
@@ -180,9 +190,7 @@ class Explainer:
                     reasons=self._reasons(
                         alert, ranked, ranked_scores, columns[row], matrix[row], present[row]
                     ),
-                    kind=self._reasons(
-                        alert, kind, kind_scores_row, columns[row], matrix[row], present[row]
-                    ),
+                    kind=kind_reasons,
                     missing_fields=[name for name, m in zip(fields, lacks, strict=True) if m],
                     counterfactual=None,
                     additivity_error=error,
@@ -219,6 +227,17 @@ class Explainer:
                 Reason(name, features, f"{name}: {details} ({effect_text(score)})", score)
             )
         return reasons
+
+    def _not_carried(self, alert: Alert, shares: np.ndarray, scale: float) -> list[Reason]:
+        """One reason for the fields the alert's source never carries (their absence is part
+        of what kind of alert it is), or none when they barely move the score."""
+        total = float(shares.sum())
+        if abs(total) < _MIN_REASON:
+            return []
+        named = [self._fields[j] for j in np.argsort(-np.abs(shares), kind="stable") if shares[j]]
+        shown = ", ".join(named[:3]) + (f", +{len(named) - 3} more" if len(named) > 3 else "")
+        text = f"fields {alert.source} alerts do not carry: {shown} ({effect_text(total * scale)})"
+        return [Reason(NOT_CARRIED, ",".join(named), text, total * scale)]
 
     @staticmethod
     def _strongest_columns(
