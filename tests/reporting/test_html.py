@@ -10,6 +10,7 @@ from typing import Any
 
 from alertlens.reporting.collect import ReportInputs, collect_report
 from alertlens.reporting.html import render_report
+from alertlens.reporting.sections import explained_alerts
 
 from .conftest import MALICIOUS, decision, explained, tiny_png, write_inputs
 
@@ -225,6 +226,13 @@ def test_explained_alerts_show_verdict_reasons_and_counterfactual(
     ]
     assert "would be real if x" in page
     assert row_of(page, "source: ids") == ["source: ids", "-0.04 toward false positive"]
+    # A reason's own text ends in its effect; the report shows that in the column alone.
+    explained_alert = {**explained()[0]}
+    explained_alert["reasons"] = [
+        {"field": "user", "text": "user: svc (-2.5 toward false positive)", "contribution": -2.45}
+    ]
+    card = explained_alerts([explained_alert], {})[0]
+    assert card["reasons"][0]["text"] == "user: svc"
     assert "log-odds -0.36 that the teacher calls it real" in page
 
 

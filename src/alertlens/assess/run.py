@@ -72,9 +72,11 @@ def evaluation_plots(
     surrogate = pair.surrogate
     matrix = surrogate.matrix(alerts)
     shown = [surrogate.encoder.extractor.extract(a) for a in alerts]
-    explanation = plots.shap_explanation(
-        surrogate.contributions(matrix), matrix, surrogate.columns, shown
-    )
+    # In the surrogate's log-odds that the teacher calls an alert real, as the reasons are.
+    contributions = surrogate.contributions(matrix)
+    contributions[:, -1] -= surrogate.threshold
+    contributions *= surrogate.log_odds_per_margin
+    explanation = plots.shap_explanation(contributions, matrix, surrogate.columns, shown)
     written = [
         plots.beeswarm(explanation, directory / "shap_summary.png"),
         plots.score_scatter(
@@ -96,7 +98,7 @@ def evaluation_plots(
             )
         )
     for index, item in enumerate(explained):
-        title = f"{item.alert_id}: {item.verdict}"
+        title = f"{item.alert_id}: {item.verdict} (log-odds that the teacher calls it real)"
         written.append(
             plots.waterfall(explanation, index, directory / f"waterfall_{index}.png", title)
         )

@@ -442,11 +442,16 @@ PLOT_TITLES = {
 }
 
 
+# A reason's text ends in its effect, which the report shows in a column of its own.
+_TRAILING_EFFECT = re.compile(r" \([+-][0-9.]+ toward (real|false positive)\)$")
+
+
 def _reason(reason: Any) -> dict[str, str]:
     if not isinstance(reason, Mapping):
         return {"text": text_of(reason), "effect": "", "cls": ""}
     text, contribution = text_of(reason.get("text")), reason.get("contribution")
     if defined(contribution):
+        text = _TRAILING_EFFECT.sub("", text)
         toward = "toward real" if contribution > 0 else "toward false positive"
         cls = "up" if contribution > 0 else "down"
         return {"text": text, "effect": f"{fmt(contribution, 'margin')} {toward}", "cls": cls}
