@@ -13,6 +13,7 @@ from alertlens.registry import (
     CHAMPION,
     PAIR_MODEL,
     TEACHER_MODEL,
+    PairVersions,
     follow_pair_alias,
     make_champion,
     pair_at,
@@ -113,3 +114,26 @@ def test_two_racing_moves_leave_both_aliases_on_the_pair_that_won() -> None:
     assert follow_pair_alias(CHAMPION) == second
     assert pair_at(CHAMPION) == second and _teacher_at(CHAMPION) == second.teacher
     assert follow_pair_alias("no-such-alias") is None
+
+
+class RacingClient(MlflowClient):
+    """A registry client whose first teacher-alias move lets another writer's whole promotion
+    of ``rival`` run between its read of the pair alias and its write: the interleaving that
+    two engineers promoting at once can produce."""
+
+    def __init__(self, rival: PairVersions | None) -> None:
+        super().__init__()
+        self.rival = rival
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        if name == TEACHER_MODEL and self.rival is not None:
+            rival, self.rival = self.rival, None
+            set_alias(alias, rival)  # the other writer, start to finish
+        super().set_registered_model_alias(name, alias, version)
+
+
+def test_a_writer_whose_read_went_stale_follows_again() -> None:
+    first, second = _register(1), _register(2)
+    set_alias(CHAMPION, first, RacingClient(rival=second))
+    # The rival moved the pair alias last: both aliases end on its pair, not on a split.
+    assert pair_at(CHAMPION) == second and _teacher_at(CHAMPION) == second.teacher

@@ -122,29 +122,45 @@ def set_alias(alias: str, pair: PairVersions, client: MlflowClient | None = None
     """Point ``alias`` at both versions of the pair: the pair model's alias first (the commit
     point), then the teacher's alias to whatever the pair's alias holds by then.
 
-    MLflow moves one alias per call, with no transaction over two. Moving the pair first and
-    having the teacher follow the pair's alias as read afterwards means a crash between the two
-    calls leaves only the teacher's alias behind (repaired by the next registry write, see
-    :func:`follow_pair_alias`), and two writers racing end with the teacher's alias on the
-    teacher of the pair that won: whichever moved the pair last also follows last."""
+    MLflow moves one alias per call (one row written in the registry's database), with no
+    transaction over two and no compare-and-set. Moving the pair first and having the teacher
+    follow the pair's alias (:func:`follow_pair_alias`, which reads it again after each move)
+    means a crash between the two calls leaves only the teacher's alias behind, repaired by the
+    next registry write, and writers racing, on one host or several sharing a tracking server,
+    end with both aliases on the pair that moved last."""
     client = _client(client)
     client.set_registered_model_alias(PAIR_MODEL, alias, pair.pair)
     follow_pair_alias(alias, client)
 
 
+# Rounds of following before giving up: each extra round means another writer moved the pair's
+# alias in the meantime, and that writer follows it itself.
+FOLLOW_ROUNDS = 10
+
+
 def follow_pair_alias(alias: str, client: MlflowClient | None = None) -> PairVersions | None:
     """Point the teacher's ``alias`` at the teacher of the pair version holding ``alias``
-    (a no-op when it is there already); returns that pair, or None when no pair holds it."""
+    (a no-op when it is there already); returns that pair, or None when no pair holds it.
+
+    After moving the teacher's alias it reads the pair's alias again and follows once more if
+    another writer moved it in between, so the last teacher move always matches the pair
+    alias read after it."""
     client = _client(client)
     current = pair_at(alias, client)
-    if current is None:
-        return None
-    try:
-        teacher = str(client.get_model_version_by_alias(TEACHER_MODEL, alias).version)
-    except MlflowException:
-        teacher = None
-    if teacher != current.teacher:
+    for _ in range(FOLLOW_ROUNDS):
+        if current is None:
+            return None
+        try:
+            teacher = str(client.get_model_version_by_alias(TEACHER_MODEL, alias).version)
+        except MlflowException:
+            teacher = None
+        if teacher == current.teacher:
+            return current
         client.set_registered_model_alias(TEACHER_MODEL, alias, current.teacher)
+        after = pair_at(alias, client)
+        if after == current:
+            return current
+        current = after
     return current
 
 
