@@ -24,6 +24,7 @@ from alertlens.monitoring.config import DriftConfig
 from alertlens.surrogate.model import SurrogateConfig
 from alertlens.surrogate.transfer import TransferConfig
 from alertlens.teacher.adversarial import EmbeddingAttackConfig
+from alertlens.teacher.distributed import DistributedConfig
 from alertlens.teacher.train import TrainConfig
 
 CONF = Path(__file__).parents[1] / "conf"
@@ -300,6 +301,7 @@ LIBRARY_ONLY_FIELDS = {
     TransferConfig: set(),
     AugmentConfig: set(),
     EmbeddingAttackConfig: set(),
+    DistributedConfig: set(),
     DriftConfig: set(),
     SplitConfig: set(),
     TfidfConfig: set(),

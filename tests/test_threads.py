@@ -66,3 +66,13 @@ def test_a_user_s_tokenizers_setting_wins(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
     assert threads.configure_threads().tokenizers_parallel is True
     assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+
+
+def test_torchrun_s_processes_on_one_machine_split_its_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threads, "torch", FakeTorch(threads=32, interop=32))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert threads.configure_threads() == threads.ThreadCounts(2, 2, 2, False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # more processes than cores: one thread each
+    assert threads.configure_threads() == threads.ThreadCounts(1, 1, 1, False)

@@ -130,6 +130,12 @@ class BaselinesSchema:
 
 
 @dataclass
+class DistributedSchema:
+    nproc_per_node: int = MISSING
+    backend: str = MISSING
+
+
+@dataclass
 class TeacherSchema:
     encoder: str = MISSING
     max_length: int = MISSING
@@ -156,6 +162,7 @@ class TeacherSchema:
     train_subsample: int | None = MISSING
     validation_subsample: int | None = MISSING
     test_subsample: int | None = MISSING
+    distributed: DistributedSchema = field(default_factory=DistributedSchema)  # harden's too
 
 
 @dataclass

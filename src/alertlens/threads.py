@@ -21,7 +21,7 @@ SERIAL_VALUES = ("", "off", "false", "f", "no", "n", "0")
 class ThreadCounts:
     """What :func:`configure_threads` settled on."""
 
-    usable_cores: int
+    usable_cores: int  # this process's share under torchrun (its processes split the cores)
     torch_threads: int
     torch_interop_threads: int
     tokenizers_parallel: bool
@@ -33,9 +33,10 @@ def configure_threads() -> ThreadCounts:
     torch's default counts the machine's physical cores (or honours ``OMP_NUM_THREADS``), not the
     affinity mask: inside a container limited to a few cores it would start a thread per core of
     the host, and threads that outnumber cores wait on each other at every matmul. So intra-op
-    threads are the smaller of the two.
+    threads are the smaller of the two. Under torchrun the ``LOCAL_WORLD_SIZE`` processes on this
+    machine each take their share of the cores.
     """
-    cores = usable_cores()
+    cores = max(1, usable_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     torch.set_num_threads(min(torch.get_num_threads(), cores))
     interop = min(torch.get_num_interop_threads(), cores)
     if interop != torch.get_num_interop_threads():

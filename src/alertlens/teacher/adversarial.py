@@ -3,6 +3,10 @@
 The perturbation is added to the word embeddings of the real (unpadded) tokens and bounded per
 token: ``||delta_t||_2 <= epsilon``. The clean loss's backward pass also yields the gradient
 with respect to the embeddings, so FGM costs one extra forward/backward and PGD K more.
+
+Under DDP (``alertlens.teacher.distributed``) the trainer passes the DistributedDataParallel
+wrapper for the clean and adversarial losses, whose parameter gradients are all-reduced, and
+the classifier itself to :func:`find_perturbation`, whose passes need no parameter gradients.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from transformers import PreTrainedModel
 
 from alertlens.teacher.batching import with_prior
@@ -57,7 +62,7 @@ def project(delta: torch.Tensor, epsilon: float) -> torch.Tensor:
 
 
 def embedding_loss(
-    model: PreTrainedModel,
+    model: PreTrainedModel | DistributedDataParallel,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     labels: torch.Tensor,
@@ -66,8 +71,10 @@ def embedding_loss(
     prior: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss with ``delta`` added to the word embeddings and the wide part's ``prior`` logit to
-    the margin; returns (loss, embeddings used)."""
-    embeds = model.get_input_embeddings()(input_ids)
+    the margin; returns (loss, embeddings used). ``model`` may be the DDP wrapper: the forward
+    then goes through it, the embedding lookup through the classifier it wraps."""
+    classifier = model.module if isinstance(model, DistributedDataParallel) else model
+    embeds = classifier.get_input_embeddings()(input_ids)
     if delta is not None:
         embeds = embeds + delta
     logits = model(inputs_embeds=embeds, attention_mask=attention_mask).logits

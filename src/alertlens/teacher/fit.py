@@ -10,6 +10,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ from alertlens.metrics import sliced_report
 from alertlens.operating_point import OperatingPoint, operating_point
 from alertlens.teacher.artifact import Teacher, TeacherMeta
 from alertlens.teacher.batching import EncodedSet, encode
+from alertlens.teacher.distributed import current_world, from_main
 from alertlens.teacher.encoder import load_encoder, pick_device, unknown_token_rate
 from alertlens.teacher.precision import PrecisionChoice
-from alertlens.teacher.prior import PriorSettings, fit_prior
+from alertlens.teacher.prior import FittedPrior, PriorSettings, fit_prior
 from alertlens.teacher.scoring import TeacherScorer
 from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
 from alertlens.threads import configure_threads
@@ -98,6 +100,17 @@ def summary_line(point: OperatingPoint) -> str:
 
 
 @dataclass
+class FittedEncoder:
+    """A fine-tuned teacher before its threshold is chosen (``meta.threshold`` is NaN)."""
+
+    teacher: Teacher
+    training: TrainResult
+    precision: PrecisionChoice  # what ``auto`` became, and why
+    prior: FittedPrior | None
+    unknown_token_rate: float
+
+
+@dataclass
 class TeacherFit:
     """A fine-tuned teacher with its threshold set, the operating point and the stage metrics."""
 
@@ -108,20 +121,21 @@ class TeacherFit:
     precision: PrecisionChoice  # what ``auto`` became, and why
 
 
-def train_teacher(
+def fit_encoder(
     cfg: Mapping[str, Any],
     render: RenderConfig,
     train: list[Alert],
-    held_out: HeldOut,
+    validation: list[Alert],
     checkpoint_dir: Path | None = None,
     prior_settings: PriorSettings | None = None,
     prior_train: Sequence[Alert] | None = None,
-) -> TeacherFit:
-    """Fine-tune the configured encoder (the ``teacher`` config section) and set its threshold.
+) -> FittedEncoder:
+    """Fine-tune the configured encoder (the ``teacher`` config section) on ``train``.
 
     With ``prior_settings`` the teacher is wide and deep (``alertlens.teacher.prior``): the prior
-    is fitted on ``prior_train`` (the whole training split; default ``train``), chosen on the
-    validation alerts, and the encoder learns on top of its out-of-fold logits.
+    is fitted on ``prior_train`` (the whole training split; default ``train``), chosen on
+    ``validation``, and the encoder learns on top of its out-of-fold logits. Under torchrun every
+    rank calls this; rank 0 fits the prior and sends it to the others.
     """
     configure_threads()
     train_cfg, length = section(TrainConfig, cfg), cfg["max_length"]
@@ -132,7 +146,8 @@ def train_teacher(
     train_logits: PriorLogits | None = None
     if prior_settings is not None:
         pool = list(prior_train if prior_train is not None else train)
-        fitted_prior = fit_prior(pool, held_out.validation, prior_settings)
+        fit = partial(fit_prior, pool, validation, prior_settings)
+        fitted_prior = from_main(fit, current_world())
         train_logits = fitted_prior.logits_for_training
     prior = None if fitted_prior is None else fitted_prior.prior
     trainer = Trainer(
@@ -140,13 +155,7 @@ def train_teacher(
     )
     result = trainer.fit(
         encode_alerts(tokenizer, train, render, length, train_logits),
-        encode_alerts(
-            tokenizer,
-            held_out.validation,
-            render,
-            length,
-            prior,
-        ),
+        encode_alerts(tokenizer, validation, render, length, prior),
     )
     meta = TeacherMeta(
         cfg["encoder"],
@@ -164,9 +173,26 @@ def train_teacher(
         prior,
         None if fitted_prior is None else fitted_prior.training_logits,
     )
+    return FittedEncoder(teacher, result, trainer.precision, fitted_prior, unk_rate)
+
+
+def train_teacher(
+    cfg: Mapping[str, Any],
+    render: RenderConfig,
+    train: list[Alert],
+    held_out: HeldOut,
+    checkpoint_dir: Path | None = None,
+    prior_settings: PriorSettings | None = None,
+    prior_train: Sequence[Alert] | None = None,
+) -> TeacherFit:
+    """Fine-tune the configured encoder (:func:`fit_encoder`) and set its threshold."""
+    fitted = fit_encoder(
+        cfg, render, train, held_out.validation, checkpoint_dir, prior_settings, prior_train
+    )
+    teacher, result, fitted_prior = fitted.teacher, fitted.training, fitted.prior
     point = set_operating_point(
         teacher,
-        teacher.scorer(train_cfg.eval_batch_size),
+        teacher.scorer(cfg["eval_batch_size"]),
         held_out,
         cfg["recall_target"],
         cfg["threshold_rule"],
@@ -177,7 +203,7 @@ def train_teacher(
             **({} if fitted_prior is None else {"prior_seconds": round(fitted_prior.seconds, 2)}),
         },
         **({} if fitted_prior is None else {"prior": fitted_prior.metrics()}),
-        "unknown_token_rate": round(unk_rate, 5),
+        "unknown_token_rate": round(fitted.unknown_token_rate, 5),
         "rows": {
             "train": len(train),
             "validation": len(held_out.validation),
@@ -185,4 +211,4 @@ def train_teacher(
         },
         **point.metrics(),
     }
-    return TeacherFit(teacher, point, metrics, result, trainer.precision)
+    return TeacherFit(teacher, point, metrics, result, fitted.precision)

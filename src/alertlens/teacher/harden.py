@@ -42,7 +42,8 @@ def harden_teacher(
     roles: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], TrainResult]:
     """Fine-tune ``teacher`` in place (the ``harden`` config section): the training metrics and
-    what happened in training. ``roles``: the data config's field roles (what evasion edits)."""
+    what happened in training. ``roles``: the data config's field roles (what evasion edits).
+    Under torchrun every rank calls this, and each trains on its rows of every batch."""
     configure_threads()
     augment = AugmentConfig.from_config(cfg["augment"])
     variants = evasion_variants(train, augment, cfg["seed"], roles)

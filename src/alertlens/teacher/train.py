@@ -1,5 +1,10 @@
 """The fine-tuning loop, in one place: AdamW, warmup + linear decay, clipping, class weights,
-early stopping on validation PR-AUC, best-model checkpoints, optional embedding adversary."""
+early stopping on validation PR-AUC, best-model checkpoints, optional embedding adversary.
+
+Under torchrun it trains with DDP (``alertlens.teacher.distributed``): each rank takes its rows
+of every global batch, validation is scored in shares and gathered so every rank decides alike,
+and rank 0 alone writes checkpoints.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,28 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
-from alertlens.teacher.adversarial import EmbeddingAttackConfig, embedding_loss, find_perturbation
+from alertlens.teacher.adversarial import (
+    EmbeddingAttackConfig,
+    LossFn,
+    embedding_loss,
+    find_perturbation,
+)
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate
+from alertlens.teacher.distributed import (
+    World,
+    current_world,
+    from_main,
+    gathered_margins,
+    local_gradients,
+    mean_over_ranks,
+    replicate,
+    require_same_data,
+    shard_batch,
+)
 from alertlens.teacher.encoder import autocast
 from alertlens.teacher.precision import PRECISIONS, choose_precision
 from alertlens.teacher.scoring import predict_margins
@@ -134,10 +156,20 @@ def _optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optim
 
 
 def validation_pr_auc(
-    model: PreTrainedModel, val: EncodedSet, config: TrainConfig, device: torch.device, pad_id: int
+    model: PreTrainedModel,
+    val: EncodedSet,
+    config: TrainConfig,
+    device: torch.device,
+    pad_id: int,
+    world: World,
 ) -> float:
-    margins = predict_margins(model, val, config.eval_batch_size, device, config.precision, pad_id)
-    return float(average_precision_score(val.labels, margins))
+    """PR-AUC of the margins on ``val``; with several processes each scores its share."""
+
+    def margins(data: EncodedSet) -> np.ndarray:
+        size = config.eval_batch_size
+        return predict_margins(model, data, size, device, config.precision, pad_id)
+
+    return float(average_precision_score(val.labels, gathered_margins(margins, val, world)))
 
 
 class Trainer:
@@ -156,34 +188,49 @@ class Trainer:
         checkpoint_dir: Path | None = None,
     ) -> None:
         self.model = model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
-        self.precision = choose_precision(config.precision, device)
+        # Every rank must train at one precision: rank 0's choice (``auto`` may time a matmul).
+        self.precision = from_main(
+            lambda: choose_precision(config.precision, device), current_world()
+        )
         self.config = dataclasses.replace(config, precision=self.precision.precision)
         self.device, self.pad_id = device, pad_id
         self.adversary = adversary if adversary is not None and adversary.method != "none" else None
         self.checkpoint_dir = checkpoint_dir
 
-    def _step_loss(self, batch: dict[str, torch.Tensor], loss_fn: torch.nn.Module) -> float:
-        """Forward + backward of one batch (clean, then adversarial if configured)."""
+    def _step_loss(
+        self,
+        model: PreTrainedModel | DistributedDataParallel,
+        batch: dict[str, torch.Tensor],
+        loss_fn: LossFn,
+    ) -> float:
+        """Forward + backward of one batch (clean, then adversarial if configured).
+
+        ``model`` is ``self.model`` or, under DDP, its wrapper. The adversarial step's clean
+        backward runs under ``no_sync``: its gradients are all-reduced once, summed with the
+        adversarial backward's. The perturbation search runs on ``self.model`` itself: it takes
+        gradients with respect to the perturbation only, nothing to all-reduce.
+        """
         ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
         prior = batch.get("prior")
         with autocast(self.device, self.config.precision):
             if self.adversary is None:
-                loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, prior=prior)
+                loss, _ = embedding_loss(model, ids, mask, labels, loss_fn, prior=prior)
                 loss.backward()
                 return float(loss.detach())
-            loss, embeds = embedding_loss(self.model, ids, mask, labels, loss_fn, prior=prior)
-            embeds.retain_grad()  # the clean backward also yields d(loss)/d(embeddings)
-            loss.backward()
+            with local_gradients(model):
+                loss, embeds = embedding_loss(model, ids, mask, labels, loss_fn, prior=prior)
+                embeds.retain_grad()  # the clean backward also yields d(loss)/d(embeddings)
+                loss.backward()
             assert embeds.grad is not None
             delta = find_perturbation(
                 self.model, ids, mask, labels, loss_fn, self.adversary, embeds.grad, prior
             )
-            adv_loss, _ = embedding_loss(self.model, ids, mask, labels, loss_fn, delta, prior)
+            adv_loss, _ = embedding_loss(model, ids, mask, labels, loss_fn, delta, prior)
             (self.adversary.weight * adv_loss).backward()
         return float(loss.detach()) + self.adversary.weight * float(adv_loss.detach())
 
-    def _save_checkpoint(self) -> None:
-        if self.checkpoint_dir is not None:
+    def _save_checkpoint(self, world: World) -> None:
+        if self.checkpoint_dir is not None and world.is_main:
             self.model.save_pretrained(self.checkpoint_dir)
 
     def fit(
@@ -197,13 +244,18 @@ class Trainer:
         ``on_validation(step, val_pr_auc)`` is called after each validation; the tuner uses it
         to report intermediate values, and its pruner stops a trial by raising from it.
         """
-        config = self.config
+        config, world = self.config, current_world()
         seed_everything(config.seed)
-        rng = random.Random(config.seed)
+        if world.size > 1:
+            require_same_data([train, val], world)
+            # One dropout stream per rank: ranks whose shards have one shape would otherwise
+            # draw the same masks. Rank 0 keeps the single-process stream.
+            torch.manual_seed(config.seed + world.rank)
+        model = replicate(self.model, self.device, world)
+        rng = random.Random(config.seed)  # the same global batches on every rank
         weights = class_weights(train.labels, config.class_weight)
-        loss_fn = torch.nn.CrossEntropyLoss(
-            weight=None if weights is None else weights.to(self.device)
-        )
+        weight = None if weights is None else weights.to(self.device)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
         steps_per_epoch = -(-len(train) // config.batch_size)
         total = steps_per_epoch * config.epochs
         optimizer = _optimizer(self.model, config)
@@ -219,11 +271,18 @@ class Trainer:
         if config.keep_best:
             # The starting point is a candidate too: a wide-and-deep teacher starts at its prior,
             # and training that does not beat it on validation is not kept.
-            best = validation_pr_auc(self.model, val, config, self.device, self.pad_id)
+            best = validation_pr_auc(self.model, val, config, self.device, self.pad_id, world)
             best_state = copy.deepcopy(self.model.state_dict())
             history.append({"step": 0, "loss": math.nan, "val_pr_auc": best})
             log.info("step 0: validation PR-AUC %.4f", best)
-        progress = tqdm(total=total, desc="fine-tune", unit="step", leave=False, mininterval=2.0)
+        progress = tqdm(
+            total=total,
+            desc="fine-tune",
+            unit="step",
+            leave=False,
+            mininterval=2.0,
+            disable=not world.is_main,
+        )
         self.model.train()
         stopped = False
         for _ in range(config.epochs):
@@ -232,7 +291,11 @@ class Trainer:
             ):
                 step_started = time.perf_counter()
                 batch = collate(train, indices, self.pad_id, self.device)
-                loss = self._step_loss(batch, loss_fn)
+                shard, shard_loss = (
+                    (batch, loss_fn) if world.size == 1 else shard_batch(batch, world, weight)
+                )
+                loss = self._step_loss(model, shard, shard_loss)
+                loss = mean_over_ranks(loss, world, self.device)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
                 optimizer.step()
                 schedule.step()
@@ -245,7 +308,7 @@ class Trainer:
                 progress.set_postfix(loss=f"{loss:.3f}")
                 if step % eval_every and step != total:
                     continue
-                score = validation_pr_auc(self.model, val, config, self.device, self.pad_id)
+                score = validation_pr_auc(self.model, val, config, self.device, self.pad_id, world)
                 history.append({"step": step, "loss": loss, "val_pr_auc": score})
                 log.info("step %d: loss %.4f, validation PR-AUC %.4f", step, loss, score)
                 if on_validation is not None:
@@ -253,7 +316,7 @@ class Trainer:
                 if score > best or not config.keep_best:
                     best, best_step, waited = score, step, 0
                     best_state = copy.deepcopy(self.model.state_dict())
-                    self._save_checkpoint()
+                    self._save_checkpoint(world)
                 else:
                     waited += 1
                     if waited >= config.patience:
