@@ -42,6 +42,7 @@ class TriagePair:
     mapping: DataMapping | None
     origin: str
     surrogate_dir: Path | None = None  # where it was loaded from (its drift profile lives there)
+    teacher_dir: Path | None = None  # where it was loaded from (Spark executors load it again)
 
     @classmethod
     def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path, device: str = "auto") -> TriagePair:
@@ -55,6 +56,7 @@ class TriagePair:
             mapping,
             origin=f"{teacher_dir} + {surrogate_dir}",
             surrogate_dir=Path(surrogate_dir),
+            teacher_dir=Path(teacher_dir),
         )
 
     @classmethod

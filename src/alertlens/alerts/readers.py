@@ -54,7 +54,8 @@ def _json_error(text: str, exc: orjson.JSONDecodeError) -> tuple[str, str]:
     return "invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}"
 
 
-def _parse_json_text(file: str, line: int, text: str) -> RawRecord:
+def parse_json_text(file: str, line: int, text: str) -> RawRecord:
+    """One record's JSON text, parsed, or the reason it could not be."""
     if has_undecodable_bytes(text):
         return RawRecord(
             file, line, text, error=("not_utf8", "record contains bytes that are not UTF-8")
@@ -64,6 +65,18 @@ def _parse_json_text(file: str, line: int, text: str) -> RawRecord:
     except orjson.JSONDecodeError as exc:
         return RawRecord(file, line, text, error=_json_error(text, exc))
     return RawRecord(file, line, text, obj=obj)
+
+
+def json_line(file: str, number: int, line: bytes) -> RawRecord | None:
+    """Line ``number`` of a JSON Lines file, its end of line removed: None when blank (not a
+    record), else the record or why it could not be read. A UTF-8 byte order mark before the
+    first line is not part of it. The Spark scoring engine reads lines through this too."""
+    text = line.decode("utf-8", errors="surrogateescape")
+    if number == 1:
+        text = text.removeprefix("\ufeff")
+    if not text.strip(_JSON_WHITESPACE):
+        return None
+    return parse_json_text(file, number, text)
 
 
 def read_json_lines(path: Path) -> Iterator[RawRecord]:
@@ -79,11 +92,9 @@ def read_json_lines(path: Path) -> Iterator[RawRecord]:
             pieces = [stripped] if raw_line.endswith(b"\n") else stripped.split(b"\r")
             for piece in pieces:
                 number += 1
-                text = piece.decode("utf-8", errors="surrogateescape")
-                if number == 1:
-                    text = text.removeprefix("\ufeff")
-                if text.strip(_JSON_WHITESPACE):
-                    yield _parse_json_text(str(path), number, text)
+                record = json_line(str(path), number, piece)
+                if record is not None:
+                    yield record
 
 
 def _first_significant_char(path: Path) -> str:
@@ -211,7 +222,7 @@ def read_json(path: Path) -> Iterator[RawRecord]:
         yield from read_json_lines(path)
         return
     for line, text in _JsonStreamScanner(path).records():
-        yield _parse_json_text(str(path), line, text)
+        yield parse_json_text(str(path), line, text)
 
 
 _CSV_FIELD_LIMIT = 1 << 30  # the csv module's default, 128 KiB, is below one EDR script block

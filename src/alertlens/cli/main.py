@@ -12,6 +12,7 @@ from alertlens.cli.promote import add_promote_parser
 from alertlens.cli.report import add_report_parser
 from alertlens.cli.retrain import add_retrain_parser
 from alertlens.cli.review import add_review_parser
+from alertlens.cli.score import add_score_parser
 from alertlens.cli.serve import add_serve_parser
 from alertlens.cli.synth import add_synth_parser
 from alertlens.cli.tune import add_tune_parser
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_synth_parser,
         add_ingest_parser,
         add_explain_parser,
+        add_score_parser,
         add_promote_parser,
         add_report_parser,
         add_drift_parser,

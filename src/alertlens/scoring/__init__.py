@@ -1,0 +1,1 @@
+"""Batch scoring of an export with the pair: in one process, or on Spark."""
