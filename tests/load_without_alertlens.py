@@ -1,7 +1,8 @@
 """Load a logged pair model in a process where alertlens is not importable from the
-environment, score records, and print what was used (run by test_pair_model.py).
+environment, score records, and print what was used (run by the serving and remote tracking tests).
 
-Usage: python load_without_alertlens.py MODEL_DIR RECORDS_JSON
+Usage: python load_without_alertlens.py MODEL RECORDS_JSON (MODEL: a directory or a model URI,
+such as ``models:/alertlens-triage-pair@champion`` with MLFLOW_TRACKING_URI set)
 Prints one JSON object: the file alertlens was imported from, the answers, and the
 third-party distributions the alertlens modules loaded for that import.
 """
@@ -14,11 +15,10 @@ from pathlib import Path
 
 # The project's own install (an editable path entry or site-packages) is taken off the path.
 sys.path = [entry for entry in sys.path if not (Path(entry or ".") / "alertlens").is_dir()]
-model_dir, records = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
+model, records = sys.argv[1], json.loads(Path(sys.argv[2]).read_text())
 import mlflow.pyfunc  # noqa: E402
 
-model = mlflow.pyfunc.load_model(str(model_dir))
-answers = model.predict(records, params={"mode": "pair"})
+answers = mlflow.pyfunc.load_model(model).predict(records, params={"mode": "pair"})
 
 
 def imports_of(source: Path) -> set[str]:

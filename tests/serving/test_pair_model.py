@@ -273,7 +273,7 @@ def test_the_logged_pair_model_carries_its_code_and_requirements(
     model_dir = Path(mlflow.artifacts.download_artifacts(info.model_uri))
     records_file = tmp_path / "records.json"
     records_file.write_text(json.dumps(records))
-    script = Path(__file__).with_name("load_without_alertlens.py")
+    script = Path(__file__).parents[1] / "load_without_alertlens.py"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
         [sys.executable, str(script), str(model_dir), str(records_file)],
