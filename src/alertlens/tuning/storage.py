@@ -2,16 +2,22 @@
 
 The journal file (Optuna's JournalStorage) needs no server, survives an interrupted run and is
 safe for several worker processes on one machine (appends under a file lock). Workers on many
-machines share a database instead: ``--storage postgresql://user@host/db``.
+machines share a database instead: ``--storage postgresql://user@host/db``. There each worker's
+running trial sends heartbeats, and a trial whose worker died (no heartbeat within the grace
+period) is marked failed by the next worker that starts a trial and queued again with the same
+parameters.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage
+from optuna.storages import BaseStorage, JournalStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 TUNE_DIR = ".tune"  # studies and cached inputs; never in git
 
@@ -30,13 +36,47 @@ def default_storage(root: Path, study_name: str) -> str:
     return str(tune_dir(root) / f"{study_name}.journal")
 
 
-def open_storage(spec: str) -> BaseStorage:
+@dataclass(frozen=True)
+class Heartbeat:
+    """How a database study notices a dead worker: a running trial writes a heartbeat every
+    ``interval_s``; one silent for ``grace_s`` is failed and retried up to ``max_retry`` times.
+    The grace period spans several intervals so that a busy worker is not taken for dead."""
+
+    interval_s: int = 60
+    grace_s: int = 240
+    max_retry: int = 2
+
+
+# Workers starting together on an empty database each create Optuna's tables; all but one
+# lose that race with an integrity or "already exists" error, after which the tables exist.
+SCHEMA_ATTEMPTS = 5
+
+
+def open_storage(spec: str, heartbeat: Heartbeat | None = None) -> BaseStorage:
     """A database URL (``scheme://...``) or the path of a journal file (created if missing)."""
     if "://" in spec:
-        return optuna.storages.RDBStorage(spec)
+        return _database_storage(spec, heartbeat or Heartbeat())
     path = Path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _database_storage(url: str, heartbeat: Heartbeat) -> optuna.storages.RDBStorage:
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=heartbeat.interval_s,
+                grace_period=heartbeat.grace_s,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    heartbeat.max_retry
+                ),
+            )
+        except (IntegrityError, ProgrammingError, OperationalError):
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def describe(spec: str) -> str:
