@@ -128,8 +128,25 @@ def test_an_existing_spark_output_is_kept_unless_overwrite(
     from alertlens.scoring.spark import score_on_spark
 
     (tmp_path / "spark").mkdir()
+    (tmp_path / "spark" / "kept.txt").write_text("an earlier output")
     with pytest.raises(FileExistsError, match="--overwrite"):
         score_on_spark(spark, loaded_pair, str(export_dir), str(tmp_path / "spark"), ScoreOptions())
+    assert [p.name for p in (tmp_path / "spark").iterdir()] == ["kept.txt"]
+
+
+@pytest.mark.slow
+def test_a_json_array_export_is_refused_rather_than_read_as_lines(
+    spark: Any, loaded_pair: TriagePair, tmp_path: Path
+) -> None:
+    from alertlens.config import ConfigError
+    from alertlens.scoring.spark import score_on_spark
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "alerts.jsonl").write_text(json.dumps(export_records(3, seed=1), indent=1))
+    with pytest.raises(ConfigError, match="is a JSON array: the Spark engine reads JSON Lines"):
+        score_on_spark(spark, loaded_pair, str(export), str(tmp_path / "spark"), ScoreOptions())
+    assert not (tmp_path / "spark").exists()
 
 
 def test_lines_are_numbered_across_the_splits_of_a_file() -> None:

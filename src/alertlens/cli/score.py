@@ -18,7 +18,12 @@ def run_score(args: argparse.Namespace) -> None:
     """The command: check the paths, load the pair, score, print the books."""
     from alertlens.pair_source import load_pair
     from alertlens.scoring.batch import ScoreOptions, check_output, score_export
-    from alertlens.scoring.spark import check_spark_output, score_on_spark, spark_session
+    from alertlens.scoring.spark import (
+        check_spark_output,
+        score_on_spark,
+        spark_session,
+        spark_session_active,
+    )
 
     options = ScoreOptions(use_teacher=args.mode == "pair", max_reasons=args.max_reasons)
     local_input = not urlsplit(args.input).scheme
@@ -33,18 +38,23 @@ def run_score(args: argparse.Namespace) -> None:
         check_output(Path(args.output), args.overwrite)
     pair = load_pair(pair_source(args))
     if args.engine == "spark":
+        started_here = not spark_session_active()
         spark = spark_session(args.spark_master)
-        counts = score_on_spark(
-            spark,
-            pair,
-            args.input,
-            args.output,
-            options,
-            args.input_format,
-            args.json_column,
-            args.overwrite,
-        )
-        where = f"Parquet part files in {args.output} (Spark, {spark.sparkContext.master})"
+        try:
+            counts = score_on_spark(
+                spark,
+                pair,
+                args.input,
+                args.output,
+                options,
+                args.input_format,
+                args.json_column,
+                args.overwrite,
+            )
+            where = f"Parquet part files in {args.output} (Spark, {spark.sparkContext.master})"
+        finally:
+            if started_here:  # a session the caller runs (spark-submit, a notebook) stays up
+                spark.stop()
     else:
         counts = score_export(
             pair,

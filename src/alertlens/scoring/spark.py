@@ -66,6 +66,15 @@ def spark_ddl() -> str:
     return ", ".join(f"`{column.name}` {_SPARK_TYPES[column.type]}" for column in SCHEMA)
 
 
+def spark_session_active() -> bool:
+    """Whether this process already runs a Spark session (spark-submit, a notebook)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return False
+    return SparkSession.getActiveSession() is not None
+
+
 def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> SparkSession:
     """The active session, or a new one on ``master`` (default: what spark-submit or the Spark
     configuration says, else ``local[*]``).
@@ -158,13 +167,29 @@ def _inputs(source: str, input_format: str, pair: TriagePair) -> tuple[list[str]
         return [source], source, True
     path = Path(source).absolute()
     files = local_files(path, input_format, require_mapping(pair))
+    if input_format != PARQUET:
+        arrays = [file for file in files if _opens_json_array(file)]
+        if arrays:
+            # Read as lines, an array would become one error row per line, books balanced.
+            raise ConfigError(
+                f"{arrays[0]} is a JSON array: the Spark engine reads JSON Lines (one record per "
+                "line) or Parquet; convert it, or use --engine local"
+            )
     return [str(file.absolute()) for file in files], str(path), False
+
+
+def _opens_json_array(path: Path) -> bool:
+    """Whether the file's first character after a BOM and whitespace opens a JSON array."""
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
 
 
 def _text_frame(spark: SparkSession, paths: list[str], pattern: str | None) -> DataFrame:
     from pyspark.sql import functions as F
 
-    reader = spark.read
+    # Lines end at "\n" only, as the single-process reader's do (Spark's default also ends
+    # them at a lone "\r", which JSON treats as whitespace inside a record).
+    reader = spark.read.option("lineSep", "\n")
     if pattern is not None:
         reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", pattern)
     return reader.text(paths).select(
