@@ -10,14 +10,18 @@ parameters.
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+log = logging.getLogger(__name__)
 
 TUNE_DIR = ".tune"  # studies and cached inputs; never in git
 
@@ -48,7 +52,9 @@ class Heartbeat:
 
 
 # Workers starting together on an empty database each create Optuna's tables; all but one
-# lose that race with an integrity or "already exists" error, after which the tables exist.
+# lose that race with a unique-violation (IntegrityError) or "already exists"
+# (ProgrammingError), after which the tables exist. Other errors (a refused connection, a bad
+# password) are raised at once.
 SCHEMA_ATTEMPTS = 5
 
 
@@ -64,17 +70,21 @@ def open_storage(spec: str, heartbeat: Heartbeat | None = None) -> BaseStorage:
 def _database_storage(url: str, heartbeat: Heartbeat) -> optuna.storages.RDBStorage:
     for attempt in range(1, SCHEMA_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=heartbeat.interval_s,
-                grace_period=heartbeat.grace_s,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    heartbeat.max_retry
-                ),
-            )
-        except (IntegrityError, ProgrammingError, OperationalError):
+            with warnings.catch_warnings():
+                # Heartbeats are marked experimental in Optuna; the warning would repeat per open.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=heartbeat.interval_s,
+                    grace_period=heartbeat.grace_s,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        heartbeat.max_retry
+                    ),
+                )
+        except (IntegrityError, ProgrammingError) as exc:
             if attempt == SCHEMA_ATTEMPTS:
                 raise
+            log.info("creating the study tables raced another worker (%s); retrying", exc)
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
 
