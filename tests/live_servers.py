@@ -47,6 +47,13 @@ def _as_cluster_owner(args: list[str]) -> list[str]:
     return ["runuser", "-u", POSTGRES_USER, "--", *args] if os.geteuid() == 0 else args
 
 
+def _run(args: list[str]) -> None:
+    """Run a PostgreSQL program; its own output is the error message when it fails."""
+    done = subprocess.run(_as_cluster_owner(args), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a PostgreSQL cluster; yields its URL (``postgresql://postgres@127.0.0.1:PORT``,
@@ -56,22 +63,14 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(home, user=POSTGRES_USER)
     data, port = home / "data", free_port()
     try:
-        subprocess.run(
-            _as_cluster_owner(
-                [postgres_bin("initdb"), "-D", str(data), "-U", POSTGRES_USER, "-A", "trust"]
-                + ["--no-sync", "-E", "UTF8"]
-            ),
-            check=True,
-            capture_output=True,
+        _run(
+            [postgres_bin("initdb"), "-D", str(data), "-U", POSTGRES_USER, "-A", "trust"]
+            + ["--no-sync", "-E", "UTF8"]
         )
         options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            _as_cluster_owner(
-                [postgres_bin("pg_ctl"), "-D", str(data), "-o", options]
-                + ["-l", str(home / "server.log"), "-w", "start"]
-            ),
-            check=True,
-            capture_output=True,
+        _run(
+            [postgres_bin("pg_ctl"), "-D", str(data), "-o", options]
+            + ["-l", str(home / "server.log"), "-w", "start"]
         )
         yield f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}"
     finally:

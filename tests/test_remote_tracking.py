@@ -88,9 +88,7 @@ def test_the_pipeline_promotes_and_serves_through_a_tracking_server(
     ).stdout
     loaded = json.loads(out.strip().splitlines()[-1])
     assert "/code/alertlens/" in loaded["alertlens_file"]
-    assert [a["alert_id"] for a in loaded["answers"]] == [
-        json.loads(x)["event"]["id"] for x in lines
-    ]
+    assert [a["alert_id"] for a in loaded["answers"]] == [json.loads(x)["alert_id"] for x in lines]
     assert all(a["verdict"] in ("real", "false_positive") for a in loaded["answers"])
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import mlflow
 import pytest
+from live_servers import free_port, wait_for_http
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -189,12 +190,6 @@ def test_error_answers_keep_their_message_but_not_their_stack_trace() -> None:
     assert answer["message"] == "internal error while scoring: the server's log has the details"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
@@ -207,20 +202,10 @@ def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
 
 
 def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"the server exited ({process.returncode}) before answering:\n"
-                + log.read_text()[-2000:]
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"the server did not answer /ping within {START_TIMEOUT_S} s")
+    try:
+        wait_for_http(f"{url}/ping", process, START_TIMEOUT_S)
+    except RuntimeError as exc:
+        raise AssertionError(f"{exc}:\n{log.read_text()[-2000:]}") from None
 
 
 @pytest.fixture(scope="module")

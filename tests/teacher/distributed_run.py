@@ -44,8 +44,10 @@ RUNS = {
 
 
 def tiny_teacher() -> BertForSequenceClassification:
-    """The tiny random BERT of ``load_encoder("tiny")``, without dropout."""
-    torch.manual_seed(0)
+    """The tiny random BERT of ``load_encoder("tiny")``, without dropout. Each rank draws
+    other initial weights (rank 0 those of one process): training must start from rank 0's,
+    as DDP broadcasts them, for the runs to match."""
+    torch.manual_seed(int(os.environ.get("RANK", "0")))
     config = BertConfig(
         vocab_size=load_tokenizer("tiny").vocab_size,
         max_position_embeddings=LENGTH,

@@ -146,7 +146,8 @@ def test_the_data_fingerprint_changes_with_any_label_token_or_prior() -> None:
 
 
 def _train(processes: int, out: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "WORLD_SIZE")}
+    outer = ("LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "OMP_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     command = [sys.executable, str(SCRIPT), "--processes", str(processes), "--out", str(out)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
