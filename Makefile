@@ -54,6 +54,7 @@ test-fast: setup  ## run the tests not marked slow
 
 bench: setup  ## run the benchmarks (they print their figures; bench_explain and bench_fidelity need `make run` first)
 	python bench/bench_data.py
+	python bench/bench_prepare.py
 	python bench/bench_teacher.py
 	python bench/bench_explain.py
 	python bench/bench_fidelity.py

@@ -1,5 +1,6 @@
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +8,7 @@ from alertlens.alerts.split import (
     GROUP_TEST,
     SplitConfig,
     SplitKey,
+    SplitKeys,
     assign_splits,
     held_out_group_names,
 )
@@ -107,8 +109,10 @@ def test_split_config_validates() -> None:
 def test_held_out_groups_never_reach_training_and_form_their_own_split() -> None:
     keys = _keys(3000, groups=5)
     config = SplitConfig(strategy="time", held_out_groups=2, seed=1)
-    held_out = held_out_group_names(keys, config)
-    assert len(held_out) == 2 and held_out == held_out_group_names(keys, config)  # seeded
+    held_out = held_out_group_names([k.group for k in keys], config)
+    assert len(held_out) == 2 and held_out == held_out_group_names(
+        [k.group for k in keys], config
+    )  # seeded
     splits = assign_splits(keys, config)
     for key, name in zip(keys, splits, strict=True):
         assert (name == GROUP_TEST) == (key.group in held_out)
@@ -126,7 +130,7 @@ def test_a_duplicate_shared_with_a_held_out_group_goes_with_it() -> None:
         SplitKey(6.0, "e", 0, "west"),
     ]
     config = SplitConfig(strategy="time", validation=0.2, test=0.2, held_out_groups=1)
-    (held_out,) = held_out_group_names(keys, config)
+    (held_out,) = held_out_group_names([k.group for k in keys], config)
     splits = assign_splits(keys, config)
     # Whichever group is held out, the text both groups share never reaches training.
     assert splits[2:4] == [GROUP_TEST, GROUP_TEST]
@@ -140,3 +144,28 @@ def test_holding_out_every_group_is_refused_and_no_groups_hold_out_none() -> Non
         assign_splits(keys, SplitConfig(held_out_groups=2))
     ungrouped = [SplitKey(float(i), f"d{i}", i % 2, None) for i in range(20)]
     assert GROUP_TEST not in assign_splits(ungrouped, SplitConfig(held_out_groups=1))
+
+
+def test_groups_sharing_an_exact_duplicate_stay_in_one_split() -> None:
+    # "shared" is one text in groups b and c: b and c are one unit; a, d and e their own.
+    keys = [
+        SplitKey(float(i), digest, 0, group)
+        for i, (digest, group) in enumerate(
+            [("x", "a"), ("shared", "b"), ("y", "c"), ("shared", "c"), ("z", "d"), ("w", "e")]
+        )
+    ]
+    splits = assign_splits(keys, SplitConfig(strategy="group", validation=0.2, test=0.2, seed=2))
+    assert splits[1] == splits[2] == splits[3]
+    assert splits == ["test", "train", "train", "train", "train", "validation"]
+
+
+@pytest.mark.parametrize("strategy", ["time", "group", "random"])
+def test_keys_on_disk_split_as_in_memory_and_leave_no_file(strategy: str, tmp_path: Path) -> None:
+    keys = _keys(1500, seed=2)
+    table = SplitKeys(tmp_path / "keys.sqlite")
+    for key in keys:
+        table.add(key)
+    on_disk = list(table.assign(SplitConfig(strategy=strategy)))
+    table.close()
+    assert on_disk == assign_splits(keys, SplitConfig(strategy=strategy))
+    assert not (tmp_path / "keys.sqlite").exists()

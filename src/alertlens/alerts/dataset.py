@@ -1,7 +1,8 @@
 """The prepared data set: ingest an export, split it without leaks, write one file per split.
 
-Two streaming passes keep memory small: the first ingests into a temporary file and keeps only
-a :class:`SplitKey` per alert; the second routes each alert line to its split's file.
+Two streaming passes keep memory flat with the export's size: the first ingests into a
+temporary file, keeping the ids seen and a :class:`SplitKey` per alert in SQLite files beside it
+(:mod:`alertlens.alerts.spill`); the second routes each alert line to its split's file.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from alertlens.alerts.ingest import AlertStream, export_files
 from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.render import RenderConfig, render_text, text_digest
 from alertlens.alerts.schema import Alert
-from alertlens.alerts.split import GROUP_TEST, SplitConfig, SplitKey, assign_splits
+from alertlens.alerts.spill import SeenIdsOnDisk
+from alertlens.alerts.split import GROUP_TEST, SplitConfig, SplitKey, SplitKeys
 
 SPLIT_FILES = ("train", "validation", "test", GROUP_TEST, "unlabeled")
 REJECTED_FILE = "rejected.jsonl"
@@ -39,24 +41,27 @@ class PreparedData:
         return {"ingest": self.ingest, "splits": self.splits, "dataset_digest": self.digest}
 
 
-def _split_stats(alerts: list[tuple[str, int | None]]) -> dict[str, Any]:
-    """Rows, classes and true-positive share, overall and per alert source."""
+def _split_stats(counts: Mapping[tuple[str, int | None], int]) -> dict[str, Any]:
+    """Rows, classes and true-positive share, overall and per alert source, from the split's
+    alert counts per (source, label)."""
 
-    def summarize(labels: list[int | None]) -> dict[str, Any]:
-        real = sum(1 for v in labels if v == 1)
-        benign = sum(1 for v in labels if v == 0)
+    def summarize(by_label: Mapping[int | None, int]) -> dict[str, Any]:
+        real, benign = by_label.get(1, 0), by_label.get(0, 0)
+        rows = sum(by_label.values())
         return {
-            "rows": len(labels),
+            "rows": rows,
             "true_positive": real,
             "false_positive": benign,
-            "unlabeled": len(labels) - real - benign,
+            "unlabeled": rows - real - benign,
             "true_positive_share": round(real / (real + benign), 4) if real + benign else 0.0,
         }
 
-    by_source: dict[str, list[int | None]] = defaultdict(list)
-    for source, label in alerts:
-        by_source[source].append(label)
-    stats = summarize([label for _, label in alerts])
+    overall: Counter[int | None] = Counter()
+    by_source: dict[str, Counter[int | None]] = defaultdict(Counter)
+    for (source, label), count in counts.items():
+        overall[label] += count
+        by_source[source][label] += count
+    stats = summarize(overall)
     stats["by_source"] = {source: summarize(labels) for source, labels in sorted(by_source.items())}
     return stats
 
@@ -80,43 +85,47 @@ def prepare_dataset(
     files = export_files(mapping, source, exclude=out_dir)  # listed before any write
     out_dir.mkdir(parents=True, exist_ok=True)
     staged = out_dir / ".accepted.jsonl.tmp"
-    keys: list[SplitKey] = []
+    keys = SplitKeys(out_dir / ".split-keys.sqlite.tmp")
+    seen = SeenIdsOnDisk(out_dir / ".seen-ids.sqlite.tmp")
     counter = CoverageCounter()
-    sources: list[str] = []
-    with (
-        (out_dir / REJECTED_FILE).open("w", encoding="utf-8") as rejected,
-        staged.open("w", encoding="utf-8") as out,
-    ):
-        stream = AlertStream(mapping, rejected, source)
-        for alert in counter.count(stream.from_files(files)):
-            keys.append(
-                SplitKey(
-                    alert.timestamp,
-                    text_digest(render_text(alert, render)),
-                    alert.label,
-                    alert.group,
-                )
-            )
-            sources.append(alert.source)
-            out.write(alert.to_json() + "\n")
+    sources: dict[str, int] = {}  # source name -> number, staged before each alert's line
     try:
+        with (
+            (out_dir / REJECTED_FILE).open("w", encoding="utf-8") as rejected,
+            staged.open("w", encoding="utf-8") as out,
+        ):
+            stream = AlertStream(mapping, rejected, source, seen)
+            for alert in counter.count(stream.from_files(files)):
+                keys.add(
+                    SplitKey(
+                        alert.timestamp,
+                        text_digest(render_text(alert, render)),
+                        alert.label,
+                        alert.group,
+                    )
+                )
+                number = sources.setdefault(alert.source, len(sources))
+                out.write(f"{number}\t{alert.label}\t{alert.to_json()}\n")
+        seen.close()
         counts = stream.finish(max_reject_ratio)
-        assignment = assign_splits(keys, split)
-        members: dict[str, list[tuple[str, int | None]]] = {name: [] for name in SPLIT_FILES}
+        source_names = list(sources)
+        labels: dict[str, int | None] = {"0": 0, "1": 1, "None": None}
+        members: dict[str, Counter[tuple[str, int | None]]] = {n: Counter() for n in SPLIT_FILES}
         digest = hashlib.sha256()
         handles = {
             name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") for name in SPLIT_FILES
         }
         with staged.open(encoding="utf-8") as accepted:
-            for line, name, key, alert_source in zip(
-                accepted, assignment, keys, sources, strict=True
-            ):
+            for staged_line, name in zip(accepted, keys.assign(split), strict=True):
+                source_number, label, line = staged_line.split("\t", 2)
                 handles[name].write(line)
                 digest.update(f"{name}\t{line}".encode("utf-8", "surrogateescape"))
-                members[name].append((alert_source, key.label))
+                members[name][source_names[int(source_number)], labels[label]] += 1
         for handle in handles.values():
             handle.close()
     finally:
+        seen.close()
+        keys.close()
         staged.unlink(missing_ok=True)
     return PreparedData(
         ingest=counts.as_dict(),

@@ -23,6 +23,7 @@ from alertlens.alerts.coverage import CoverageCounter
 from alertlens.alerts.mapping import DataMapping, RecordError
 from alertlens.alerts.readers import READERS, RawRecord, has_undecodable_bytes
 from alertlens.alerts.schema import Alert
+from alertlens.alerts.spill import SeenIds, SeenIdsOnDisk
 from alertlens.alerts.verdicts import VerdictCounts, VerdictTable
 
 log = logging.getLogger(__name__)
@@ -180,9 +181,16 @@ def rejection_line(record: RawRecord, reason: str, message: str) -> str:
 class AlertStream:
     """Iterates accepted alerts from export files, writing rejects as it goes."""
 
-    def __init__(self, mapping: DataMapping, rejected: IO[str], source: Path | None = None) -> None:
+    def __init__(
+        self,
+        mapping: DataMapping,
+        rejected: IO[str],
+        source: Path | None = None,
+        seen: SeenIds | None = None,
+    ) -> None:
         """``source``: the export (file or directory) whose verdict files, when the data config
-        has a ``verdicts`` section, label its alerts."""
+        has a ``verdicts`` section, label its alerts. ``seen``: where the ids read so far are
+        kept (in memory unless given; :class:`SeenIdsOnDisk` for exports of any size)."""
         self.mapping = mapping
         self.rejected = rejected
         self.counts = IngestCounts()
@@ -203,7 +211,7 @@ class AlertStream:
                 self.verdicts = VerdictTable(mapping.verdicts, files, self._write_reject)
             except OSError as exc:
                 raise IngestError(f"cannot read the verdict files: {exc.strerror or exc}") from None
-        self._seen: dict[str, tuple[str, int]] = {}
+        self._seen = seen if seen is not None else SeenIds()
         self._copies: dict[str, int] = {}  # id -> copies read, under ``dedupe: none``
 
     def _reject(self, record: RawRecord, reason: str, message: str) -> None:
@@ -219,7 +227,7 @@ class AlertStream:
         none`` a repeated id is renamed; a verdict for the copy's id, else for the event's id
         (every copy's), sets the label."""
         event_id = alert.id
-        first = self._seen.setdefault(event_id, (record.file, record.line))
+        first = self._seen.first_seen(event_id, (record.file, record.line))
         if first != (record.file, record.line):
             if self.mapping.dedupe == "content":
                 self._reject(
@@ -233,7 +241,7 @@ class AlertStream:
                 copies += 1
             self._copies[event_id] = copies
             alert = replace(alert, id=f"{event_id}#{copies}")
-            self._seen[alert.id] = (record.file, record.line)
+            self._seen.first_seen(alert.id, (record.file, record.line))
         if self.verdicts is not None:
             # A copy's own id ("<id>#2", as the review queue names it) first, then the event's.
             found, label = self.verdicts.label_for(alert.id)
@@ -370,14 +378,18 @@ def ingest_to_dir(
     (out_dir / "ingest.json").unlink(missing_ok=True)
     files = export_files(mapping, source, exclude=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        (out_dir / "rejected.jsonl").open("w", encoding="utf-8") as rejected,
-        (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as accepted,
-    ):
-        stream = AlertStream(mapping, rejected, source)
-        alerts = stream.from_files(files)
-        for alert in coverage.count(alerts) if coverage is not None else alerts:
-            accepted.write(alert.to_json() + "\n")
+    seen = SeenIdsOnDisk(out_dir / ".seen-ids.sqlite.tmp")
+    try:
+        with (
+            (out_dir / "rejected.jsonl").open("w", encoding="utf-8") as rejected,
+            (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as accepted,
+        ):
+            stream = AlertStream(mapping, rejected, source, seen)
+            alerts = stream.from_files(files)
+            for alert in coverage.count(alerts) if coverage is not None else alerts:
+                accepted.write(alert.to_json() + "\n")
+    finally:
+        seen.close()
     # Counts are written before the ratio check so a failed run still explains itself.
     (out_dir / "ingest.json").write_text(json.dumps(stream.tally().as_dict(), indent=2) + "\n")
     return stream.finish(max_reject_ratio)

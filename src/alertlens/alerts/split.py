@@ -14,15 +14,24 @@ split, how the models do on a tenant or network they never saw (the other groups
 above). A unit that holds an alert of a held-out group goes there whole.
 
 Unlabeled alerts travel with their unit; those in training units form the ``unlabeled`` split.
+
+The keys wait in an SQLite table (:mod:`alertlens.alerts.spill`) and units are formed, ordered
+and filled by queries over it, so memory does not grow with the number of alerts. Only the
+seeded shuffles of the group and random strategies hold the units' first rows in memory (8
+bytes a unit), and the group strategy the groups themselves.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
-from collections.abc import Sequence
+import sqlite3
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from alertlens.alerts.spill import blob_text, connect, text_blob
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +66,7 @@ class SplitConfig:
 
 @dataclass(frozen=True, slots=True)
 class SplitKey:
-    """What splitting needs of an alert (kept small so a million fit in memory)."""
+    """What splitting needs of an alert."""
 
     timestamp: float
     digest: str
@@ -65,107 +74,213 @@ class SplitKey:
     group: str | None
 
 
-class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
+# Rows written to SQLite per transaction.
+_BATCH = 10_000
+# A unit's majority label, as the random strategy stratifies by it (a tie goes to 0).
+_MAJORITY = "CASE WHEN labeled = 0 THEN NULL WHEN ones > zeros THEN 1 ELSE 0 END"
 
-    def find(self, item: int) -> int:
-        while self.parent[item] != item:
-            self.parent[item] = self.parent[self.parent[item]]
-            item = self.parent[item]
-        return item
 
-    def union(self, a: int, b: int) -> None:
+class _Groups:
+    """Union-find over group names: groups joined by an exact duplicate are one unit."""
+
+    def __init__(self) -> None:
+        self.parent: dict[bytes, bytes] = {}
+
+    def find(self, item: bytes) -> bytes:
+        root = self.parent.setdefault(item, item)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while item != root:  # path compression
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, a: bytes, b: bytes) -> None:
         self.parent[self.find(a)] = self.find(b)
 
 
-def _units(keys: Sequence[SplitKey], by_group: bool) -> list[list[int]]:
-    """Indices bundled by shared digest (and shared group when ``by_group``)."""
-    links = _UnionFind(len(keys))
-    first_of: dict[tuple[str, str | None], int] = {}
-    for index, key in enumerate(keys):
-        for tag in (
-            ("digest", key.digest),
-            ("group", key.group) if by_group and key.group else None,
-        ):
-            if tag is None:
-                continue
-            links.union(index, first_of.setdefault(tag, index))
-    members: dict[int, list[int]] = defaultdict(list)
-    for index in range(len(keys)):
-        members[links.find(index)].append(index)
-    return list(members.values())
+class SplitKeys:
+    """The split keys of an export, in reading order, in an SQLite table.
 
-
-def _labeled(unit: list[int], keys: Sequence[SplitKey]) -> int:
-    return sum(1 for index in unit if keys[index].label is not None)
-
-
-def _fill(units: list[list[int]], keys: Sequence[SplitKey], config: SplitConfig) -> dict[int, str]:
-    """Walk units in order, filling train, then validation, then test by labeled alerts.
-
-    A unit with no labeled alert cannot be evaluated on, so it always joins ``unlabeled``.
+    ``path``: the scratch file (replaced if present, deleted by :meth:`close`); None keeps the
+    table in memory.
     """
-    total = sum(_labeled(unit, keys) for unit in units)
-    bounds = ((1 - config.validation - config.test) * total, (1 - config.test) * total)
-    assignment: dict[int, str] = {}
-    filled = 0
-    for unit in units:
-        size = _labeled(unit, keys)
-        if size == 0:
-            name = "unlabeled"
-        else:
-            name = "train" if filled < bounds[0] else "validation" if filled < bounds[1] else "test"
-        for index in unit:
-            assignment[index] = name
-        filled += size
-    return assignment
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._db = connect(path)
+        self._db.execute(
+            "CREATE TABLE keys (row INTEGER PRIMARY KEY, timestamp REAL NOT NULL,"
+            " digest BLOB NOT NULL, label INTEGER, grp BLOB)"
+        )
+        self._pending: list[tuple[int, float, bytes, int | None, bytes | None]] = []
+        self.rows = 0
+
+    def add(self, key: SplitKey) -> None:
+        group = text_blob(key.group) if key.group else None  # "" is no group
+        self._pending.append((self.rows, key.timestamp, text_blob(key.digest), key.label, group))
+        self.rows += 1
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            with self._transaction():
+                self._db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?, ?)", self._pending)
+            self._pending.clear()
+
+    def _transaction(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN")
+        return self._db  # its context manager commits, or rolls back on an error
+
+    def groups(self) -> list[str]:
+        """The distinct groups, sorted."""
+        self._flush()
+        rows = self._db.execute("SELECT DISTINCT grp FROM keys WHERE grp IS NOT NULL")
+        return sorted(blob_text(group) for (group,) in rows)
+
+    def assign(self, config: SplitConfig) -> Iterator[str]:
+        """Split name per alert, in reading order: train, validation, test, test_groups or
+        unlabeled."""
+        self._flush()
+        db = self._db
+        with self._transaction():
+            for table in ("held", "unit_of", "units", "named", "shuffled"):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            db.execute("DROP VIEW IF EXISTS keyed")
+            db.execute("CREATE TABLE held (grp BLOB PRIMARY KEY) WITHOUT ROWID")
+            db.executemany(
+                "INSERT INTO held VALUES (?)",
+                ((text_blob(g),) for g in held_out_group_names(self.groups(), config)),
+            )
+            # keyed: every alert with its unit.
+            if config.strategy == "group":
+                self._bundle_groups()
+                db.execute(
+                    "CREATE VIEW keyed AS SELECT k.row, k.timestamp, k.label, k.grp, u.unit"
+                    " FROM keys k JOIN unit_of u ON u.digest = k.digest"
+                )
+            else:
+                db.execute(
+                    "CREATE VIEW keyed AS SELECT row, timestamp, label, grp, digest AS unit FROM keys"
+                )
+            db.execute(
+                "CREATE TABLE units AS SELECT unit, MIN(row) AS first, MIN(timestamp) AS start,"
+                " COUNT(label) AS labeled, TOTAL(label = 1) AS ones, TOTAL(label = 0) AS zeros,"
+                " TOTAL(grp IN (SELECT grp FROM held)) > 0 AS held_out FROM keyed GROUP BY unit"
+            )
+            db.execute("CREATE TABLE named (unit BLOB PRIMARY KEY, name TEXT) WITHOUT ROWID")
+            db.execute("INSERT INTO named SELECT unit, ? FROM units WHERE held_out", (GROUP_TEST,))
+            if config.strategy == "time":
+                self._fill("units WHERE NOT held_out", "start, first", config)
+            else:
+                rng = random.Random(config.seed)
+                strata = (
+                    ["TRUE"]
+                    if config.strategy == "group"
+                    else [f"{_MAJORITY} IS NULL", f"{_MAJORITY} = 0", f"{_MAJORITY} = 1"]
+                )
+                db.execute("CREATE INDEX units_first ON units (first)")
+                for stratum in strata:
+                    self._fill_shuffled(f"NOT held_out AND {stratum}", rng, config)
+        assigned = db.execute(
+            "SELECT k.label, n.name FROM keyed k JOIN named n ON n.unit = k.unit ORDER BY k.row"
+        )
+        # Unlabeled alerts of training units serve distillation; in validation/test units they
+        # stay put (label null) so no text crosses splits.
+        for label, name in assigned:
+            yield "unlabeled" if label is None and name == "train" else name
+
+    def _bundle_groups(self) -> None:
+        """Fill ``unit_of`` with the unit of every digest for the group strategy: every digest
+        a group holds joins that group's unit, groups sharing a digest are one unit, and a
+        digest no group holds is a unit of its own."""
+        db = self._db
+        db.execute("CREATE TABLE unit_of (digest BLOB PRIMARY KEY, unit BLOB) WITHOUT ROWID")
+        groups = _Groups()
+        last: tuple[bytes, bytes] | None = None
+        for digest, group in db.execute(
+            "SELECT DISTINCT digest, grp FROM keys WHERE grp IS NOT NULL ORDER BY digest"
+        ):
+            if last is not None and last[0] == digest:
+                groups.union(last[1], group)
+            last = (digest, group)
+        # b"g"/b"d" keep a group's unit and a lone digest's unit apart.
+        db.executemany(
+            "INSERT INTO unit_of VALUES (?, ?)",
+            (
+                (digest, b"d" + digest if group is None else b"g" + groups.find(group))
+                for digest, group in db.execute("SELECT digest, MIN(grp) FROM keys GROUP BY digest")
+            ),
+        )
+
+    def _fill(self, units: str, order: str, config: SplitConfig) -> None:
+        """Name the ``units`` (a FROM clause over ``units``' columns) walked in ``order``:
+        train until its share of labeled alerts is filled, then validation, then test. A unit
+        with no labeled alert cannot be evaluated on, so it always joins ``unlabeled``."""
+        db = self._db
+        (total,) = db.execute(f"SELECT COALESCE(SUM(labeled), 0) FROM {units}").fetchone()
+        bounds = ((1 - config.validation - config.test) * total, (1 - config.test) * total)
+        # before: the labeled alerts of the units ahead of this one in the walk.
+        db.execute(
+            "INSERT INTO named SELECT unit, CASE WHEN labeled = 0 THEN 'unlabeled'"
+            " WHEN before < ? THEN 'train' WHEN before < ? THEN 'validation' ELSE 'test' END"
+            f" FROM (SELECT unit, labeled, SUM(labeled) OVER (ORDER BY {order}"
+            f" ROWS UNBOUNDED PRECEDING) - labeled AS before FROM {units}) ORDER BY unit",
+            bounds,
+        )
+
+    def _fill_shuffled(self, where: str, rng: random.Random, config: SplitConfig) -> None:
+        """:meth:`_fill` the units matching ``where`` in an order shuffled by ``rng``, starting
+        from their order of first appearance."""
+        db = self._db
+        firsts = array(
+            "q",
+            (
+                first
+                for (first,) in db.execute(f"SELECT first FROM units WHERE {where} ORDER BY first")
+            ),
+        )
+        rng.shuffle(firsts)
+        db.execute("DROP TABLE IF EXISTS shuffled")
+        db.execute("CREATE TABLE shuffled (position INTEGER PRIMARY KEY, first INTEGER)")
+        db.executemany("INSERT INTO shuffled VALUES (?, ?)", enumerate(firsts))
+        del firsts
+        self._fill(
+            "(SELECT u.unit, u.labeled, s.position FROM shuffled s JOIN units u ON u.first = s.first)",
+            "position",
+            config,
+        )
+
+    def close(self) -> None:
+        """Drop the table and its file."""
+        self._db.close()
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
 
 
-def held_out_group_names(keys: Sequence[SplitKey], config: SplitConfig) -> set[str]:
-    """The ``held_out_groups`` groups kept out of training, chosen with the seed."""
-    groups = sorted({key.group for key in keys if key.group})
-    if config.strategy == "group" or not config.held_out_groups or not groups:
+def held_out_group_names(groups: Iterable[str | None], config: SplitConfig) -> set[str]:
+    """The ``held_out_groups`` of ``groups`` kept out of training, chosen with the seed."""
+    names = sorted({group for group in groups if group})
+    if config.strategy == "group" or not config.held_out_groups or not names:
         if config.held_out_groups and config.strategy != "group":
             log.warning("split.held_out_groups: the data has no groups (data.group); none held out")
         return set()
-    if config.held_out_groups >= len(groups):
+    if config.held_out_groups >= len(names):
         raise ValueError(
             f"split.held_out_groups is {config.held_out_groups} but the data has "
-            f"{len(groups)} group(s) (data.group): at least one must remain to train on"
+            f"{len(names)} group(s) (data.group): at least one must remain to train on"
         )
-    random.Random(config.seed).shuffle(groups)
-    return set(groups[: config.held_out_groups])
+    random.Random(config.seed).shuffle(names)
+    return set(names[: config.held_out_groups])
 
 
 def assign_splits(keys: Sequence[SplitKey], config: SplitConfig) -> list[str]:
-    """Split name per alert: train, validation, test, test_groups, or unlabeled."""
-    units = _units(keys, by_group=config.strategy == "group")
-    held_out = held_out_group_names(keys, config)
-    unseen = [unit for unit in units if any(keys[i].group in held_out for i in unit)]
-    units = [unit for unit in units if not any(keys[i].group in held_out for i in unit)]
-    rng = random.Random(config.seed)
-    if config.strategy == "time":
-        units.sort(key=lambda unit: min(keys[i].timestamp for i in unit))
-        assignment = _fill(units, keys, config)
-    elif config.strategy == "group":
-        units.sort(key=lambda unit: min(unit))
-        rng.shuffle(units)
-        assignment = _fill(units, keys, config)
-    else:
-        assignment = {}
-        strata: dict[int | None, list[list[int]]] = defaultdict(list)
-        for unit in sorted(units, key=min):
-            labels = [label for i in unit if (label := keys[i].label) is not None]
-            majority = max(sorted(set(labels)), key=labels.count) if labels else None
-            strata[majority].append(unit)
-        for label in sorted(strata, key=lambda v: -1 if v is None else v):
-            rng.shuffle(strata[label])
-            assignment.update(_fill(strata[label], keys, config))
-    assignment.update({index: GROUP_TEST for unit in unseen for index in unit})
-    # Unlabeled alerts of training units serve distillation; in validation/test units they
-    # stay put (label null) so no text crosses splits.
-    return [
-        "unlabeled" if keys[i].label is None and assignment[i] == "train" else assignment[i]
-        for i in range(len(keys))
-    ]
+    """Split name per alert of ``keys`` (in memory): train, validation, test, test_groups, or
+    unlabeled."""
+    table = SplitKeys()
+    try:
+        for key in keys:
+            table.add(key)
+        return list(table.assign(config))
+    finally:
+        table.close()
