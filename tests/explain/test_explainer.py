@@ -12,6 +12,7 @@ import pytest
 from alertlens.alerts.schema import Alert
 from alertlens.config import compose
 from alertlens.explain.explainer import (
+    CALENDAR_MIN_LOG_ODDS,
     NOT_CARRIED,
     Explainer,
     counterfactual,
@@ -466,3 +467,41 @@ def test_the_detection_is_the_alerts_kind_and_counterfactuals_leave_it_alone():
     parts = explanation.kind + explanation.reasons
     total = explanation.base_log_odds + sum(r.contribution for r in parts)
     assert total == pytest.approx(explanation.log_odds, abs=1e-6)
+
+
+@pytest.mark.parametrize(("night_weight", "listed"), [(0.4, False), (2.5, True)])
+def test_the_hour_is_a_reason_only_when_it_carries_real_weight(night_weight, listed):
+    spec = FeatureSpec.from_config(
+        {
+            "features": [
+                {"kind": "time"},
+                {"kind": "keywords", "field": "command_line", "keywords": ["-enc"]},
+            ]
+        }
+    )
+    # Alerts an hour apart; the toy teacher leans toward real at night (00:00-05:59 UTC).
+    alerts = [
+        replace(
+            make_alert(
+                i, command_line="powershell -enc SQBF" if i % 3 == 0 else "powershell a.ps1"
+            ),
+            timestamp=1767225600.0 + 3600 * i,
+        )
+        for i in range(480)
+    ]
+    margins = [
+        3.0 * ("-enc" in a.fields["command_line"])
+        + night_weight * ((a.timestamp // 3600) % 24 < 6)
+        - 2.0
+        for a in alerts
+    ]
+    config = SurrogateConfig(objective="regression", n_estimators=60, num_threads=1)
+    model = fit_surrogate(
+        spec, alerts[:400], margins[:400], alerts[400:], margins[400:], 0.0, config
+    )
+    night = replace(make_alert(1, command_line="powershell -enc SQBF"), timestamp=1767232800.0)
+    explanation = explain_one(model, night)
+    hour = explanation.field_contributions["timestamp"] * model.log_odds_per_margin
+    assert (abs(hour) >= CALENDAR_MIN_LOG_ODDS) is listed
+    assert ("timestamp" in [r.field for r in explanation.reasons]) is listed
+    assert explanation.reasons[0].field == "command_line"

@@ -44,6 +44,10 @@ NOT_CARRIED = "(fields the source does not carry)"
 # A reason must move the margin visibly: below this (teacher margin units) it is noise to an
 # analyst.
 _MIN_REASON = 0.005
+# The hour and weekday say when an alert fired, not what it is: the trees use them to shift
+# odds a little between office hours and nights for every alert alike. They are a reason only
+# when they move the surrogate's log-odds at least this much (a factor of e on the odds).
+CALENDAR_MIN_LOG_ODDS = 1.0
 
 
 class Explainer:
@@ -83,6 +87,14 @@ class Explainer:
         self._alert_field_index = [self._field_index[f] for f in self._alert_fields]
         # The detection's own fields (rule, category, ...) are the alert's kind, not evidence.
         self._is_detection = np.array([f in DETECTION_FIELDS for f in self._fields], dtype=bool)
+        calendar = {
+            name
+            for feature in extractor.spec.features
+            if feature.kind == "time"
+            for column in feature.columns()
+            for name in column.source_fields
+        }
+        self._is_calendar = np.array([f in calendar for f in self._fields], dtype=bool)
         # Counterfactuals change only what could differ within the same kind of event.
         self._mutable_fields = [f for f in self._alert_fields if f not in DETECTION_FIELDS]
         self._build_field_maps()
@@ -157,7 +169,9 @@ class Explainer:
         # Fields the alert's source never carries are part of its kind too (their absence says
         # which source it is), summed into one.
         foreign = ~present & ~carried
-        evidence = np.where(self._is_detection | foreign, 0.0, per_field)
+        threshold, scale = self.model.threshold, self.model.log_odds_per_margin
+        slight_calendar = self._is_calendar & (np.abs(per_field) * scale < CALENDAR_MIN_LOG_ODDS)
+        evidence = np.where(self._is_detection | foreign | slight_calendar, 0.0, per_field)
         foreign_share = np.where(foreign, per_field, 0.0)
         top = np.argsort(-np.abs(evidence), axis=1, kind="stable")[:, :top_k]
         top_scores = np.take_along_axis(evidence, top, axis=1).tolist()
@@ -166,7 +180,6 @@ class Explainer:
         kind_scores = np.take_along_axis(detection, kinds, axis=1).tolist()
         additivity_errors = np.abs(contributions.sum(axis=1) - margins).tolist()
         base_values = contributions[:, -1].tolist()
-        threshold, scale = self.model.threshold, self.model.log_odds_per_margin
         fields = self._fields
         explanations = []
         for row, (alert, margin, base_value, field_row, lacks, ranked, ranked_scores, kind, kind_scores_row, error) in enumerate(zip(
