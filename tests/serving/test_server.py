@@ -4,6 +4,7 @@ the champion of a throwaway MLflow store, loaded back, and served by a real serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -225,15 +226,15 @@ def store(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
         yield uri
 
 
-@pytest.fixture(scope="module")
-def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`alertlens serve` (default model URI: the champion) on a free port; yields its URL."""
+@contextlib.contextmanager
+def serving(store: str, log: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`alertlens serve` (default model URI: the champion) with ``options`` on a free port;
+    yields its URL and process."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [sys.executable, "-m", "alertlens.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "alertlens.cli", "serve", "--port", str(port), *options]
     with log.open("w") as output:
         process = subprocess.Popen(
-            [*command, "--max-body-bytes", str(MAX_BODY)],
+            command,
             env={**os.environ, "MLFLOW_TRACKING_URI": store},
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -241,7 +242,7 @@ def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(process, url, log)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -249,6 +250,28 @@ def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`alertlens serve --max-body-bytes MAX_BODY` on the champion; yields its URL."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with serving(store, log, "--max-body-bytes", str(MAX_BODY)) as (url, _):
+        yield url
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``, with their command lines, from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(stat.parent.name)] = command.decode(errors="replace")
+        except OSError:
+            continue  # the process ended meanwhile
+    return found
 
 
 def test_logged_pair_has_params_with_defaults_and_loads(
@@ -443,3 +466,18 @@ def test_a_half_sent_request_is_cut_off_while_whole_ones_are_answered(
     finally:
         for sock in stalled:
             sock.close()
+
+
+@pytest.mark.slow
+def test_several_workers_each_load_the_pair_and_answer(
+    store: str, records: list[dict], tmp_path: Path
+) -> None:
+    with serving(store, tmp_path / "server.log", "--workers", "2") as (url, process):
+        # The command is uvicorn's supervisor: it spawns one process per worker.
+        spawned = children(process.pid)
+        workers = [pid for pid, command in spawned.items() if "spawn_main" in command]
+        assert len(workers) == 2, spawned
+        for _ in range(6):  # the kernel hands each connection to either worker
+            status, answer = post(f"{url}/invocations", json.dumps({"inputs": records}).encode())
+            assert status == 200
+            assert [a["alert_id"] for a in answer["predictions"]] == ["a1", "a2", "a3"]
