@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from alertlens.alerts.dataset import HeldOut
 from alertlens.alerts.render import render_text
 from alertlens.machine import usable_cores
 from alertlens.teacher.artifact import Teacher, TeacherMeta, load_teacher, save_teacher
+from alertlens.teacher.batching import EncodedSet
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.harden import choose_runtime
 from alertlens.teacher.runtime import (
@@ -52,6 +54,52 @@ def test_the_onnx_encoder_gives_pytorchs_margins_and_int8_stays_close(tiny, tmp_
     assert np.abs(fp32 - reference).max() < 1e-4
     assert 0 < np.abs(int8 - reference).max() < 0.5
     assert not np.array_equal(int8, fp32)
+
+
+def test_the_exported_graph_gives_pytorchs_embeddings_in_the_same_pass(tiny, tmp_path) -> None:  # noqa: ANN001
+    teacher = tiny_teacher(tiny)
+    teacher.prior = lambda alerts: np.full(len(alerts), 1.5)
+    teacher.onnx_files = export_onnx(teacher.model, tmp_path)
+    alerts = toy_alerts(30)
+    margins, embeddings = teacher.scorer(batch_size=7).margins_and_embeddings(alerts)
+    hidden = teacher.model.config.hidden_size
+    assert embeddings.shape == (30, hidden) and embeddings.dtype == np.float32
+    assert np.array_equal(margins, teacher.scorer(batch_size=7)(alerts))  # the prior included
+    for runtime, tolerance in (("onnx", 1e-4), ("onnx-int8", 0.5)):
+        scorer = teacher.scorer(batch_size=7, runtime=runtime)
+        assert scorer.onnx is not None and scorer.onnx.embeds
+        onnx_margins, onnx_embeddings = scorer.margins_and_embeddings(alerts)
+        assert np.array_equal(onnx_margins, scorer(alerts))
+        assert np.abs(onnx_embeddings - embeddings).max() < tolerance
+    # The first-token state of the last layer, row for row in the alerts' order.
+    single = teacher.scorer().margins_and_embeddings(alerts[3:4])[1]
+    assert np.allclose(single[0], embeddings[3], atol=1e-4)
+    empty = teacher.scorer(runtime="onnx").margins_and_embeddings([])
+    assert empty[0].shape == (0,) and len(empty[1]) == 0
+
+
+def test_a_graph_without_the_embedding_output_says_to_rerun_harden(tmp_path) -> None:  # noqa: ANN001
+    class MarginOnly(torch.nn.Module):
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return (input_ids * attention_mask).float().sum(dim=1)
+
+    path = tmp_path / "old.onnx"
+    example = torch.ones(2, 4, dtype=torch.long)
+    torch.onnx.export(
+        MarginOnly(),
+        (example, example),
+        str(path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["margin"],
+        dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}},
+        dynamo=False,
+    )
+    encoder = OnnxEncoder(path)
+    data = EncodedSet([[1, 2, 3], [4, 5]], [0, 0])
+    assert not encoder.embeds
+    assert encoder.margins(data, 8, 0).tolist() == [6.0, 9.0]
+    with pytest.raises(ValueError, match="has no embedding output .* re-run the harden stage"):
+        encoder.margins_and_embeddings(data, 8, 0)
 
 
 def test_onnx_margins_add_the_prior_like_pytorch(tiny, tmp_path) -> None:  # noqa: ANN001

@@ -34,22 +34,29 @@ ONNX_DIR = "onnx"  # inside the saved teacher directory
 ONNX_FILES = {"onnx": "encoder.onnx", "onnx-int8": "encoder-int8.onnx"}
 ONNX_OPSET = 17
 INPUTS = ("input_ids", "attention_mask")
+OUTPUTS = ("margin", "embedding")
 
 
 class _MarginHead(torch.nn.Module):
-    """The classifier's margin (real minus false positive) as the exported graph's one output."""
+    """The exported graph's outputs: the classifier's margin (real minus false positive) and
+    the teacher's embedding of the alert (the last layer's first-token state, which the
+    classification head pools), so one pass gives the verdict and the similar-alert query."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return logits[:, 1] - logits[:, 0]
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        output = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+        )
+        return output.logits[:, 1] - output.logits[:, 0], output.hidden_states[-1][:, 0]
 
 
 def export_onnx(model: PreTrainedModel, directory: Path, quantize: bool = True) -> dict[str, Path]:
-    """Write the encoder's margin graph (dynamic batch and sequence axes) to ``directory`` in
+    """Write the encoder's margin and embedding graph (dynamic batch and sequence axes) to ``directory`` in
     fp32 and, with ``quantize``, an int8 copy (weights quantized, activations per batch).
 
     The graph is exported with eager attention and then fused by ONNX Runtime's BERT optimizer
@@ -78,8 +85,8 @@ def export_onnx(model: PreTrainedModel, directory: Path, quantize: bool = True) 
             (example, example),
             str(unfused),
             input_names=list(INPUTS),
-            output_names=["margin"],
-            dynamic_axes={**axes, "margin": {0: "batch"}},
+            output_names=list(OUTPUTS),
+            dynamic_axes={**axes, **{name: {0: "batch"} for name in OUTPUTS}},
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
@@ -130,8 +137,8 @@ def session_options(threads: int | None = None) -> Any:
 
 
 class OnnxEncoder:
-    """The encoder's margins from an exported graph, batched like :func:`predict_margins`
-    (the scorer adds the prior)."""
+    """The encoder's margins (and embeddings) from an exported graph, batched like
+    :func:`predict_margins` (the scorer adds the prior)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -140,15 +147,41 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
+        # Graphs exported before the embedding output give margins only.
+        self.embeds = OUTPUTS[1] in {output.name for output in self.session.get_outputs()}
 
     def margins(self, data: EncodedSet, batch_size: int, pad_id: int) -> np.ndarray:
+        return self._run(data, batch_size, pad_id, embed=False)[0]
+
+    def margins_and_embeddings(
+        self, data: EncodedSet, batch_size: int, pad_id: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Margins and the teacher's embedding per text (rows in the data's order)."""
+        if not self.embeds:
+            raise ValueError(
+                f"{self.path} has no {OUTPUTS[1]} output (exported by an older alertlens): "
+                "re-run the harden stage"
+            )
+        margins, embeddings = self._run(data, batch_size, pad_id, embed=True)
+        return margins, np.zeros((0, 0), np.float32) if embeddings is None else embeddings
+
+    def _run(
+        self, data: EncodedSet, batch_size: int, pad_id: int, embed: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         margins = np.zeros(len(data), dtype=np.float64)
+        embeddings: np.ndarray | None = None
+        names = list(OUTPUTS) if embed else [OUTPUTS[0]]
         cpu = torch.device("cpu")
         for indices in bucketed_batches([len(ids) for ids in data.input_ids], batch_size):
             batch = collate(data, indices, pad_id, cpu)
             feed = {name: batch[name].numpy() for name in INPUTS}
-            margins[indices] = self.session.run(None, feed)[0]
-        return margins
+            outputs = self.session.run(names, feed)
+            margins[indices] = outputs[0]
+            if embed:
+                if embeddings is None:
+                    embeddings = np.zeros((len(data), outputs[1].shape[1]), dtype=np.float32)
+                embeddings[indices] = outputs[1]
+        return margins, embeddings
 
 
 @dataclass

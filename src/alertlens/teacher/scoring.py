@@ -47,7 +47,6 @@ def fp32_head(model: PreTrainedModel) -> Iterator[None]:
         handle.remove()
 
 
-@torch.no_grad()
 def predict_margins(
     model: PreTrainedModel,
     data: EncodedSet,
@@ -60,6 +59,36 @@ def predict_margins(
     """Logit margin per example (the prior's logit included, where ``data`` has one), in the
     data's order (batches are length-sorted inside). ``dropout`` keeps the dropout layers
     active (Monte Carlo dropout: each call draws another of the model's plausible margins)."""
+    return _forward(model, data, batch_size, device, precision, pad_id, dropout, embed=False)[0]
+
+
+def predict_margins_and_embeddings(
+    model: PreTrainedModel,
+    data: EncodedSet,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+    pad_id: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_margins` and the teacher's embedding per example: the last layer's
+    first-token state, which the classification head pools (fp32, one row per example)."""
+    margins, embeddings = _forward(
+        model, data, batch_size, device, precision, pad_id, dropout=False, embed=True
+    )
+    return margins, np.zeros((0, 0), np.float32) if embeddings is None else embeddings
+
+
+@torch.no_grad()
+def _forward(
+    model: PreTrainedModel,
+    data: EncodedSet,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+    pad_id: int,
+    dropout: bool,
+    embed: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
     was_training = model.training
     model.eval()
     if dropout:
@@ -67,6 +96,7 @@ def predict_margins(
             if isinstance(module, torch.nn.Dropout):
                 module.train()
     margins = np.zeros(len(data), dtype=np.float64)
+    embeddings: np.ndarray | None = None
     batches = bucketed_batches([len(ids) for ids in data.input_ids], batch_size)
     # A bar only for long scoring jobs (transfer sets, attack suites), not per-alert calls.
     for indices in tqdm(
@@ -79,13 +109,20 @@ def predict_margins(
     ):
         batch = collate(data, indices, pad_id, device)
         with autocast(device, precision), fp32_head(model):
-            logits = model(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-            ).logits
-        logits = with_prior(logits.float(), batch.get("prior"))
+            output = model(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                output_hidden_states=embed,
+            )
+        logits = with_prior(output.logits.float(), batch.get("prior"))
         margins[indices] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+        if embed:
+            first_token = output.hidden_states[-1][:, 0].float().cpu().numpy()
+            if embeddings is None:
+                embeddings = np.zeros((len(data), first_token.shape[1]), dtype=np.float32)
+            embeddings[indices] = first_token
     model.train(was_training)
-    return margins
+    return margins, embeddings
 
 
 class TeacherScorer:
@@ -135,6 +172,23 @@ class TeacherScorer:
             memo.update(zip(new, self._run_model(new).tolist(), strict=True))
         return np.array([memo[text] for text in texts])
 
+    def margins_and_embeddings(self, alerts: Sequence[Alert]) -> tuple[np.ndarray, np.ndarray]:
+        """Margins (as :meth:`__call__`) and the teacher's embedding of each alert, from one
+        pass of the encoder (never memoized: the memo keeps margins only)."""
+        if not alerts:
+            return np.zeros(0), np.zeros((0, 0), np.float32)
+        texts = [render_text(alert, self.render) for alert in alerts]
+        self.queries += len(texts)
+        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
+        pad_id = self.tokenizer.pad_token_id or 0
+        if self.onnx is not None:
+            margins, embeddings = self.onnx.margins_and_embeddings(data, self.batch_size, pad_id)
+        else:
+            margins, embeddings = predict_margins_and_embeddings(
+                self.model, data, self.batch_size, self.device, self.precision, pad_id
+            )
+        return self._with_prior(alerts, margins), embeddings
+
     def remember(self, texts: Sequence[str], margins: Sequence[float] | np.ndarray) -> None:
         """Seed a memoizing scorer with encoder margins already computed for ``texts``."""
         if self._memo is None:
@@ -152,6 +206,9 @@ class TeacherScorer:
 
     def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
         margins = self.encoder_margins([render_text(alert, self.render) for alert in alerts])
+        return self._with_prior(alerts, margins)
+
+    def _with_prior(self, alerts: Sequence[Alert], margins: np.ndarray) -> np.ndarray:
         if self.prior is not None and len(alerts):
-            margins = margins + np.asarray(self.prior(alerts), dtype=np.float64)
+            return margins + np.asarray(self.prior(alerts), dtype=np.float64)
         return margins
