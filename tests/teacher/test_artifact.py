@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alertlens.model_paths import pinned_requirements
 from alertlens.teacher.artifact import Teacher, TeacherMeta, load_teacher, save_teacher
 from alertlens.teacher.encoder import pick_device
 from alertlens.teacher.pyfunc import log_teacher_model, publish_teacher
@@ -58,6 +59,10 @@ def test_pyfunc_model_round_trips_through_mlflow(saved_teacher: Path) -> None:
     ]
     assert [i.name for i in served.metadata.get_input_schema().inputs] == ["alert"]
     assert not math.isnan(answer["probability"].iloc[0])
+    # Its requirements are pinned as the pair's are, not inferred from one load.
+    requirements = Path(mlflow.artifacts.download_artifacts(uri)) / "requirements.txt"
+    assert requirements.read_text().split() == pinned_requirements()
+    assert any(line.startswith("onnxruntime==") for line in pinned_requirements())
 
 
 def test_publish_teacher_replaces_the_directory_logs_the_model_and_records_the_run(

@@ -16,7 +16,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from alertlens.alerts.schema import Alert
-from alertlens.model_paths import PACKAGE_CODE, model_artifact
+from alertlens.model_paths import PACKAGE_CODE, model_artifact, pinned_requirements
 from alertlens.teacher.artifact import Teacher, load_teacher, save_teacher, score_frame
 from alertlens.tracking import write_run_record
 
@@ -48,6 +48,7 @@ def log_teacher_model(
         artifacts={"teacher": str(directory)},
         signature=signature,
         input_example=example.head(2),
+        pip_requirements=pinned_requirements(),
         code_paths=[str(PACKAGE_CODE)],
     )
     return info.model_uri
