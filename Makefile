@@ -52,11 +52,12 @@ test: setup-scale  ## run every test, the slow ones included (end-to-end DVC run
 test-fast: setup  ## run the tests not marked slow
 	pytest -m "not slow"
 
-bench: setup  ## run the benchmarks (they print their figures; bench_explain and bench_fidelity need `make run` first)
+bench: setup  ## run the benchmarks (they print their figures; bench_explain, bench_similar and bench_fidelity need `make run` first)
 	python bench/bench_data.py
 	python bench/bench_prepare.py
 	python bench/bench_teacher.py
 	python bench/bench_explain.py
+	python bench/bench_similar.py
 	python bench/bench_fidelity.py
 
 lint: setup  ## ruff (lint and format check) and mypy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -13,6 +14,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from alertlens.explain.reference import FieldReference
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.monitoring.profile import ReferenceProfile
 from alertlens.pair_artifacts import log_distill_run, save_pair_surrogate
 from alertlens.surrogate.distill import DistillInputs
@@ -98,6 +100,22 @@ def test_the_surrogate_directory_holds_what_serving_and_drift_checks_read(
     record = {"id": "x", "ts": 1.7e9, "kind": "edr", "proc": {"cmd": "a", "name": "cmd.exe"}}
     # The saved data config maps a raw export record.
     assert pair.normalize([record])[0].fields["process_name"] == "cmd.exe"
+
+
+def test_the_similar_alerts_index_is_saved_with_the_surrogate_and_loaded_with_the_pair(
+    inputs: DistillInputs, surrogate: SurrogateModel, teacher_dir: Path, tmp_path: Path
+) -> None:
+    own = [replace(a, label=i % 2) for i, a in enumerate(inputs.transfer[:50])]
+    embeddings = np.eye(50, 8)  # one direction per alert for the first 8, the rest zero
+    with_index = replace(inputs, similar=SimilarAlerts.build(own, embeddings, k=3))
+    save_pair_surrogate(tmp_path, surrogate, with_index, EXPORT_CONFIG, {})
+    assert (tmp_path / "similar_alerts.npy").is_file()
+    assert (tmp_path / "similar_alerts.json").is_file()
+    pair = TriagePair.from_dirs(teacher_dir, tmp_path, device="cpu")
+    assert pair.similar is not None and pair.similar.k == 3 and len(pair.similar) == 50
+    (nearest,) = pair.similar.query(np.eye(1, 8, 5))
+    assert nearest.alerts[0][0].alert_id == own[5].id and nearest.alerts[0][1] == 1.0
+    assert with_index.metrics(surrogate)["similar_alerts_indexed"] == 50
 
 
 def test_the_distill_run_logs_the_pair_and_links_the_teacher_run(

@@ -19,6 +19,7 @@ import torch
 from alertlens.alerts.mapping import DataMapping, RecordError, TruthSource
 from alertlens.alerts.render import RenderConfig
 from alertlens.explain.reference import FieldReference
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.features.spec import FeatureSpec
 from alertlens.surrogate.artifact import DATA_CONFIG_FILE, save_surrogate_dir
 from alertlens.surrogate.model import SurrogateConfig, fit_surrogate
@@ -94,6 +95,10 @@ def pair_dirs(tmp_path_factory: pytest.TempPathFactory, toy_config: dict) -> tup
     )
     reference = FieldReference.from_alerts(alerts, margins, 0.0)
     save_surrogate_dir(root / "surrogate", surrogate, reference.to_dict(), toy_config)
+    # Past alerts: the first 200, closed as real when their command line is an attack's.
+    past = [dataclasses.replace(a, label=int(a.fields["command_line"] in cmds[:2])) for a in alerts]
+    _, embeddings = teacher.scorer().margins_and_embeddings(past[:200])
+    SimilarAlerts.build(past[:200], embeddings, k=5).save(root / "surrogate")
     return root / "teacher", root / "surrogate"
 
 
@@ -134,6 +139,36 @@ def test_pair_answers_with_both_verdicts_and_flags_disagreement(
         assert answer["agree"] == (answer["surrogate"]["verdict"] == answer["teacher"]["verdict"])
         assert answer["explanation_reliable"] == answer["agree"]
         assert answer["explanation"]["reasons"]
+
+
+def test_answers_list_the_past_alerts_with_the_same_text_and_their_verdicts(
+    pair_dirs: tuple[Path, Path],
+) -> None:
+    pair = TriagePair.from_dirs(*pair_dirs, device="cpu")
+    assert pair.similar is not None and len(pair.similar) == 200
+    records = [
+        _record(900, "notepad.exe a.txt", "10.0.5.3"),
+        _record(901, "cmd.exe /c whoami", "10.0.5.120"),
+    ]
+    answers = pair.triage(pair.normalize(records))
+    past = {p.alert_id: p for p in pair.similar.alerts}
+    # The tiny teacher embeds equal texts equally: the nearest past alerts are those with the
+    # alert's own command line and source address, at similarity 1.
+    for answer, verdict in zip(answers, ["false_positive", "real"], strict=True):
+        similar = answer["similar_alerts"]
+        assert len(similar["alerts"]) == 5
+        for neighbour in similar["alerts"]:
+            assert neighbour["similarity"] == pytest.approx(1.0, abs=1e-3)
+            assert neighbour["verdict"] == past[neighbour["alert_id"]].verdict == verdict
+        assert similar["majority"] == verdict
+    assert answers[0]["similar_alerts"]["summary"] == (
+        "5 of 5 similar past alerts were closed as false positive"
+    )
+    assert (
+        answers[1]["similar_alerts"]["summary"] == "5 of 5 similar past alerts were confirmed real"
+    )
+    fast = pair.triage(pair.normalize(records[:1]), use_teacher=False)
+    assert fast[0]["similar_alerts"] is None  # the query is the teacher's embedding
 
 
 def test_from_dirs_loads_the_pair_as_saved(pair_dirs: tuple[Path, Path], toy_config: dict) -> None:
@@ -207,6 +242,13 @@ def test_explain_prints_verdicts_reasons_and_missing_fields(pair_dirs: tuple[Pat
     )
     assert "missing fields: src_ip" in result.stdout
     assert "reasons (evidence in the alert):" in result.stdout
+    similar = result.stdout.split("  5 of 5 similar past alerts were confirmed real")[
+        1
+    ].splitlines()
+    assert similar[0] == " (similarity in the teacher's view, 1 = alike):"
+    assert len(similar) == 6 and all(
+        line.startswith("    ") and line.endswith("): real") for line in similar[1:]
+    )
 
 
 def test_explain_json_batch(pair_dirs: tuple[Path, Path]) -> None:

@@ -257,6 +257,7 @@ class SurrogateSchema:
     train_subsample: int | None = MISSING
     treeshap_engine: str = MISSING
     detection_gain: float = MISSING
+    similar_alerts: int = MISSING
     guided: GuidedSchema = field(default_factory=GuidedSchema)
     transfer: TransferSchema = field(default_factory=TransferSchema)
 

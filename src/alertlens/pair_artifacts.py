@@ -45,6 +45,8 @@ def save_pair_surrogate(
         columns,
     )
     save_surrogate_dir(directory, model, reference.to_dict(), data_config)
+    if inputs.similar is not None:
+        inputs.similar.save(directory)
     # What `alertlens drift` compares new exports with.
     build_reference_profile(
         PairParts(model, inputs.threshold),

@@ -22,6 +22,7 @@ from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert, verdict_of
 from alertlens.explain.explainer import Explainer
 from alertlens.explain.reference import FieldReference
+from alertlens.explain.similar import Neighbours, SimilarAlerts
 from alertlens.explain.types import Explanation
 from alertlens.metrics import sigmoid
 from alertlens.model_paths import model_artifact
@@ -43,6 +44,8 @@ class TriagePair:
     origin: str
     surrogate_dir: Path | None = None  # where it was loaded from (its drift profile lives there)
     teacher_dir: Path | None = None  # where it was loaded from (Spark executors load it again)
+    # Labeled training alerts in the teacher's embedding space (None: the pair has no index).
+    similar: SimilarAlerts | None = None
 
     @classmethod
     def from_dirs(cls, teacher_dir: Path, surrogate_dir: Path, device: str = "auto") -> TriagePair:
@@ -57,6 +60,7 @@ class TriagePair:
             origin=f"{teacher_dir} + {surrogate_dir}",
             surrogate_dir=Path(surrogate_dir),
             teacher_dir=Path(teacher_dir),
+            similar=SimilarAlerts.load(surrogate_dir),
         )
 
     @classmethod
@@ -148,26 +152,38 @@ class TriagePair:
         top_k: int = 5,
         full_explanation: bool = True,
     ) -> list[dict[str, Any]]:
-        """Per alert: both verdicts, agreement, the surrogate's top reasons and counterfactual.
+        """Per alert: both verdicts, agreement, the surrogate's top reasons and counterfactual,
+        and the similar past alerts (found with the teacher's embedding of the alert).
 
         ``use_teacher=False`` is the fast path: the surrogate decides alone, so the teacher's
-        fields and the agreement check are None (unchecked, not "agrees").
+        fields, the agreement check and the similar past alerts are None (unchecked, not
+        "agrees").
         ``full_explanation=False`` gives only ``reasons`` and ``missing_fields`` in place of the
         whole explanation (per-field contributions, base value, counterfactual): what a client
         of the served model reads, at a fraction of the size.
         """
         explanations = self.explainer.explain(alerts, top_k=top_k, counterfactuals=counterfactuals)
         teachers: Sequence[dict[str, Any] | None] = [None] * len(alerts)
-        if use_teacher:
+        similar: Sequence[Neighbours | None] = [None] * len(alerts)
+        if use_teacher and self.similar is not None:
+            margins, embeddings = self.teacher.scorer().margins_and_embeddings(alerts)
+            teachers, similar = self._teacher_views(margins), self.similar.query(embeddings)
+        elif use_teacher:
             teachers = self._teacher_views(self.teacher.scorer()(alerts))
         return [
-            _answer(alert, explanation, teacher, full_explanation)
-            for alert, explanation, teacher in zip(alerts, explanations, teachers, strict=True)
+            _answer(alert, explanation, teacher, neighbours, full_explanation)
+            for alert, explanation, teacher, neighbours in zip(
+                alerts, explanations, teachers, similar, strict=True
+            )
         ]
 
 
 def _answer(
-    alert: Alert, explanation: Explanation, teacher: dict[str, Any] | None, full: bool
+    alert: Alert,
+    explanation: Explanation,
+    teacher: dict[str, Any] | None,
+    neighbours: Neighbours | None,
+    full: bool,
 ) -> dict[str, Any]:
     """One alert's answer; the teacher decides when it was asked, else the surrogate."""
     agree = None if teacher is None else teacher["verdict"] == explanation.verdict
@@ -186,6 +202,7 @@ def _answer(
         "agree": agree,
         "borderline": None if teacher is None else teacher["borderline"],
         "explanation_reliable": agree,
+        "similar_alerts": None if neighbours is None else neighbours.to_dict(),
     }
     if full:
         answer["explanation"] = explanation.to_dict()

@@ -13,8 +13,12 @@ from alertlens.alerts.schema import TRUE_POSITIVE, Alert, GroundTruth, is_real
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import AssessSample
 from alertlens.assess.scorecard import Assessment, PairCard, assess_pair
+from alertlens.assess.similar import neighbour_agreement
 from alertlens.config import ConfigError
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.triage import TriagePair
+
+from .conftest import labeled_alerts
 
 RUNS = {"teacher": "harden-run", "surrogate": "distill-run"}
 
@@ -169,3 +173,25 @@ def test_a_calibrated_teacher_gets_fidelity_outside_its_band_and_a_calibration_e
     assert card["test.band_share"] == band["share"]
     assert card["test.agreement_outside_band"] == band["agreement_outside"]
     assert 0 <= card["test.ece"] <= 1 and "golden.ece" in card
+
+
+def test_a_pair_with_an_index_reports_how_its_similar_alerts_vote(
+    drift_pair: TriagePair, sample: AssessSample, assess_config: AssessConfig
+) -> None:
+    past = labeled_alerts(50, seed=7)
+    scorer = drift_pair.teacher.scorer()
+    index = SimilarAlerts.build(past, scorer.margins_and_embeddings(past)[1], k=3)
+    drift_pair.similar = index
+    try:
+        assessment = assess_pair(drift_pair, sample, assess_config)
+    finally:
+        drift_pair.similar = None
+    margins, embeddings = scorer.margins_and_embeddings(sample.test)
+    similar = assessment.metrics()["similar_alerts"]
+    assert similar["k"] == 3 and similar["indexed"] == 50
+    assert similar["test"] == neighbour_agreement(
+        index, sample.test, embeddings, margins, drift_pair.teacher.meta.threshold
+    )
+    assert similar["test"]["n"] == 60 and similar["test"]["n_labeled"] == 60
+    assert "golden" not in similar  # measured on the test and held-out-group sets only
+    assert "similar_alerts" not in assess_pair(drift_pair, sample, assess_config).metrics()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from alertlens.alerts.mapping import DataMapping
 from alertlens.alerts.schema import Alert
 from alertlens.explain.explainer import Explainer
 from alertlens.explain.reference import FieldReference
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.surrogate.artifact import save_surrogate_dir
 from alertlens.surrogate.model import SurrogateModel
 from alertlens.teacher.artifact import Teacher, TeacherMeta, save_teacher
@@ -112,10 +114,14 @@ def drift_pair(tiny: Any, model: SurrogateModel) -> TriagePair:  # noqa: F811
 def pair_dirs(
     drift_pair: TriagePair, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path]:
-    """The same pair saved as the pipeline saves it (no drift profile)."""
+    """The same pair saved as the pipeline saves it (no drift profile), with a similar-alerts
+    index over 60 past alerts, every third closed as real."""
     root = tmp_path_factory.mktemp("drift_pair")
     save_teacher(root / "teacher", drift_pair.teacher)
     save_surrogate_dir(
         root / "surrogate", drift_pair.surrogate, FieldReference().to_dict(), EXPORT_CONFIG
     )
+    past = [replace(a, label=int(i % 3 == 0)) for i, a in enumerate(same_distribution(60, 4))]
+    _, embeddings = drift_pair.teacher.scorer().margins_and_embeddings(past)
+    SimilarAlerts.build(past, embeddings, k=5).save(root / "surrogate")
     return root / "teacher", root / "surrogate"

@@ -133,6 +133,26 @@ def explained(alert_id: str = "SYN-0016997", text: str = 'rule_name is "ET WEB"'
             "reasons": [{"field": "rule_name", "text": text, "contribution": -0.1556}],
             "missing_fields": ["dns_query"],
             "counterfactual": {"changes": [], "new_margin": -4.2, "text": "would be real if x"},
+            "similar_alerts": {
+                "summary": "1 of 2 similar past alerts were confirmed real, as many closed",
+                "majority": None,
+                "alerts": [
+                    {
+                        "alert_id": "SYN-0000042",
+                        "verdict": "false_positive",
+                        "source": "ids",
+                        "timestamp": "2026-01-05T10:00:00Z",
+                        "similarity": 0.97121,
+                    },
+                    {
+                        "alert_id": "SYN-0000007",
+                        "verdict": "real",
+                        "source": "ids",
+                        "timestamp": "2026-01-02T08:30:00Z",
+                        "similarity": 0.9,
+                    },
+                ],
+            },
         }
     ]
 

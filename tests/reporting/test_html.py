@@ -234,6 +234,17 @@ def test_explained_alerts_show_verdict_reasons_and_counterfactual(
     card = explained_alerts([explained_alert], {})[0]
     assert card["reasons"][0]["text"] == "user: svc"
     assert "log-odds -0.36 that the teacher calls it real" in page
+    assert row_of(page, "SYN-0000042") == [
+        "SYN-0000042",
+        "ids, 2026-01-05T10:00:00Z",
+        "false positive",
+        "0.971",
+    ]
+    assert row_of(page, "SYN-0000007")[2:] == ["real", "0.900"]
+    assert (
+        "Similar past alerts: 1 of 2 similar past alerts were confirmed real, as many closed"
+        in page
+    )
 
 
 def test_malicious_alert_content_is_escaped(tmp_path: Path) -> None:
@@ -326,6 +337,20 @@ def test_evidence_recall_gets_a_row_and_one_per_cause(tmp_path: Path) -> None:
     assert row[1] == "62.0%"
     assert row_of(page, "The same, teacher's own top-3 fields (integrated gradients)")[1] == "87.5%"
     assert row_of(page, "webshell")[1] == "44.4%"
+
+
+def test_the_similar_alerts_vote_gets_rows_only_for_a_pair_with_an_index(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path, decision(), explained())
+    assert "Similar past alerts (the k nearest" not in render(CHAMPION, inputs)
+    path = inputs.metrics_dir / "evaluate.json"
+    metrics = json.loads(path.read_text())
+    vote = {"majority_agrees_with_teacher": 0.78, "majority_agrees_with_analysts": 0.883}
+    metrics["similar_alerts"] = {"k": 5, "indexed": 6000, "test": vote, "test_groups": vote}
+    path.write_text(json.dumps(metrics))
+    page = render(CHAMPION, inputs)
+    assert row_of(page, "Labeled training alerts indexed")[1] == "6,000"
+    assert row_of(page, "Their majority verdict is the teacher's (test split)")[1] == "78.0%"
+    assert row_of(page, "Their majority verdict is the analysts' (held-out groups)")[1] == "88.3%"
 
 
 def test_the_teachers_calibration_and_band_get_rows(tmp_path: Path) -> None:

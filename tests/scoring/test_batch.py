@@ -85,6 +85,10 @@ def test_every_record_gets_one_row_in_file_order_with_the_pairs_answer(
         assert row["reasons"] == [reason["text"] for reason in answer["reasons"]]
         assert row["reason_fields"] == [reason["field"] for reason in answer["reasons"]]
         assert 1 <= len(row["reasons"]) <= 5
+        similar = answer["similar_alerts"]
+        assert row["similar_summary"] == similar["summary"]
+        assert row["similar_alert_ids"] == [p["alert_id"] for p in similar["alerts"]]
+        assert len(row["similar_alert_ids"]) == 5
     assert not list(tmp_path.glob(".*partial"))  # the temporary file became the output
 
 
@@ -98,6 +102,7 @@ def test_surrogate_mode_leaves_the_teacher_columns_empty(
     for row in scored:
         assert row["decided_by"] == "surrogate" and row["verdict"] == row["surrogate_verdict"]
         assert row["teacher_score"] is None and row["agree"] is None and row["borderline"] is None
+        assert row["similar_summary"] is None and row["similar_alert_ids"] == []
         assert len(row["reasons"]) == 1
 
 

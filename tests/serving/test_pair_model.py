@@ -32,6 +32,7 @@ KEYS = {
     "agree",
     "borderline",
     "explanation_reliable",
+    "similar_alerts",
     "kind",
     "reasons",
     "missing_fields",
@@ -85,6 +86,10 @@ def test_pair_scores_raw_records_with_both_models_and_reasons(
         assert answer["agree"] is ((teacher >= threshold) == (surrogate >= 0.0))
         assert answer["explanation_reliable"] is answer["agree"]
         assert 1 <= len(answer["reasons"]) <= 5
+        similar = answer["similar_alerts"]  # from the index saved with the pair (60 alerts)
+        similarities = [past["similarity"] for past in similar["alerts"]]
+        assert len(similarities) == 5 and similarities == sorted(similarities, reverse=True)
+        assert {p["alert_id"] for p in similar["alerts"]} <= {f"a{i}" for i in range(60)}
     top = answers[0]["reasons"][0]
     assert top["field"] == "command_line" and '"-enc"' in top["text"] and top["contribution"] > 1
     assert answers[0]["missing_fields"] == []

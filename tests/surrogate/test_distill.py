@@ -36,6 +36,7 @@ def test_metrics_count_the_inputs_and_measure_fidelity_on_validation(
         "features": len(model.columns),
         "guided_keywords": 3,
         "trees": model.booster.num_trees(),
+        "similar_alerts_indexed": 0,
         "validation_agreement": round(agreement(margins[240:], surrogate, THRESHOLD), 5),
         "validation_margin_rmse": round(
             float(np.sqrt(np.mean((margins[240:] - surrogate) ** 2))), 5
@@ -46,6 +47,7 @@ def test_metrics_count_the_inputs_and_measure_fidelity_on_validation(
         "features",
         "guided_keywords",
         "trees",
+        "similar_alerts_indexed",
         "validation_agreement",
         "validation_margin_rmse",
     ]

@@ -18,6 +18,7 @@ from alertlens.assess.config import AssessConfig
 from alertlens.assess.robustness import Scorer
 from alertlens.assess.sample import load_sample
 from alertlens.assess.scorecard import AssessedPair, Assessment, PairCard, assess_pair
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.explain.types import Explanation
 from alertlens.metrics import expected_calibration_error
 from alertlens.teacher.confidence import reliability
@@ -105,6 +106,21 @@ def evaluation_plots(
     return written
 
 
+def explained_records(
+    pair: AssessedPair, alerts: Sequence[Alert], explained: Sequence[Explanation]
+) -> list[dict[str, Any]]:
+    """The explanations the report shows (of the first of ``alerts``), each with its similar
+    past alerts where the pair has an index."""
+    records = [explanation.to_dict() for explanation in explained]
+    index: SimilarAlerts | None = getattr(pair, "similar", None)
+    if index is not None and records:
+        shown = alerts[: len(records)]
+        _, embeddings = pair.teacher.scorer().margins_and_embeddings(shown)
+        for record, neighbours in zip(records, index.query(embeddings), strict=True):
+            record["similar_alerts"] = neighbours.to_dict()
+    return records
+
+
 def run_evaluation(
     params: Mapping[str, Any],
     root: Path,
@@ -131,7 +147,7 @@ def run_evaluation(
         written = evaluation_plots(pair, alerts, assessment, explained, outputs.plots, sample.test)
         outputs.explained.parent.mkdir(parents=True, exist_ok=True)
         outputs.explained.write_text(
-            json.dumps([e.to_dict() for e in explained], indent=2, default=str) + "\n"
+            json.dumps(explained_records(pair, alerts, explained), indent=2, default=str) + "\n"
         )
         write_curves(
             outputs.curves, {"deletion": deletion_curves(assessment.metrics()["faithfulness"])}

@@ -25,9 +25,11 @@ from alertlens.assess.faithfulness import evidence_ranking, evidence_recall, fai
 from alertlens.assess.fidelity import fidelity_report
 from alertlens.assess.robustness import AttackSummary, Scorer, robustness_suite, suite_metrics
 from alertlens.assess.sample import AssessSample
+from alertlens.assess.similar import neighbour_agreement
 from alertlens.config import ConfigError
 from alertlens.evasion.catalog import transforms_by_name
 from alertlens.explain.explainer import Explainer
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.explain.types import Explanation
 from alertlens.metrics import binary_report, expected_calibration_error, pr_auc
 from alertlens.surrogate.model import SurrogateModel
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 Scorecard = dict[str, float | None]
 LABELED = ("test", "golden", GROUP_TEST)  # the sets scored against analysts' verdicts
 CLASSIFICATION = ("recall", "f1", "pr_auc", "auto_close_share")
+SIMILAR_SETS = ("test", GROUP_TEST)  # where the similar past alerts' majority is measured
 
 
 class AssessedPair(Protocol):
@@ -67,6 +70,8 @@ class Assessment:
     robustness: dict[str, AttackSummary]
     # The classical baselines on the same labeled sets: name -> set -> {"pr_auc": ...}.
     baselines: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
+    # The similar past alerts' majority against the teacher and analysts (a pair with an index).
+    similar: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The evaluate stage's metrics."""
@@ -78,6 +83,7 @@ class Assessment:
                 name: round(1 - report["agreement"], 5) for name, report in self.fidelity.items()
             },
             "teacher_vs_baselines": self.versus_baselines(),
+            **({"similar_alerts": self.similar} if self.similar else {}),
         }
 
     def versus_baselines(self) -> dict[str, dict[str, float | None]]:
@@ -272,9 +278,15 @@ def assess_pair(
     threshold = pair.teacher.meta.threshold
     scorer = pair.teacher.scorer(batch_size=128)
     datasets = sample.datasets()
-    margins = {
-        name: (scorer(alerts), pair.surrogate.margins(alerts)) for name, alerts in datasets.items()
-    }
+    index: SimilarAlerts | None = getattr(pair, "similar", None)
+    embeddings: dict[str, np.ndarray] = {}
+    margins = {}
+    for name, alerts in datasets.items():
+        if index is not None and name in SIMILAR_SETS:
+            teacher_margins, embeddings[name] = scorer.margins_and_embeddings(alerts)
+        else:
+            teacher_margins = scorer(alerts)
+        margins[name] = (teacher_margins, pair.surrogate.margins(alerts))
     fidelity = {
         name: fidelity_report(
             *margins[name],
@@ -311,6 +323,12 @@ def assess_pair(
         robustness,
         baseline_reports(baselines or {}, datasets),
     )
+    if index is not None:
+        assessment.similar = {"k": index.k, "indexed": len(index)}
+        for name, rows in embeddings.items():
+            assessment.similar[name] = neighbour_agreement(
+                index, datasets[name], rows, margins[name][0], threshold
+            )
     log.info("assessment: %s", assessment.summary())
     return assessment
 

@@ -114,10 +114,24 @@ def render_answer(answer: dict[str, Any], counterfactual_searched: bool = True) 
             "  counterfactual: none within reach (no change to up to 3 of the alert's own "
             "fields flips the surrogate's verdict)"
         )
+    lines.extend(_similar_lines(answer.get("similar_alerts")))
     for view in ("integrated_gradients", "attention_rollout"):
         if view in answer:
             lines.append(f"  teacher view ({view.replace('_', ' ')}): {answer[view]}")
     return "\n".join(lines)
+
+
+def _similar_lines(similar: dict[str, Any] | None) -> list[str]:
+    """The similar past alerts, most similar first (nothing where the pair has no index)."""
+    if not similar:
+        return []
+    lines = [f"  {similar['summary']} (similarity in the teacher's view, 1 = alike):"]
+    lines.extend(
+        f"    {past['similarity']:.3f}  {past['alert_id']} ({past['source']}, "
+        f"{past['timestamp']}): {past['verdict'].replace('_', ' ')}"
+        for past in similar["alerts"]
+    )
+    return lines
 
 
 def run_explain(args: argparse.Namespace) -> None:

@@ -366,7 +366,22 @@ def surrogate_table(challenger: Metrics, champion: Metrics | None) -> dict[str, 
                 [(c, "evaluate", f"{prefix}.{c}.recall", "pct") for c in causes],
             )
         )
+    if "similar_alerts.indexed" in challenger.get("evaluate", {}):
+        groups.append(("Similar past alerts (the k nearest in the teacher's view)", SIMILAR))
     return comparison_table(groups, challenger, champion)
+
+
+SIMILAR: list[Spec] = [
+    ("Labeled training alerts indexed", "evaluate", "similar_alerts.indexed", "int"),
+    *(
+        (label.format(where=where), "evaluate", f"similar_alerts.{name}.{key}", "pct")
+        for name, where in (("test", "test split"), ("test_groups", "held-out groups"))
+        for label, key in (
+            ("Their majority verdict is the teacher's ({where})", "majority_agrees_with_teacher"),
+            ("Their majority verdict is the analysts' ({where})", "majority_agrees_with_analysts"),
+        )
+    ),
+]
 
 
 OPERATING_POINTS = {
@@ -466,6 +481,8 @@ def explained_alerts(
     for index, item in enumerate(explained[:MAX_EXPLAINED]):
         counterfactual = item.get("counterfactual")
         missing = item.get("missing_fields") or []
+        similar = item.get("similar_alerts")
+        similar = similar if isinstance(similar, Mapping) else {}
         cards.append(
             {
                 "alert_id": text_of(item.get("alert_id")) or f"alert {index + 1}",
@@ -483,9 +500,20 @@ def explained_alerts(
                 if isinstance(counterfactual, Mapping)
                 else "",
                 "waterfall": plots.get(f"waterfall_{index}", ""),
+                "similar_summary": text_of(similar.get("summary")),
+                "similar": [_past_alert(p) for p in similar.get("alerts") or []],
             }
         )
     return cards
+
+
+def _past_alert(past: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "alert_id": text_of(past.get("alert_id")),
+        "where": f"{text_of(past.get('source'))}, {text_of(past.get('timestamp'))}",
+        "verdict": text_of(past.get("verdict")).replace("_", " "),
+        "similarity": fmt(past.get("similarity"), "num3"),
+    }
 
 
 def other_plots(plots: Iterable[Mapping[str, str]], shown_waterfalls: int) -> list[dict[str, str]]:

@@ -68,6 +68,8 @@ SCHEMA = pa.schema(
         ("reasons", pa.list_(pa.string())),
         ("reason_fields", pa.list_(pa.string())),
         ("missing_fields", pa.list_(pa.string())),
+        ("similar_summary", pa.string()),
+        ("similar_alert_ids", pa.list_(pa.string())),
         ("error_reason", pa.string()),
         ("error_message", pa.string()),
     ]
@@ -188,6 +190,7 @@ def _row(record: RawRecord, answer: dict[str, Any]) -> dict[str, Any]:
     """One answer of :func:`triage_records` as the output's flat columns."""
     teacher, surrogate, error = (answer.get(key) or {} for key in ("teacher", "surrogate", "error"))
     reasons = answer.get("reasons") or []
+    similar = answer.get("similar_alerts") or {}
     return {
         "file": record.file,
         "position": record.line,
@@ -209,6 +212,8 @@ def _row(record: RawRecord, answer: dict[str, Any]) -> dict[str, Any]:
         "reasons": [reason["text"] for reason in reasons],
         "reason_fields": [reason["field"] for reason in reasons],
         "missing_fields": list(answer.get("missing_fields") or []),
+        "similar_summary": similar.get("summary"),
+        "similar_alert_ids": [past["alert_id"] for past in similar.get("alerts") or []],
         "error_reason": error.get("reason"),
         "error_message": error.get("message"),
     }

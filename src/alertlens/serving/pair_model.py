@@ -16,7 +16,6 @@ requirements installed loads it without alertlens. The model is logged from code
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.pyfunc import PythonModel
 
 from alertlens.alerts.mapping import RecordError
-from alertlens.model_paths import PACKAGE_CODE, model_artifact
+from alertlens.model_paths import PACKAGE_CODE, model_artifact, pinned_requirements
 from alertlens.surrogate.artifact import DATA_CONFIG_FILE, read_data_config
 from alertlens.triage import TriagePair
 
@@ -37,12 +36,6 @@ SURROGATE_ONLY = "surrogate"
 MODES = (PAIR, SURROGATE_ONLY)
 DEFAULT_PARAMS: dict[str, Any] = {"mode": PAIR, "max_reasons": 5}
 MAX_REASONS_LIMIT = 50
-# The third-party packages the model's code imports when it loads and scores; pinned to this
-# environment's versions. alertlens itself travels with the model (PACKAGE_CODE).
-RUNTIME_PACKAGES = (
-    *("mlflow", "torch", "transformers", "onnxruntime", "lightgbm", "numba", "numpy", "pandas"),
-    *("orjson", "omegaconf", "hydra-core"),
-)
 MODEL_CODE = Path(__file__).with_name("pair_model_code.py")  # models from code: no pickle
 
 
@@ -140,6 +133,7 @@ def _error_answer(index: int, error: dict[str, str]) -> dict[str, Any]:
         "agree": None,
         "borderline": None,
         "explanation_reliable": None,
+        "similar_alerts": None,
         "kind": [],
         "reasons": [],
         "missing_fields": [],
@@ -164,17 +158,6 @@ def _read_params(params: dict[str, Any] | None) -> tuple[str, int]:
             f"params.max_reasons must be between 0 and {MAX_REASONS_LIMIT}; got {max_reasons}"
         )
     return mode, max_reasons
-
-
-def _pinned_requirements() -> list[str]:
-    """Given explicitly: MLflow would otherwise load the model in a subprocess to infer them."""
-    pins = []
-    for package in RUNTIME_PACKAGES:
-        try:
-            pins.append(f"{package}=={version(package).split('+')[0]}")
-        except PackageNotFoundError:
-            pins.append(package)
-    return pins
 
 
 def example_record(data_cfg: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +198,6 @@ def log_pair_model(
         python_model=str(MODEL_CODE),
         artifacts={"teacher": str(teacher_dir), "surrogate": str(surrogate_dir)},
         input_example=([example], dict(DEFAULT_PARAMS)),
-        pip_requirements=_pinned_requirements(),
+        pip_requirements=pinned_requirements(),
         code_paths=[str(PACKAGE_CODE)],
     )

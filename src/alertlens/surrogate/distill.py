@@ -18,6 +18,7 @@ from alertlens.alerts.dataset import load_split, read_alerts
 from alertlens.alerts.schema import Alert
 from alertlens.alerts.vocabulary import attacker_text_fields, roles_of_data_config
 from alertlens.config import section
+from alertlens.explain.similar import SimilarAlerts
 from alertlens.features.spec import FeatureSpec
 from alertlens.surrogate.model import (
     SurrogateConfig,
@@ -46,6 +47,8 @@ class DistillInputs:
     real: int = (
         0  # the transfer set's first ``real`` alerts are the export's own (train + unlabeled)
     )
+    # The labeled training alerts in the teacher's embedding space (None: not configured).
+    similar: SimilarAlerts | None = None
 
     @property
     def spec(self) -> FeatureSpec:
@@ -85,6 +88,7 @@ class DistillInputs:
             "features": len(model.columns),
             "guided_keywords": self.guided_keywords,
             "trees": model.booster.num_trees(),
+            "similar_alerts_indexed": 0 if self.similar is None else len(self.similar),
             **self.validation_fidelity(model),
         }
 
@@ -107,16 +111,23 @@ def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) 
     )
     transfer = transfer_set(train, unlabeled, section(TransferConfig, cfg["transfer"]), seed, roles)
     scorer = teacher.scorer(batch_size=128)
+    # One pass gives the margins and, for the similar-alerts index, the training alerts'
+    # embeddings (the transfer set starts with them).
+    transfer_margins, embeddings = scorer.margins_and_embeddings(transfer)
+    neighbours = cfg["similar_alerts"]
     return DistillInputs(
         features=dict(params["features"]),
         guided=guided,
         ranking=ranking,
         transfer=transfer,
-        transfer_margins=scorer(transfer),
+        transfer_margins=transfer_margins,
         validation=validation,
         valid_margins=scorer(validation),
         threshold=teacher.meta.threshold,
         real=len(train) + len(unlabeled),
+        similar=SimilarAlerts.build(train, embeddings[: len(train)], neighbours)
+        if neighbours
+        else None,
     )
 
 
