@@ -3,7 +3,6 @@
 import json
 import re
 import statistics
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -313,7 +312,9 @@ def test_explanation_to_dict_is_json_ready_and_to_text_reads(model, reference):
     assert lines[-1] == f"  {explanation.counterfactual.text}"
 
 
-def test_explaining_one_alert_takes_well_under_a_millisecond(model):
+def test_explaining_an_alert_again_reuses_the_treeshap_memo(model: SurrogateModel) -> None:
+    # What keeps one alert's explanation fast (bench/bench_explain.py times it): a decision
+    # pattern already met is looked up, not recomputed.
     explainer = Explainer(model)
     alert = make_alert(
         1,
@@ -322,15 +323,14 @@ def test_explaining_one_alert_takes_well_under_a_millisecond(model):
         failed_logins=20,
         process_name="cmd.exe",
     )
-    for _ in range(20):
-        explainer.explain([alert], counterfactuals=False)
-    timings = []
-    for _ in range(200):
-        start = time.perf_counter()
-        explainer.explain([alert], counterfactuals=False)
-        timings.append(time.perf_counter() - start)
-    # The target is < 1 ms; 5 ms leaves room for a loaded CI machine.
-    assert statistics.median(timings) < 5e-3
+    (first,) = explainer.explain([alert], counterfactuals=False)
+    memo = explainer.treeshap.memo
+    assert memo is not None
+    seen = memo.patterns
+    assert 0 < seen <= model.booster.num_trees()
+    (again,) = explainer.explain([alert], counterfactuals=False)
+    assert memo.patterns == seen
+    assert again.reasons == first.reasons and again.margin == first.margin
 
 
 def test_the_explainer_uses_the_treeshap_engine_saved_with_the_surrogate(
