@@ -99,7 +99,7 @@ def test_a_graph_without_the_embedding_output_says_to_rerun_harden(tmp_path) -> 
     assert not encoder.embeds
     assert encoder.margins(data, 8, 0).tolist() == [6.0, 9.0]
     with pytest.raises(ValueError, match="has no embedding output .* re-run the harden stage"):
-        encoder.margins_and_embeddings(data, 8, 0)
+        encoder.run(data, 8, 0, embed=True)
 
 
 def test_onnx_margins_add_the_prior_like_pytorch(tiny, tmp_path) -> None:  # noqa: ANN001

@@ -151,23 +151,18 @@ class OnnxEncoder:
         self.embeds = OUTPUTS[1] in {output.name for output in self.session.get_outputs()}
 
     def margins(self, data: EncodedSet, batch_size: int, pad_id: int) -> np.ndarray:
-        return self._run(data, batch_size, pad_id, embed=False)[0]
+        return self.run(data, batch_size, pad_id, embed=False)[0]
 
-    def margins_and_embeddings(
-        self, data: EncodedSet, batch_size: int, pad_id: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Margins and the teacher's embedding per text (rows in the data's order)."""
-        if not self.embeds:
+    def run(
+        self, data: EncodedSet, batch_size: int, pad_id: int, embed: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Margins and, with ``embed``, the teacher's embedding per text (rows in the data's
+        order; None for no text)."""
+        if embed and not self.embeds:
             raise ValueError(
                 f"{self.path} has no {OUTPUTS[1]} output (exported by an older alertlens): "
                 "re-run the harden stage"
             )
-        margins, embeddings = self._run(data, batch_size, pad_id, embed=True)
-        return margins, np.zeros((0, 0), np.float32) if embeddings is None else embeddings
-
-    def _run(
-        self, data: EncodedSet, batch_size: int, pad_id: int, embed: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
         margins = np.zeros(len(data), dtype=np.float64)
         embeddings: np.ndarray | None = None
         names = list(OUTPUTS) if embed else [OUTPUTS[0]]

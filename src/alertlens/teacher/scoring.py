@@ -62,22 +62,6 @@ def predict_margins(
     return _forward(model, data, batch_size, device, precision, pad_id, dropout, embed=False)[0]
 
 
-def predict_margins_and_embeddings(
-    model: PreTrainedModel,
-    data: EncodedSet,
-    batch_size: int,
-    device: torch.device,
-    precision: str,
-    pad_id: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`predict_margins` and the teacher's embedding per example: the last layer's
-    first-token state, which the classification head pools (fp32, one row per example)."""
-    margins, embeddings = _forward(
-        model, data, batch_size, device, precision, pad_id, dropout=False, embed=True
-    )
-    return margins, np.zeros((0, 0), np.float32) if embeddings is None else embeddings
-
-
 @torch.no_grad()
 def _forward(
     model: PreTrainedModel,
@@ -89,6 +73,8 @@ def _forward(
     dropout: bool,
     embed: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Margins and, with ``embed``, the last layer's first-token state per example (fp32;
+    None for no example)."""
     was_training = model.training
     model.eval()
     if dropout:
@@ -165,28 +151,23 @@ class TeacherScorer:
             return np.zeros(0)
         self.queries += len(texts)
         if self._memo is None:
-            return self._run_model(texts)
+            return self._run_model(texts)[0]
         memo = self._memo
         new = list(dict.fromkeys(text for text in texts if text not in memo))
         if new:
-            memo.update(zip(new, self._run_model(new).tolist(), strict=True))
+            memo.update(zip(new, self._run_model(new)[0].tolist(), strict=True))
         return np.array([memo[text] for text in texts])
 
     def margins_and_embeddings(self, alerts: Sequence[Alert]) -> tuple[np.ndarray, np.ndarray]:
-        """Margins (as :meth:`__call__`) and the teacher's embedding of each alert, from one
-        pass of the encoder (never memoized: the memo keeps margins only)."""
+        """Margins (as :meth:`__call__`) and the teacher's embedding of each alert (the last
+        layer's first-token state, which the classification head pools), from one pass of the
+        encoder (never memoized: the memo keeps margins only)."""
         if not alerts:
             return np.zeros(0), np.zeros((0, 0), np.float32)
         texts = [render_text(alert, self.render) for alert in alerts]
         self.queries += len(texts)
-        data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
-        pad_id = self.tokenizer.pad_token_id or 0
-        if self.onnx is not None:
-            margins, embeddings = self.onnx.margins_and_embeddings(data, self.batch_size, pad_id)
-        else:
-            margins, embeddings = predict_margins_and_embeddings(
-                self.model, data, self.batch_size, self.device, self.precision, pad_id
-            )
+        margins, embeddings = self._run_model(texts, embed=True)
+        assert embeddings is not None  # alerts is not empty
         return self._with_prior(alerts, margins), embeddings
 
     def remember(self, texts: Sequence[str], margins: Sequence[float] | np.ndarray) -> None:
@@ -195,13 +176,16 @@ class TeacherScorer:
             raise ValueError("remember() needs a scorer made with memoize=True")
         self._memo.update(zip(texts, (float(m) for m in margins), strict=True))
 
-    def _run_model(self, texts: Sequence[str]) -> np.ndarray:
+    def _run_model(
+        self, texts: Sequence[str], embed: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The encoder's margins for ``texts`` and, with ``embed``, its embeddings."""
         data = encode(self.tokenizer, texts, [0] * len(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
         if self.onnx is not None:
-            return self.onnx.margins(data, self.batch_size, pad_id)
-        return predict_margins(
-            self.model, data, self.batch_size, self.device, self.precision, pad_id
+            return self.onnx.run(data, self.batch_size, pad_id, embed)
+        return _forward(
+            self.model, data, self.batch_size, self.device, self.precision, pad_id, False, embed
         )
 
     def __call__(self, alerts: Sequence[Alert]) -> np.ndarray:
