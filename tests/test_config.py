@@ -218,8 +218,8 @@ def test_params_file_keys_are_checked_as_a_stage_reads_them(
             {"lable": None},
             "unknown config key 'data.lable'; valid keys of data: name, format, files, id, "
             "timestamp, source, source_value, group, keep, label, fields, text_fields, "
-            "max_field_chars, max_reject_ratio, golden, networks, dedupe, max_record_bytes, "
-            "verdicts, truth, split",
+            "max_field_chars, text_identifiers, max_reject_ratio, golden, networks, dedupe, "
+            "max_record_bytes, verdicts, truth, split",
         ),
         (
             {"split": {"strategy": "time", "validation": "most", "test": 0.1, "seed": 1}},

@@ -79,6 +79,8 @@ class DataSchema:
     fields: dict[str, Any] = MISSING  # name -> path, list of paths, or {path, type}
     text_fields: list[str] = MISSING
     max_field_chars: int = MISSING
+    # field -> address | number: rendered for the teacher as what it means (alerts.render)
+    text_identifiers: dict[str, str] = field(default_factory=dict)
     max_reject_ratio: float = MISSING
     golden: GoldenSchema = field(default_factory=GoldenSchema)  # scored on by every pair
     # Named CIDR lists the ip features test addresses against (conf/features: ${data.networks}).

@@ -37,7 +37,8 @@ def test_synthetic_export_splits_by_time_without_leaks(tmp_path: Path, repo_root
     }
     assert all(a.label is None for a in splits["unlabeled"])
     assert max(a.timestamp for a in splits["train"]) <= min(a.timestamp for a in splits["test"])
-    render = RenderConfig.from_data_config(data_cfg)
+    # Equal alerts share a split; the teacher may read two of them alike (text_identifiers).
+    render = RenderConfig.from_data_config(data_cfg).verbatim()
     texts = {name: {render_text(a, render) for a in alerts} for name, alerts in splits.items()}
     assert not texts["train"] & texts["test"] and not texts["validation"] & texts["test"]
     assert not texts["train"] & texts[GROUP_TEST]
@@ -45,6 +46,19 @@ def test_synthetic_export_splits_by_time_without_leaks(tmp_path: Path, repo_root
     assert set(by_source) == {"auth", "edr", "ids", "waf"}
     assert sum(s["rows"] for s in by_source.values()) == len(splits["train"])
     assert len(prepared.digest) == 64
+
+
+def test_rendering_identifiers_as_meaning_leaves_the_splits_alone(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    write_synthetic(tmp_path / "raw" / "alerts.jsonl", n=3000, seed=7)
+    data_cfg = load_group_option("data", "synthetic", root=repo_root)
+    meaning = {"src_ip": "address", "dest_ip": "address", "host": "number"}
+    _prepare({**data_cfg, "text_identifiers": meaning}, tmp_path / "raw", tmp_path / "meaning")
+    _prepare({**data_cfg, "text_identifiers": {}}, tmp_path / "raw", tmp_path / "verbatim")
+    for name in ("train", "validation", "test", GROUP_TEST, "unlabeled"):
+        split = (tmp_path / "meaning" / f"{name}.jsonl").read_bytes()
+        assert split == (tmp_path / "verbatim" / f"{name}.jsonl").read_bytes(), name
 
 
 def test_csv_with_dash_labels_splits_by_group(tmp_path: Path, repo_root: Path) -> None:

@@ -54,3 +54,70 @@ def test_render_spans_point_at_each_value() -> None:
         ("process_name", "powershell.exe"),
         ("command_line", "powershell -enc AAA"),
     ]
+
+
+IDENTIFIERS = RenderConfig(
+    fields=("host", "src_ip", "dest_ip", "user"),
+    identifiers={"src_ip": "address", "dest_ip": "address", "host": "number"},
+    networks={"vuln_scanners": ("10.0.5.0/28",), "internal": ("10.0.0.0/8",)},
+)
+
+
+def test_identifiers_render_as_what_they_mean() -> None:
+    alert = _alert(host="acme-web-03", src_ip="10.0.5.6", dest_ip="185.71.176.163", user="bob7")
+    assert render_text(alert, IDENTIFIERS) == (
+        "source: edr | host: acme-web-# | src_ip: private address (vuln_scanners, internal)"
+        " | dest_ip: public address | user: bob7"
+    )
+    # Two hosts of one role and two addresses of one network read the same to the teacher.
+    other = _alert(host="acme-web-11", src_ip="10.0.5.9", dest_ip="91.40.216.194", user="bob7")
+    assert render_text(other, IDENTIFIERS) == render_text(alert, IDENTIFIERS)
+
+
+@pytest.mark.parametrize(
+    ("value", "rendered"),
+    [
+        ("10.9.8.7", "private address (internal)"),
+        ("192.168.1.1", "private address"),
+        ("::1", "loopback address"),
+        ("169.254.0.9", "link local address"),
+        ("not an address", "not an address"),  # shown as it is, never lost
+    ],
+)
+def test_an_address_reads_as_its_scope_and_named_networks(value: str, rendered: str) -> None:
+    assert render_text(_alert(src_ip=value), IDENTIFIERS) == f"source: edr | src_ip: {rendered}"
+
+
+def test_verbatim_rendering_keeps_the_identifiers() -> None:
+    alert = _alert(host="acme-web-03", src_ip="10.0.5.6")
+    assert render_text(alert, IDENTIFIERS.verbatim()) == (
+        "source: edr | host: acme-web-03 | src_ip: 10.0.5.6"
+    )
+
+
+def test_render_config_round_trips_and_old_specs_render_verbatim() -> None:
+    assert RenderConfig.from_dict(IDENTIFIERS.to_dict()) == IDENTIFIERS
+    old = {"fields": ["host"], "max_field_chars": 256}  # saved before identifiers existed
+    assert (
+        render_text(_alert(host="ws-12"), RenderConfig.from_dict(old))
+        == "source: edr | host: ws-12"
+    )
+
+
+def test_render_config_rejects_unknown_identifier_kinds() -> None:
+    with pytest.raises(ValueError, match=r"text_identifiers kinds must be one of .*'hash'"):
+        RenderConfig(fields=("host",), identifiers={"host": "hash"})
+
+
+def test_render_config_from_the_data_config_reads_identifiers_and_networks() -> None:
+    config = RenderConfig.from_data_config(
+        {
+            "text_fields": ["src_ip"],
+            "max_field_chars": 64,
+            "text_identifiers": {"src_ip": "address"},
+            "networks": {"vuln_scanners": ["10.0.5.0/28"]},
+        }
+    )
+    assert render_text(_alert(src_ip="10.0.5.1"), config) == (
+        "source: edr | src_ip: private address (vuln_scanners)"
+    )

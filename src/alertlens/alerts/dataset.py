@@ -95,11 +95,13 @@ def prepare_dataset(
             staged.open("w", encoding="utf-8") as out,
         ):
             stream = AlertStream(mapping, rejected, source, seen)
+            # Two alerts that differ in an identifier are two alerts, however it is rendered.
+            verbatim = render.verbatim()
             for alert in counter.count(stream.from_files(files)):
                 keys.add(
                     SplitKey(
                         alert.timestamp,
-                        text_digest(render_text(alert, render)),
+                        text_digest(render_text(alert, verbatim)),
                         alert.label,
                         alert.group,
                     )

@@ -1,15 +1,26 @@
-"""Alert -> canonical text for the BERT teacher: ordered ``field: value`` pieces."""
+"""Alert -> canonical text for the BERT teacher: ordered ``field: value`` pieces.
+
+Identifiers can be rendered as what they mean (``text_identifiers`` in the data config): an
+address as its scope and the named networks it lies in (``private address (vuln_scanners)``),
+a host name with its numbers as ``#`` (``acme-web-#``). A transformer memorizes the numbers of
+the networks it trains on; their meaning is what carries over to networks it has not seen.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from alertlens.alerts.addresses import Network, in_networks, parse_ip, parse_network
 from alertlens.alerts.schema import Alert
 
 ELLIPSIS = " … "
+IDENTIFIER_KINDS = ("address", "number")
+_DIGIT_RUN = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -19,16 +30,46 @@ class RenderConfig:
     fields: tuple[str, ...]
     max_field_chars: int = 256
     separator: str = " | "
+    # field -> "address" | "number": rendered as what it means, not verbatim (module docstring)
+    identifiers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # named CIDR lists an address is described by (the data config's ``networks``)
+    networks: Mapping[str, Sequence[str]] = field(default_factory=dict, hash=False)
+    _parsed: tuple[tuple[str, tuple[Network, ...]], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.max_field_chars < 16:
             raise ValueError(f"max_field_chars must be at least 16, got {self.max_field_chars}")
+        unknown = {kind for kind in self.identifiers.values() if kind not in IDENTIFIER_KINDS}
+        if unknown:
+            raise ValueError(
+                f"text_identifiers kinds must be one of {IDENTIFIER_KINDS}, got {sorted(unknown)}"
+            )
+        parsed = tuple(
+            (name, tuple(parse_network(cidr) for cidr in cidrs))
+            for name, cidrs in self.networks.items()
+        )
+        object.__setattr__(self, "_parsed", parsed)
 
     @classmethod
     def from_data_config(cls, data_cfg: Mapping[str, Any]) -> RenderConfig:
         return cls(
             fields=tuple(data_cfg.get("text_fields") or ()),
             max_field_chars=int(data_cfg.get("max_field_chars", 256)),
+            identifiers=dict(data_cfg.get("text_identifiers") or {}),
+            networks={k: tuple(v) for k, v in (data_cfg.get("networks") or {}).items()},
+        )
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> RenderConfig:
+        """What :meth:`to_dict` wrote; a spec saved before identifiers renders them verbatim."""
+        return cls(
+            fields=tuple(spec["fields"]),
+            max_field_chars=spec["max_field_chars"],
+            separator=spec.get("separator", " | "),
+            identifiers=dict(spec.get("identifiers") or {}),
+            networks={k: tuple(v) for k, v in (spec.get("networks") or {}).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,7 +77,25 @@ class RenderConfig:
             "fields": list(self.fields),
             "max_field_chars": self.max_field_chars,
             "separator": self.separator,
+            "identifiers": dict(self.identifiers),
+            "networks": {name: list(cidrs) for name, cidrs in self.networks.items()},
         }
+
+    def verbatim(self) -> RenderConfig:
+        """The same rendering with every identifier as it is (what tells two alerts apart)."""
+        return dataclasses.replace(self, identifiers={})
+
+    def meaning(self, kind: str, text: str) -> str:
+        """An identifier's rendering: an address's scope and named networks, or a name whose
+        numbers read ``#``; text that is not an address stays as it is."""
+        if kind == "number":
+            return _DIGIT_RUN.sub("#", text)
+        address = parse_ip(text)
+        if address.version == 0:
+            return text
+        names = [name for name, nets in self._parsed if in_networks(address, nets)]
+        scope = address.scope.replace("_", " ") + " address"
+        return f"{scope} ({', '.join(names)})" if names else scope
 
 
 def clip(text: str, limit: int) -> str:
@@ -63,6 +122,9 @@ def rendered_pieces(
         if value is None:
             continue
         text = " ".join(str(value).split()) if not isinstance(value, bool) else str(value).lower()
+        kind = config.identifiers.get(name)
+        if kind is not None and text:
+            text = config.meaning(kind, text)
         if text:
             pieces.append((name, clip(text, config.max_field_chars)))
     return pieces

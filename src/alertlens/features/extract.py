@@ -16,16 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alertlens.alerts.addresses import Network, in_networks, parse_ip, parse_network
 from alertlens.alerts.schema import Alert, FieldValue
-from alertlens.features.parsers import (
-    Network,
-    command_line_features,
-    in_networks,
-    parse_ip,
-    parse_network,
-    text_stats,
-    url_features,
-)
+from alertlens.features.parsers import command_line_features, text_stats, url_features
 from alertlens.features.spec import FeatureColumn, FeatureDef, FeatureSpec
 
 logger = logging.getLogger(__name__)

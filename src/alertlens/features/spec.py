@@ -13,12 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alertlens.features.parsers import (
-    CommandLineFeatures,
-    TextStats,
-    UrlFeatures,
-    parse_network,
-)
+from alertlens.alerts.addresses import parse_network
+from alertlens.features.parsers import CommandLineFeatures, TextStats, UrlFeatures
 
 ColumnDtype = Literal["categorical", "numeric"]
 

@@ -71,12 +71,7 @@ class Teacher:
 
     @property
     def render(self) -> RenderConfig:
-        spec = dict(self.meta.render)
-        return RenderConfig(
-            fields=tuple(spec["fields"]),
-            max_field_chars=spec["max_field_chars"],
-            separator=spec.get("separator", " | "),
-        )
+        return RenderConfig.from_dict(self.meta.render)
 
     def onnx_encoder(self, runtime: str) -> OnnxEncoder | None:
         """The ONNX Runtime session for ``runtime`` (loaded once), or None for torch."""
