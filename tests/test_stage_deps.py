@@ -65,10 +65,11 @@ def test_rewrite_replaces_a_stages_source_deps_after_its_script(tmp_path: Path) 
 
 def test_prepare_reads_every_data_key_but_the_golden_set() -> None:
     """A new data key must reach prepare's params; golden must not (a golden set changed
-    would otherwise retrain everything)."""
+    would otherwise retrain everything), nor how the teacher reads identifiers."""
     stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["prepare"]
     keys = {f"data.{f.name}" for f in dataclasses.fields(DataSchema)} - {
         "data.golden",
         "data.networks",  # read by the features (features.networks: ${data.networks})
+        "data.text_identifiers",  # the teacher's reading; prepare splits on the verbatim text
     }
     assert set(stage["params"]) == keys
