@@ -54,11 +54,13 @@ class RenderConfig:
 
     @classmethod
     def from_data_config(cls, data_cfg: Mapping[str, Any]) -> RenderConfig:
-        return cls(
-            fields=tuple(data_cfg.get("text_fields") or ()),
-            max_field_chars=int(data_cfg.get("max_field_chars", 256)),
-            identifiers=dict(data_cfg.get("text_identifiers") or {}),
-            networks={k: tuple(v) for k, v in (data_cfg.get("networks") or {}).items()},
+        return cls.from_dict(
+            {
+                "fields": data_cfg.get("text_fields") or (),
+                "max_field_chars": int(data_cfg.get("max_field_chars", 256)),
+                "identifiers": data_cfg.get("text_identifiers"),
+                "networks": data_cfg.get("networks"),
+            }
         )
 
     @classmethod
