@@ -36,3 +36,14 @@ def test_synth_twice_gives_identical_bytes_matching_data_dvc(
         first.stat().st_size,
     )
     assert dvc_directory_md5(first.parent) == pinned["md5"]
+
+
+def test_golden_set_is_what_its_readme_command_writes(tmp_path: Path, repo_root: Path) -> None:
+    readme = (repo_root / "data" / "golden" / "README.md").read_text(encoding="utf-8")
+    assert "--n 1500 --seed 101 --reviewed" in readme
+    regenerated = tmp_path / "golden.jsonl"
+    write_synthetic(regenerated, n=1500, seed=101, reviewed=True)
+    committed = repo_root / "data" / "golden" / "alerts.jsonl"
+    assert regenerated.read_bytes() == committed.read_bytes()
+    verdicts = [json.loads(line)["triage"]["verdict"] for line in committed.open()]
+    assert (verdicts.count("true_positive"), verdicts.count("false_positive")) == (254, 1246)

@@ -172,6 +172,26 @@ def test_flipped_flag_marks_exactly_the_wrong_verdicts(alerts: list[dict[str, An
         assert wrong == alert["_synth"]["label_flipped"], alert["alert_id"]
 
 
+def test_reviewed_verdicts_are_the_truth_and_the_alerts_the_same(
+    alerts: list[dict[str, Any]],
+) -> None:
+    reviewed = list(generate_alerts(N, seed=7, reviewed=True))
+    assert [{**a, "triage": None, "_synth": None} for a in reviewed] == [
+        {**a, "triage": None, "_synth": None} for a in alerts
+    ]
+    assert all(
+        a["triage"] == {"verdict": TRUTH[a["_synth"]["scenario"]], "analyst": "golden.review"}
+        and not a["_synth"]["label_flipped"]
+        for a in reviewed
+    )
+    corrected = sum(
+        r["triage"]["verdict"] != a["triage"]["verdict"]
+        for r, a in zip(reviewed, alerts, strict=True)
+    )
+    noisy = sum(a["_synth"]["label_flipped"] or a["triage"]["verdict"] is None for a in alerts)
+    assert corrected == noisy > 0
+
+
 def test_drift_scenarios_appear_only_in_weeks_7_and_8(alerts: list[dict[str, Any]]) -> None:
     drift_start = SYNTH_START + timedelta(weeks=6)
     drifted = [a for a in alerts if a["_synth"]["scenario"] in DRIFT_SCENARIOS]

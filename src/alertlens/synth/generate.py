@@ -39,6 +39,8 @@ UNTRIAGED_RATE = 0.03
 # verdicts end up wrong overall, almost all of them missed attacks.
 MISSED_ATTACK_RATE = 0.12  # true positive closed as false positive
 OVER_ESCALATION_RATE = 0.001  # false positive recorded as true positive
+# A golden set's verdicts come from a second, senior review: no tier-1 noise, nothing untriaged.
+REVIEWER = "golden.review"
 
 TENANTS = (  # (tenant, NetBIOS domain, public domain, home country, relative alert volume)
     ("acme", "ACME", "acme-corp.com", "US", 34),
@@ -206,8 +208,14 @@ def _triage(rng: Random, verdict: str) -> tuple[dict[str, str | None], bool]:
     return {"verdict": verdict, "analyst": rng.choice(ANALYSTS)}, flipped
 
 
-def _record(index: int, stamp: str, scenario: Scenario, site: Site, rng: Random) -> dict[str, Any]:
-    """One alert: common keys, the source's native body, triage, then generation truth."""
+def _record(
+    index: int, stamp: str, scenario: Scenario, site: Site, rng: Random, reviewed: bool
+) -> dict[str, Any]:
+    """One alert: common keys, the source's native body, triage, then generation truth.
+
+    ``reviewed``: the verdict is the scenario's own, as a second review would record it; the
+    analyst's draw still happens, so a seed gives the same alerts either way.
+    """
     rule, body = scenario.build(rng, site)
     rule_id, severity = RULES[rule]
     record: dict[str, Any] = {
@@ -219,6 +227,9 @@ def _record(index: int, stamp: str, scenario: Scenario, site: Site, rng: Random)
     }
     record.update(body)
     record["triage"], flipped = _triage(rng, scenario.verdict)
+    if reviewed:
+        record["triage"] = {"verdict": scenario.verdict, "analyst": REVIEWER}
+        flipped = False
     record["_synth"] = {
         "scenario": scenario.name,
         "label_flipped": flipped,
@@ -227,8 +238,11 @@ def _record(index: int, stamp: str, scenario: Scenario, site: Site, rng: Random)
     return record
 
 
-def generate_alerts(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """Yield ``n`` synthetic alerts in ascending time order over ``SYNTH_WEEKS`` weeks."""
+def generate_alerts(n: int, seed: int = 7, reviewed: bool = False) -> Iterator[dict[str, Any]]:
+    """Yield ``n`` synthetic alerts in ascending time order over ``SYNTH_WEEKS`` weeks.
+
+    ``reviewed``: every alert carries its true verdict (a golden set), not a tier-1 analyst's.
+    """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = Random(seed)
@@ -249,15 +263,15 @@ def generate_alerts(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         stamp = f"{dates[day]}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
         scenario = rng.choices(SCENARIOS, cum_weights=tables[hour, day])[0]
         site = rng.choices(sites, cum_weights=site_weights)[0]
-        yield _record(i, stamp, scenario, site, rng)
+        yield _record(i, stamp, scenario, site, rng, reviewed)
 
 
-def write_synthetic(path: Path, n: int = 20000, seed: int = 7) -> int:
+def write_synthetic(path: Path, n: int = 20000, seed: int = 7, reviewed: bool = False) -> int:
     """Write ``n`` alerts as JSON Lines to ``path`` (parents created); return the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="utf-8", newline="\n") as out:
-        for record in generate_alerts(n, seed):
+        for record in generate_alerts(n, seed, reviewed):
             out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
     log.info("wrote %d synthetic alerts (seed %d) to %s", count, seed, path)
