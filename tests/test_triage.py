@@ -214,6 +214,24 @@ def test_from_dirs_refuses_a_directory_that_is_not_a_surrogate(
         TriagePair.from_dirs(teacher_dir, teacher_dir, device="cpu")
 
 
+def test_from_dirs_refuses_a_surrogate_distilled_from_another_teacher(
+    pair_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    teacher_dir, surrogate_dir = pair_dirs
+    stale = tmp_path / "surrogate"
+    shutil.copytree(surrogate_dir, stale)
+    meta_path = stale / "surrogate.json"
+    meta = json.loads(meta_path.read_text())
+    meta["threshold"] -= 0.25  # as distilled from a teacher whose threshold was elsewhere
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="was distilled from another teacher than") as refused:
+        TriagePair.from_dirs(teacher_dir, stale, device="cpu")
+    assert "dvc repro distill" in str(refused.value)
+    explained = _explain((teacher_dir, stale), "{}\n")
+    assert explained.returncode == 2
+    assert "distilled from another teacher" in explained.stderr
+
+
 def _explain(
     pair_dirs: tuple[Path, Path], stdin: str, *args: str
 ) -> subprocess.CompletedProcess[str]:

@@ -33,6 +33,21 @@ from alertlens.teacher.artifact import Teacher, load_teacher
 PAIR_MODEL_TAG = "alertlens.pair_model_uri"  # on distill runs: the pair model they logged
 
 
+def check_paired(
+    teacher: Teacher, surrogate: SurrogateModel, teacher_dir: Path, surrogate_dir: Path
+) -> None:
+    """Refuse a surrogate distilled from another teacher (a stale ``models/surrogate`` after
+    harden ran again, two runs' directories mixed): it would follow a different classifier
+    and its similar-alerts index would live in another embedding space. The surrogate keeps
+    the threshold of the teacher it was distilled from, a float no other teacher shares."""
+    if surrogate.threshold != teacher.meta.threshold:
+        raise ValueError(
+            f"{surrogate_dir} was distilled from another teacher than {teacher_dir}: its "
+            f"threshold {surrogate.threshold!r} is not the teacher's {teacher.meta.threshold!r}; "
+            "distill this teacher again (dvc repro distill) or load the pair they were saved as"
+        )
+
+
 @dataclass
 class TriagePair:
     """A hardened teacher and its surrogate, loaded together."""
@@ -52,8 +67,10 @@ class TriagePair:
         """Load from a teacher and a surrogate directory (pipeline outputs or downloads)."""
         saved = load_surrogate_dir(surrogate_dir)
         mapping = None if saved.data_config is None else DataMapping.from_config(saved.data_config)
+        teacher = load_teacher(teacher_dir, device)
+        check_paired(teacher, saved.model, teacher_dir, surrogate_dir)
         return cls(
-            load_teacher(teacher_dir, device),
+            teacher,
             saved.model,
             Explainer(saved.model, FieldReference.from_dict(saved.reference)),
             mapping,

@@ -118,9 +118,9 @@ def pair_dirs(
     index over 60 past alerts, every third closed as real."""
     root = tmp_path_factory.mktemp("drift_pair")
     save_teacher(root / "teacher", drift_pair.teacher)
-    save_surrogate_dir(
-        root / "surrogate", drift_pair.surrogate, FieldReference().to_dict(), EXPORT_CONFIG
-    )
+    # Saved as distilled from this teacher: at its threshold (a loaded pair checks it).
+    surrogate = replace(drift_pair.surrogate, threshold=drift_pair.teacher.meta.threshold)
+    save_surrogate_dir(root / "surrogate", surrogate, FieldReference().to_dict(), EXPORT_CONFIG)
     past = [replace(a, label=int(i % 3 == 0)) for i, a in enumerate(same_distribution(60, 4))]
     _, embeddings = drift_pair.teacher.scorer().margins_and_embeddings(past)
     SimilarAlerts.build(past, embeddings, k=5).save(root / "surrogate")

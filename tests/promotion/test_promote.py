@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import AssessSample
 from alertlens.assess.scorecard import assess_pair
+from alertlens.config import ConfigError
 from alertlens.promotion.promote import Challenger, promote
 from alertlens.registry import CHALLENGER, CHAMPION, PAIR_MODEL, TEACHER_MODEL, pair_at
 from alertlens.triage import TriagePair
@@ -90,6 +91,15 @@ def test_dry_run_registers_nothing(
     )
     assert decision.promoted and "would be promoted" in decision.summary
     assert decision.challenger_versions is None and pair_at(CHAMPION) is None
+
+
+def test_a_surrogate_distilled_from_another_teachers_run_is_refused(
+    pair_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    teacher_dir, _ = logged_pair(pair_dirs, tmp_path / "first")
+    _, other_surrogate = logged_pair(pair_dirs, tmp_path / "second")
+    with pytest.raises(ConfigError, match="was distilled from the teacher of run"):
+        Challenger.from_dirs(teacher_dir, other_surrogate)
 
 
 def test_a_missing_run_record_is_a_clear_error(tmp_path: Path) -> None:

@@ -61,6 +61,13 @@ class Challenger:
                     "that stage with this version"
                 )
             records.append(record)
+        distilled_from = records[1].get("teacher_run")
+        if distilled_from and distilled_from != records[0]["mlflow_run_id"]:
+            raise ConfigError(
+                f"{surrogate_dir} was distilled from the teacher of run {distilled_from}, not "
+                f"from {teacher_dir} (run {records[0]['mlflow_run_id']}): distill this teacher "
+                "again before promoting the pair"
+            )
         return cls(records[0], records[1])
 
     def runs(self) -> dict[str, str]:
