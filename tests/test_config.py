@@ -32,7 +32,7 @@ SURROGATE_KEYS = (
     "objective, temperature, label_centre, num_leaves, max_depth, learning_rate, n_estimators, "
     "min_data_in_leaf, feature_fraction, bagging_fraction, lambda_l2, cat_smooth, "
     "early_stopping_rounds, num_threads, seed, train_subsample, treeshap_engine, detection_gain, "
-    "similar_alerts, guided, transfer"
+    "similar_alerts, text_evidence, guided, transfer"
 )
 
 
@@ -262,7 +262,7 @@ def test_section_refuses_an_unknown_key_and_names_the_valid_ones() -> None:
         "surrogate: unknown key 'num_leave'; valid keys: objective, temperature, label_centre, "
         "num_leaves, max_depth, learning_rate, n_estimators, min_data_in_leaf, feature_fraction, "
         "bagging_fraction, lambda_l2, cat_smooth, early_stopping_rounds, num_threads, seed, "
-        "treeshap_engine, detection_gain, train_subsample, similar_alerts, guided, transfer"
+        "treeshap_engine, detection_gain, train_subsample, similar_alerts, text_evidence, guided, transfer"
     )
 
 

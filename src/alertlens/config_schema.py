@@ -260,6 +260,7 @@ class SurrogateSchema:
     treeshap_engine: str = MISSING
     detection_gain: float = MISSING
     similar_alerts: int = MISSING
+    text_evidence: bool = MISSING
     guided: GuidedSchema = field(default_factory=GuidedSchema)
     transfer: TransferSchema = field(default_factory=TransferSchema)
 

@@ -3,9 +3,11 @@
 from ..surrogate.conftest import (  # noqa: F401
     THRESHOLD,
     alerts,
+    evidence_model,
     make_alert,
     model,
     random_alert,
     reference,
     teacher_margin,
+    text_model,
 )

@@ -83,6 +83,28 @@ def test_top_reason_of_an_encoded_command_is_the_keyword(model):
     assert len({r.field for r in explanation.reasons}) == len(explanation.reasons)
 
 
+def test_text_evidence_is_read_with_the_words_behind_it(evidence_model, text_model):
+    alert = make_alert(
+        1,
+        command_line="powershell.exe -enc SQBFAFgA",
+        src_ip="10.0.5.150",
+        failed_logins=20,
+        process_name="cmd.exe",
+    )
+    explanation = explain_one(evidence_model, alert)
+    top = explanation.reasons[0]
+    assert top.field == "command_line" and "command_line_text_evidence" in top.feature
+    share = text_model.field_logits([alert], ["command_line"])[0, 0]
+    words = text_model.top_terms(alert, "command_line")
+    assert share > 1.0 and len(words) == 3 and all(value >= 0.05 for _, value in words)
+    shown = ", ".join(f'"{term}" {value:+.1f}' for term, value in words)
+    assert f"text model {share:+.1f} from {shown}" in top.text
+    # The field's own label is in its rendered piece but is not named as a word of it.
+    process = next(r for r in explanation.reasons + explanation.kind if r.field == "process_name")
+    assert "process_name_text_evidence" in process.feature
+    assert "text model" in process.text and '"process_name' not in process.text
+
+
 def test_a_command_without_the_keyword_says_it_does_not_contain_it(model):
     alert = make_alert(1, command_line="cmd.exe /c dir", src_ip="10.0.5.150", failed_logins=20)
     top = explain_one(model, alert).reasons[0]

@@ -7,9 +7,12 @@ import random
 import numpy as np
 import pytest
 
+from alertlens.alerts.render import RenderConfig
 from alertlens.alerts.schema import Alert, FieldValue
+from alertlens.baselines import TfidfConfig, TfidfLogreg
 from alertlens.explain.reference import FieldReference
 from alertlens.features.spec import FeatureSpec
+from alertlens.features.text_evidence import TextEvidence
 from alertlens.surrogate.model import SurrogateConfig, SurrogateModel, fit_surrogate
 
 SPEC = FeatureSpec.from_config(
@@ -69,16 +72,55 @@ def alerts() -> list[Alert]:
 @pytest.fixture(scope="module")
 def model(alerts: list[Alert]) -> SurrogateModel:
     margins = np.array([teacher_margin(a) for a in alerts])
-    config = SurrogateConfig(
-        objective="regression",  # margins far from the threshold keep their size for the tests
-        n_estimators=60,
-        num_leaves=8,
-        min_data_in_leaf=5,
-        early_stopping_rounds=20,
-        num_threads=1,
+    return fit_surrogate(
+        SPEC, alerts[:240], margins[:240], alerts[240:], margins[240:], THRESHOLD, TOY_CONFIG
+    )
+
+
+TOY_CONFIG = SurrogateConfig(
+    objective="regression",  # margins far from the threshold keep their size for the tests
+    n_estimators=60,
+    num_leaves=8,
+    min_data_in_leaf=5,
+    early_stopping_rounds=20,
+    num_threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def text_model(alerts: list[Alert]) -> TextEvidence:
+    """A TF-IDF text model of the toy teacher's verdicts, as a teacher's prior would be."""
+    render = RenderConfig(fields=("command_line", "process_name", "src_ip"))
+    labelled = [
+        Alert(a.id, a.timestamp, a.source, int(teacher_margin(a) >= THRESHOLD), None, a.fields)
+        for a in alerts[:240]
+    ]
+    prior = TfidfLogreg.fit(labelled, render, TfidfConfig(min_df=1))
+    return TextEvidence(prior.text_model.vectorizer, prior.text_model.model, render)
+
+
+@pytest.fixture(scope="module")
+def evidence_model(alerts: list[Alert], text_model: TextEvidence) -> SurrogateModel:
+    """The toy surrogate with a text evidence column per field the text model reads."""
+    margins = np.array([teacher_margin(a) for a in alerts])
+    spec = FeatureSpec.from_config(
+        {
+            **SPEC.to_dict(),
+            "features": [
+                *SPEC.to_dict()["features"],
+                *({"kind": "text_evidence", "field": name} for name in text_model.fields),
+            ],
+        }
     )
     return fit_surrogate(
-        SPEC, alerts[:240], margins[:240], alerts[240:], margins[240:], THRESHOLD, config
+        spec,
+        alerts[:240],
+        margins[:240],
+        alerts[240:],
+        margins[240:],
+        THRESHOLD,
+        TOY_CONFIG,
+        text_model,
     )
 
 

@@ -38,6 +38,35 @@ def test_save_and_load_score_identically(
     assert saved["levels"]["process_name"] == ["cmd.exe", "powershell.exe", "svchost.exe"]
 
 
+def test_a_surrogate_with_text_evidence_saves_its_text_model(
+    evidence_model: SurrogateModel, alerts: list[Alert], tmp_path: Path
+) -> None:
+    assert evidence_model.columns[-4:] == [
+        "source_text_evidence",
+        "command_line_text_evidence",
+        "process_name_text_evidence",
+        "src_ip_text_evidence",
+    ]
+    assert (
+        agreement(
+            np.array([teacher_margin(a) for a in alerts[240:]]),
+            evidence_model.margins(alerts[240:]),
+            THRESHOLD,
+        )
+        >= 0.95
+    )
+    evidence_model.save(tmp_path / "surrogate")
+    assert (tmp_path / "surrogate" / "text_evidence.joblib").is_file()
+    loaded = SurrogateModel.load(tmp_path / "surrogate")
+    np.testing.assert_array_equal(loaded.margins(alerts), evidence_model.margins(alerts))
+    # One alert at a time (serving) reads the same columns as a batch (distill, evaluate).
+    one_by_one = np.vstack([loaded.matrix([a]) for a in alerts[:20]])
+    np.testing.assert_array_equal(one_by_one, evidence_model.matrix(alerts[:20]))
+    (tmp_path / "surrogate" / "text_evidence.joblib").unlink()
+    with pytest.raises(ValueError, match="teacher's text model"):
+        SurrogateModel.load(tmp_path / "surrogate")
+
+
 def test_unseen_and_missing_categories_encode_as_missing() -> None:
     encoder = RowEncoder(FeatureExtractor(SPEC))
     rows = [encoder.extractor.extract(make_alert(i, process_name="cmd.exe")) for i in range(3)]

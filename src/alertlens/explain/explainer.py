@@ -32,6 +32,7 @@ from alertlens.explain.wording import (
     typical_range_text,
     within_field,
     wording_for,
+    words_text,
 )
 from alertlens.surrogate.model import SurrogateModel
 
@@ -301,6 +302,10 @@ class Explainer:
             return wording.text if cell else wording.negated
         if wording.style == "number":
             return wording.text + show_number(cell)
+        if wording.style == "words":
+            evidence = self.model.encoder.extractor.text_evidence
+            terms = evidence.top_terms(alert, wording.field) if evidence is not None else []
+            return words_text(cell, terms)
         return self._level_statements[index][int(cell)]
 
     def _unusable_statement(self, alert: Alert, index: int) -> str:

@@ -49,7 +49,7 @@ _INDICATIONS = {
 class Wording:
     """How one column reads: ``text`` + value, or for a flag ``text`` / ``negated``."""
 
-    style: str  # "flag", "number" or "category"
+    style: str  # "flag", "number", "category" or "words" (text evidence: the terms are named)
     field: str
     text: str
     negated: str = ""
@@ -69,6 +69,8 @@ def _negate(statement: str) -> str:
 def wording_for(feature: FeatureDef, column: FeatureColumn) -> Wording:
     """Precompute one column's wording from the kind of feature that produced it."""
     name = feature.field or column.source_fields[0]
+    if feature.kind == "text_evidence":
+        return Wording("words", name, "text model ")
     # Derived columns are named <field>_<output>; the output says what the value means.
     output = column.name[len(name) + 1 :] if feature.field else column.name
     is_flag = (
@@ -105,9 +107,24 @@ def within_field(statement: str, field: str) -> str:
 
 
 def typical_range_text(low: float, high: float, source: str) -> str:
-    """'typical edr false positive: 0-12' (one number when the range is a point)."""
-    shown = show_number(low) if low == high else f"{show_number(low)}-{show_number(high)}"
+    """'typical edr false positive: 0-12' (one number when the range is a point; 'to' between
+    numbers that can be negative)."""
+    joint = " to " if low < 0 else "-"
+    shown = show_number(low) if low == high else f"{show_number(low)}{joint}{show_number(high)}"
     return f"typical {source} false positive: {shown}"
+
+
+def words_text(cell: float, words: Sequence[tuple[str, float]]) -> str:
+    """A text evidence reading: 'text model +1.6 from "-enc" +0.9, "hidden" +0.4'."""
+    shown = ", ".join(f"{_quoted(word)} {value:+.1f}" for word, value in words)
+    total = f"{cell:+.1f}" if abs(cell) >= 0.05 else f"{cell:+.2f}"
+    return f"text model {total}" + (f" from {shown}" if shown else "")
+
+
+def _quoted(text: str) -> str:
+    if len(text) > _MAX_SHOWN_CHARS:
+        text = text[: _MAX_SHOWN_CHARS - 1] + "…"
+    return f'"{text}"'
 
 
 def show_number(value: float) -> str:

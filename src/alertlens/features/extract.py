@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from math import isfinite, nan
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from alertlens.alerts.addresses import Network, in_networks, parse_ip, parse_net
 from alertlens.alerts.schema import Alert, FieldValue
 from alertlens.features.parsers import command_line_features, text_stats, url_features
 from alertlens.features.spec import FeatureColumn, FeatureDef, FeatureSpec
+
+if TYPE_CHECKING:
+    from alertlens.features.text_evidence import TextEvidence
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +148,12 @@ def _compile_field(
 
 
 class FeatureExtractor:
-    """Extracts the spec's columns: ``extract`` for one alert, ``extract_frame`` for many."""
+    """Extracts the spec's columns: ``extract`` for one alert, ``extract_rows`` and
+    ``extract_frame`` for many (the text evidence columns are computed a batch at a time)."""
 
-    def __init__(self, spec: FeatureSpec) -> None:
+    def __init__(self, spec: FeatureSpec, text_evidence: TextEvidence | None = None) -> None:
         self.spec = spec
+        self.text_evidence = text_evidence
         self.columns: list[FeatureColumn] = spec.columns()
         self._missing_row: list[Cell] = [
             None if column.dtype == "categorical" else nan for column in self.columns
@@ -160,15 +165,24 @@ class FeatureExtractor:
             for name, cidrs in spec.networks.items()
         }
         shared: dict[str, FieldCompute] = {}
+        # (column index, field) of each text evidence column, filled per batch.
+        self._text_columns: list[tuple[int, str]] = []
         start = 0
         for feature in spec.features:
             span = slice(start, start + len(feature.columns()))
-            if feature.field is None:
+            if feature.kind == "text_evidence":
+                self._text_columns.append((start, str(feature.field)))
+            elif feature.field is None:
                 self._alert_steps.append((span, _ALERT_COMPUTES[feature.kind]))
             else:
                 steps = self._field_steps.setdefault(feature.field, [])
                 steps.append((span, _compile_field(feature, networks, shared)))
             start = span.stop
+        if self._text_columns and text_evidence is None:
+            raise ValueError(
+                "text_evidence features read the teacher's text model, and none was given: "
+                "they belong to a surrogate distilled from a teacher with a TF-IDF prior"
+            )
         logger.debug(
             "feature extractor: %d columns from %d features over %d fields",
             len(self.columns),
@@ -177,11 +191,27 @@ class FeatureExtractor:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Closures and caches do not pickle; the spec fully determines the extractor.
-        return (FeatureExtractor, (self.spec,))
+        # Closures and caches do not pickle; the spec (and text model) determine the extractor.
+        return (FeatureExtractor, (self.spec, self.text_evidence))
 
     def extract(self, alert: Alert) -> list[Cell]:
         """One row in column order: None for a missing categorical, NaN for a missing number."""
+        return self.extract_rows([alert])[0] if self._text_columns else self._extract_fields(alert)
+
+    def extract_rows(self, alerts: Sequence[Alert]) -> list[list[Cell]]:
+        """Rows for many alerts, the text evidence columns computed for all of them at once."""
+        rows = [self._extract_fields(alert) for alert in alerts]
+        if self._text_columns and rows:
+            assert self.text_evidence is not None  # checked in __init__
+            names = [name for _, name in self._text_columns]
+            shares = self.text_evidence.field_logits(alerts, names).tolist()
+            for row, values in zip(rows, shares, strict=True):
+                for (index, _), value in zip(self._text_columns, values, strict=True):
+                    row[index] = value
+        return rows
+
+    def _extract_fields(self, alert: Alert) -> list[Cell]:
+        """A row with every column but the text evidence ones (left missing)."""
         row = self._missing_row.copy()
         for span, compute in self._alert_steps:
             row[span] = compute(alert)
@@ -199,8 +229,12 @@ class FeatureExtractor:
         # Rows go straight into one object matrix (no list of row lists for the cyclic GC to keep
         # rescanning), then each column is one view rather than a rebuilt list per column.
         table = np.empty((len(batch), len(self.columns)), dtype=object)
-        for row_index, alert in enumerate(batch):
-            table[row_index] = self.extract(alert)
+        if self._text_columns:
+            for row_index, row in enumerate(self.extract_rows(batch)):
+                table[row_index] = row
+        else:
+            for row_index, alert in enumerate(batch):
+                table[row_index] = self._extract_fields(alert)
         data: dict[str, Any] = {}
         for column_index, column in enumerate(self.columns):
             values = table[:, column_index]

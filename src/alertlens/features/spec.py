@@ -72,6 +72,9 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
     "command_line": frozenset({"field"}),
     "text_stats": frozenset({"field"}),
     "keywords": frozenset({"field", "keywords"}),
+    # The teacher's text model's share of its logit for the field (alertlens.features.text_evidence):
+    # the distill stage adds these for a teacher with a TF-IDF prior.
+    "text_evidence": frozenset({"field"}),
 }
 KINDS = tuple(_KIND_KEYS)
 
@@ -261,6 +264,14 @@ _COLUMN_BUILDERS: dict[str, Callable[[FeatureDef], list[FeatureColumn]]] = {
     "command_line": lambda f: _derived(f, CommandLineFeatures._fields, _COMMAND_LINE_DESCRIPTIONS),
     "text_stats": lambda f: _derived(f, TextStats._fields, _TEXT_STATS_DESCRIPTIONS),
     "keywords": _keyword_columns,
+    "text_evidence": lambda f: [
+        FeatureColumn(
+            f"{f.field}_text_evidence",
+            "numeric",
+            (str(f.field),),
+            f"what the words of {f.field} say in the teacher's text model (log-odds toward real)",
+        )
+    ],
 }
 
 

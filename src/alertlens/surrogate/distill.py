@@ -7,6 +7,7 @@ build it once here and fit as many surrogates on it as they like.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ import numpy as np
 from alertlens.alerts.dataset import load_split, read_alerts
 from alertlens.alerts.schema import Alert
 from alertlens.alerts.vocabulary import attacker_text_fields, roles_of_data_config
+from alertlens.baselines import TfidfLogreg
 from alertlens.config import section
 from alertlens.explain.similar import SimilarAlerts
 from alertlens.features.spec import FeatureSpec
+from alertlens.features.text_evidence import TextEvidence
 from alertlens.surrogate.model import (
     SurrogateConfig,
     SurrogateModel,
@@ -30,6 +33,8 @@ from alertlens.surrogate.model import (
 from alertlens.surrogate.textfeatures import RankedTerm, guided_features
 from alertlens.surrogate.transfer import TransferConfig, transfer_set
 from alertlens.teacher.artifact import Teacher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,10 +54,17 @@ class DistillInputs:
     )
     # The labeled training alerts in the teacher's embedding space (None: not configured).
     similar: SimilarAlerts | None = None
+    # The teacher's text model, split per field into columns (None: off, or no TF-IDF prior).
+    text_evidence: TextEvidence | None = None
 
     @property
     def spec(self) -> FeatureSpec:
-        return feature_spec_with(self.features, self.guided)
+        evidence = (
+            [{"kind": "text_evidence", "field": name} for name in self.text_evidence.fields]
+            if self.text_evidence is not None
+            else []
+        )
+        return feature_spec_with(self.features, [*self.guided, *evidence])
 
     @property
     def guided_keywords(self) -> int:
@@ -68,6 +80,7 @@ class DistillInputs:
             self.valid_margins,
             self.threshold,
             config,
+            self.text_evidence,
         )
 
     def validation_fidelity(self, model: SurrogateModel) -> dict[str, float]:
@@ -87,6 +100,9 @@ class DistillInputs:
             "transfer_alerts": len(self.transfer),
             "features": len(model.columns),
             "guided_keywords": self.guided_keywords,
+            "text_evidence_fields": 0
+            if self.text_evidence is None
+            else len(self.text_evidence.fields),
             "trees": model.booster.num_trees(),
             "similar_alerts_indexed": 0 if self.similar is None else len(self.similar),
             **self.validation_fidelity(model),
@@ -128,7 +144,18 @@ def distill_inputs(teacher: Teacher, data_dir: Path, params: Mapping[str, Any]) 
         similar=SimilarAlerts.build(train, embeddings[: len(train)], neighbours)
         if neighbours
         else None,
+        text_evidence=teacher_text_evidence(teacher) if cfg["text_evidence"] else None,
     )
+
+
+def teacher_text_evidence(teacher: Teacher) -> TextEvidence | None:
+    """The teacher's TF-IDF prior as per-field text evidence; None for a teacher without one
+    (no prior, or the fields prior, whose typed fields the surrogate reads already)."""
+    prior = teacher.prior
+    if not isinstance(prior, TfidfLogreg):
+        log.info("distill: the teacher has no TF-IDF prior, so no text evidence columns")
+        return None
+    return TextEvidence(prior.text_model.vectorizer, prior.text_model.model, prior.render)
 
 
 def summary_line(metrics: Mapping[str, Any]) -> str:

@@ -22,6 +22,7 @@ from alertlens.alerts.schema import Alert, is_real
 from alertlens.alerts.vocabulary import DETECTION_FIELDS
 from alertlens.features.extract import FeatureExtractor
 from alertlens.features.spec import FeatureSpec
+from alertlens.features.text_evidence import TextEvidence
 from alertlens.metrics import sigmoid
 
 OBJECTIVES = ("regression", "cross_entropy")
@@ -42,7 +43,7 @@ class SurrogateConfig:
     # point, sigmoid((margin - centre) / temperature): the teacher's margins crowd around a
     # conservative threshold, and a small temperature spends the trees on that boundary.
     objective: str = "cross_entropy"
-    temperature: float = 0.05
+    temperature: float = 0.2
     # Where the soft labels are centred. "boundary": between the threshold and the highest
     # margin below it (see ``decision_boundary``); "threshold": on the threshold itself, which
     # gives every alert scored exactly at the threshold (real, by >=) a coin-flip label of 0.5.
@@ -51,7 +52,7 @@ class SurrogateConfig:
     # TreeSHAP costs trees x leaves x depth^2 per alert: shallow trees keep explanations fast.
     max_depth: int = 5
     learning_rate: float = 0.2
-    n_estimators: int = 300
+    n_estimators: int = 600
     min_data_in_leaf: int = 10
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.9
@@ -170,8 +171,7 @@ class SurrogateModel:
         return [c.name for c in self.encoder.extractor.columns]
 
     def matrix(self, alerts: Sequence[Alert]) -> np.ndarray:
-        extract = self.encoder.extractor.extract
-        return self.encoder.encode([extract(alert) for alert in alerts])
+        return self.encoder.encode(self.encoder.extractor.extract_rows(alerts))
 
     def to_teacher_space(self, raw: np.ndarray) -> np.ndarray:
         """Booster raw scores -> the teacher's logit-margin space (affine, so SHAP stays additive)."""
@@ -225,6 +225,8 @@ class SurrogateModel:
             "levels": self.encoder.levels,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        if self.encoder.extractor.text_evidence is not None:
+            self.encoder.extractor.text_evidence.save(directory)
 
     @classmethod
     def load(cls, directory: Path) -> SurrogateModel:
@@ -232,7 +234,9 @@ class SurrogateModel:
         if not meta_path.is_file():
             raise ValueError(f"{directory} is not an alertlens surrogate (no {META_FILE})")
         meta = json.loads(meta_path.read_text())
-        extractor = FeatureExtractor(FeatureSpec.from_config(meta.pop("feature_spec")))
+        extractor = FeatureExtractor(
+            FeatureSpec.from_config(meta.pop("feature_spec")), TextEvidence.load(directory)
+        )
         encoder = RowEncoder(extractor, meta.pop("levels"))
         booster = lgb.Booster(model_file=str(Path(directory) / BOOSTER_FILE))
         threshold, objective = float(meta.pop("threshold")), meta.pop("objective")
@@ -278,13 +282,15 @@ def fit_surrogate(
     valid_margins: np.ndarray,
     threshold: float,
     config: SurrogateConfig,
+    text_evidence: TextEvidence | None = None,
 ) -> SurrogateModel:
-    """Fit LightGBM to the teacher's margins (or probabilities), early-stopped on validation."""
-    encoder = RowEncoder(FeatureExtractor(spec))
-    rows = [encoder.extractor.extract(a) for a in train]
+    """Fit LightGBM to the teacher's margins (or probabilities), early-stopped on validation;
+    ``text_evidence`` is the teacher's text model, for a spec with text evidence columns."""
+    encoder = RowEncoder(FeatureExtractor(spec, text_evidence))
+    rows = encoder.extractor.extract_rows(train)
     encoder.fit_levels(rows)
     x_train = encoder.encode(rows)
-    x_valid = encoder.encode([encoder.extractor.extract(a) for a in valid])
+    x_valid = encoder.encode(encoder.extractor.extract_rows(valid))
     boundary = (
         decision_boundary(np.asarray(train_margins, dtype=float), threshold, config.temperature)
         if config.label_centre == "boundary"
