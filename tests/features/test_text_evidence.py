@@ -188,3 +188,13 @@ def test_extractor_fills_text_evidence_columns(unigrams: TextEvidence) -> None:
 def test_extractor_refuses_text_evidence_without_the_text_model() -> None:
     with pytest.raises(ValueError, match="teacher's text model"):
         FeatureExtractor(SPEC)
+
+
+def test_word_shares_of_one_alert_are_reused_only_for_that_alert(unigrams: TextEvidence) -> None:
+    fresh = evidence_of((1, 1))
+    first = unigrams.word_shares(TRAIN[0], "command_line")
+    unigrams.field_logits([TRAIN[1]], FIELDS)  # one alert scored: its n-grams are kept
+    second = unigrams.word_shares(TRAIN[1], "command_line")
+    assert second == fresh.word_shares(TRAIN[1], "command_line")
+    assert unigrams.word_shares(TRAIN[0], "command_line") == first
+    assert first != second

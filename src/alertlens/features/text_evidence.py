@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -48,6 +49,9 @@ class TextEvidence:
     render: RenderConfig
     _weights: np.ndarray = field(init=False, repr=False)
     _names: np.ndarray | None = field(default=None, init=False, repr=False)
+    # The last alert's pieces and their weighted n-grams: an explanation words several fields
+    # of one alert in a row, and each would otherwise transform the alert again.
+    _last: tuple[Any, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._weights = np.asarray(self.model.coef_, dtype=np.float64).ravel()
@@ -97,7 +101,13 @@ class TextEvidence:
         tokens inside one or two), split equally. N-grams of the field's own label
         (``name:``) say the field is there, not what it holds, and are left out."""
         pieces = self._pieces([alert])
-        held, per_ngram, _, names = self._weighted(pieces)
+        key = tuple(pieces[0])
+        last = self._last
+        if last is not None and last[0] == key:
+            held, per_ngram, names = last[1]
+        else:
+            held, per_ngram, _, names = self._weighted(pieces)
+            self._last = (key, (held, per_ngram, names))
         if name not in names:
             return {}
         value = dict(pieces[0])[name]
@@ -163,7 +173,10 @@ class TextEvidence:
         return held, per_ngram, owners, names
 
     def _shares(self, alerts: Sequence[Alert]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        held, per_ngram, owners, names = self._weighted(self._pieces(alerts))
+        pieces = self._pieces(alerts)
+        held, per_ngram, owners, names = self._weighted(pieces)
+        if len(pieces) == 1:  # one alert scored, then explained: its words reuse this
+            self._last = (tuple(pieces[0]), (held, per_ngram, names))
         if not names:
             return np.zeros(0), owners, names
         shares = np.asarray(held.multiply(per_ngram[owners]).sum(axis=1)).ravel()
