@@ -102,6 +102,7 @@ def test_an_export_no_evasion_transform_can_touch_is_assessed_without_an_adversa
     metrics, card = assessment.metrics(), assessment.scorecard()
     assert "adversarial" not in metrics["fidelity"]
     assert set(metrics["disagreement_rate"]) == {"test", "golden"}
+    assert metrics["calibration_error"] == {}  # the toy teacher is not calibrated
     assert card["adversarial.n"] == 0.0 and card["adversarial.agreement"] is None
     assert "adversarial" not in assessment.summary()
 
@@ -173,6 +174,8 @@ def test_a_calibrated_teacher_gets_fidelity_outside_its_band_and_a_calibration_e
     assert card["test.band_share"] == band["share"]
     assert card["test.agreement_outside_band"] == band["agreement_outside"]
     assert 0 <= card["test.ece"] <= 1 and "golden.ece" in card
+    calibration = assessment.metrics()["calibration_error"]
+    assert calibration == {name: round(card[f"{name}.ece"], 5) for name in ("test", "golden")}
 
 
 def test_a_pair_with_an_index_reports_how_its_similar_alerts_vote(

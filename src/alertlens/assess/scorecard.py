@@ -83,6 +83,12 @@ class Assessment:
                 name: round(1 - report["agreement"], 5) for name, report in self.fidelity.items()
             },
             "teacher_vs_baselines": self.versus_baselines(),
+            # The calibrated probability's ECE per labeled set (a calibrated teacher only).
+            "calibration_error": {
+                name: round(report["ece"], 5)
+                for name, report in self.classification.items()
+                if "ece" in report
+            },
             **({"similar_alerts": self.similar} if self.similar else {}),
         }
 
