@@ -20,7 +20,7 @@ from alertlens.explain.explainer import (
 )
 from alertlens.explain.reference import FieldReference
 from alertlens.explain.types import check_additivity
-from alertlens.explain.wording import within_field, wording_for
+from alertlens.explain.wording import within_field, wording_for, words_text
 from alertlens.features import FeatureSpec
 from alertlens.surrogate.model import SurrogateConfig, SurrogateModel, fit_surrogate
 
@@ -103,6 +103,16 @@ def test_text_evidence_is_read_with_the_words_behind_it(evidence_model, text_mod
     process = next(r for r in explanation.reasons + explanation.kind if r.field == "process_name")
     assert "process_name_text_evidence" in process.feature
     assert "text model" in process.text and '"process_name' not in process.text
+
+
+def test_a_text_evidence_reading_quotes_each_word_once():
+    words = [('"C:\\Program Files\\a.exe"', 0.44), ("-enc", -0.26), ("x" * 70, 0.1)]
+    assert words_text(1.234, words) == (
+        'text model +1.2 from "C:\\Program Files\\a.exe" +0.4, "-enc" -0.3, "'
+        + "x" * 59
+        + '…" +0.1'
+    )
+    assert words_text(0.004, []) == "text model +0.00"
 
 
 def test_a_command_without_the_keyword_says_it_does_not_contain_it(model):

@@ -122,6 +122,8 @@ def words_text(cell: float, words: Sequence[tuple[str, float]]) -> str:
 
 
 def _quoted(text: str) -> str:
+    """A word of a value in double quotes, its own surrounding quotes dropped (a quoted path)."""
+    text = text.strip('"') or text
     if len(text) > _MAX_SHOWN_CHARS:
         text = text[: _MAX_SHOWN_CHARS - 1] + "…"
     return f'"{text}"'
