@@ -63,14 +63,19 @@ def test_field_contributions_are_keyed_by_the_fields_the_spec_reads(model):
     }
 
 
-def test_top_reason_of_an_encoded_command_is_the_keyword(model):
-    alert = make_alert(
+def encoded_command_alert():
+    """An encoded PowerShell command from an address outside the scanners' network."""
+    return make_alert(
         1,
         command_line="powershell.exe -enc SQBFAFgA",
         src_ip="10.0.5.150",
         failed_logins=20,
         process_name="cmd.exe",
     )
+
+
+def test_top_reason_of_an_encoded_command_is_the_keyword(model):
+    alert = encoded_command_alert()
     explanation = explain_one(model, alert)
     top = explanation.reasons[0]
     assert explanation.verdict == "real"
@@ -84,13 +89,7 @@ def test_top_reason_of_an_encoded_command_is_the_keyword(model):
 
 
 def test_text_evidence_is_read_with_the_words_behind_it(evidence_model, text_model):
-    alert = make_alert(
-        1,
-        command_line="powershell.exe -enc SQBFAFgA",
-        src_ip="10.0.5.150",
-        failed_logins=20,
-        process_name="cmd.exe",
-    )
+    alert = encoded_command_alert()
     explanation = explain_one(evidence_model, alert)
     top = explanation.reasons[0]
     assert top.field == "command_line" and "command_line_text_evidence" in top.feature

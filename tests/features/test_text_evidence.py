@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from alertlens.alerts.render import RenderConfig
+from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
 from alertlens.baselines import TfidfConfig, TfidfLogreg
 from alertlens.features import FeatureExtractor, FeatureSpec
@@ -51,7 +51,7 @@ def test_shares_add_up_to_the_prior_logit_but_the_separators(unigrams: TextEvide
     shares = unigrams.field_logits(alerts, FIELDS)
     intercept = float(unigrams.model.intercept_[0])
     # The separator " | " is a character n-gram of the whole text in no field's piece.
-    texts = [" | ".join(f"{n}: {t}" for n, t in unigrams._pieces([a])[0]) for a in alerts]
+    texts = [render_text(a, RENDER) for a in alerts]
     separator = list(unigrams.vectorizer.get_feature_names_out()).index("characters__ | ")
     weight = unigrams.model.coef_[0][separator]
     separators = unigrams.vectorizer.transform(texts).toarray()[:, separator] * weight

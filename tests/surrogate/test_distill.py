@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -15,24 +16,33 @@ from alertlens.surrogate.model import SurrogateModel, agreement
 from .conftest import THRESHOLD, TOY_CONFIG, teacher_margin
 
 
-def test_metrics_count_the_inputs_and_measure_fidelity_on_validation(
-    model: SurrogateModel, alerts: list[Alert]
-) -> None:
+def toy_inputs(alerts: list[Alert], **settings: Any) -> DistillInputs:
+    """Distill inputs of the toy teacher: the first 240 alerts to transfer, the rest to validate."""
     margins = np.array([teacher_margin(a) for a in alerts])
-    inputs = DistillInputs(
-        features={},
-        guided=[
-            {"kind": "keywords", "field": "command_line", "keywords": ["-enc", "backup"]},
-            {"kind": "keywords", "field": "url", "keywords": ["admin"]},
-        ],
+    return DistillInputs(
         ranking={},
         transfer=alerts[:240],
         transfer_margins=margins[:240],
         validation=alerts[240:],
         valid_margins=margins[240:],
         threshold=THRESHOLD,
+        **settings,
+    )
+
+
+def test_metrics_count_the_inputs_and_measure_fidelity_on_validation(
+    model: SurrogateModel, alerts: list[Alert]
+) -> None:
+    inputs = toy_inputs(
+        alerts,
+        features={},
+        guided=[
+            {"kind": "keywords", "field": "command_line", "keywords": ["-enc", "backup"]},
+            {"kind": "keywords", "field": "url", "keywords": ["admin"]},
+        ],
         real=200,
     )
+    teacher = np.array([teacher_margin(a) for a in alerts[240:]])
     metrics = inputs.metrics(model)
     surrogate = model.margins(alerts[240:])
     assert metrics == {
@@ -42,10 +52,8 @@ def test_metrics_count_the_inputs_and_measure_fidelity_on_validation(
         "trees": model.booster.num_trees(),
         "text_evidence_fields": 0,
         "similar_alerts_indexed": 0,
-        "validation_agreement": round(agreement(margins[240:], surrogate, THRESHOLD), 5),
-        "validation_margin_rmse": round(
-            float(np.sqrt(np.mean((margins[240:] - surrogate) ** 2))), 5
-        ),
+        "validation_agreement": round(agreement(teacher, surrogate, THRESHOLD), 5),
+        "validation_margin_rmse": round(float(np.sqrt(np.mean((teacher - surrogate) ** 2))), 5),
     }
     assert list(metrics) == [  # the order metrics/distill.json lists them in
         "transfer_alerts",
@@ -93,16 +101,10 @@ def test_text_evidence_comes_from_a_tfidf_prior_only(text_model: TextEvidence) -
 def test_the_spec_gains_a_text_evidence_column_per_field(
     text_model: TextEvidence, alerts: list[Alert]
 ) -> None:
-    margins = np.array([teacher_margin(a) for a in alerts])
-    inputs = DistillInputs(
+    inputs = toy_inputs(
+        alerts,
         features={"features": [{"kind": "source"}]},
         guided=[{"kind": "keywords", "field": "command_line", "keywords": ["-enc"]}],
-        ranking={},
-        transfer=alerts[:240],
-        transfer_margins=margins[:240],
-        validation=alerts[240:],
-        valid_margins=margins[240:],
-        threshold=THRESHOLD,
         text_evidence=text_model,
     )
     assert [c.name for c in inputs.spec.columns()] == [
