@@ -34,15 +34,14 @@ def save_pair_surrogate(
     # The training data as the pair saw it: the export's own alerts of the transfer set, no
     # augmented variants. Reasons compare an alert with its source's false positives there.
     trained_on = inputs.transfer[: inputs.real]
-    columns = [(c.name, c.dtype == "categorical") for c in model.encoder.extractor.columns]
+    extractor = model.encoder.extractor
+    columns = [(c.name, c.dtype == "categorical") for c in extractor.columns]
+    rows = extractor.extract_rows(trained_on)  # once: text evidence transforms every alert
+    matrix = model.encoder.encode(rows)
     reference = FieldReference.from_alerts(
         inputs.transfer, inputs.transfer_margins, inputs.threshold
     ).with_typical(
-        trained_on,
-        inputs.transfer_margins[: inputs.real],
-        inputs.threshold,
-        model.matrix(trained_on),
-        columns,
+        trained_on, inputs.transfer_margins[: inputs.real], inputs.threshold, matrix, columns
     )
     save_surrogate_dir(directory, model, reference.to_dict(), data_config)
     if inputs.similar is not None:
@@ -52,9 +51,10 @@ def save_pair_surrogate(
         PairParts(model, inputs.threshold),
         trained_on,
         inputs.transfer_margins[: inputs.real],
-        model.margins(trained_on),
+        model.margins_from_matrix(matrix),
         drift_config,
         description="training alerts (train split + unlabeled) at distill time",
+        rows=rows,
     ).save(directory)
 
 

@@ -41,6 +41,12 @@ def evidence_of(word_ngrams: tuple[int, int]) -> TextEvidence:
     return TextEvidence(prior.text_model.vectorizer, prior.text_model.model, RENDER)
 
 
+def prior_logit(evidence: TextEvidence, alerts: list[Alert]) -> np.ndarray:
+    """The TF-IDF prior's own logit of the rendered alerts."""
+    texts = [render_text(a, evidence.render) for a in alerts]
+    return evidence.model.decision_function(evidence.vectorizer.transform(texts))
+
+
 @pytest.fixture(scope="module")
 def unigrams() -> TextEvidence:
     return evidence_of((1, 1))
@@ -57,7 +63,7 @@ def test_shares_add_up_to_the_prior_logit_but_the_separators(unigrams: TextEvide
     separators = unigrams.vectorizer.transform(texts).toarray()[:, separator] * weight
     assert np.all(separators != 0)
     np.testing.assert_allclose(
-        shares.sum(axis=1) + intercept + separators, unigrams.logit(alerts), atol=1e-5
+        shares.sum(axis=1) + intercept + separators, prior_logit(unigrams, alerts), atol=1e-5
     )
     # The attack's command line and user push toward real, the backup job's toward false positive.
     assert shares[0, 2] > 0.5 and shares[0, 3] > 0
@@ -68,7 +74,7 @@ def test_bigrams_straddling_two_fields_are_left_out() -> None:
     evidence = evidence_of((1, 2))
     one = [TRAIN[0]]
     gap = (
-        evidence.logit(one)[0]
+        prior_logit(evidence, one)[0]
         - evidence.model.intercept_[0]
         - evidence.field_logits(one, FIELDS).sum()
     )
@@ -198,3 +204,26 @@ def test_word_shares_of_one_alert_are_reused_only_for_that_alert(unigrams: TextE
     assert second == fresh.word_shares(TRAIN[1], "command_line")
     assert unigrams.word_shares(TRAIN[0], "command_line") == first
     assert first != second
+
+
+def test_a_scored_batch_words_its_alerts_without_transforming_them_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    evidence, fresh = evidence_of((1, 2)), evidence_of((1, 2))
+    batch = [TRAIN[0], TRAIN[1], alert(99, 0, "powershell -enc AAAA -file backup.ps1", "jdoe")]
+    evidence.field_logits(batch, FIELDS)
+    monkeypatch.setattr(evidence, "_weighted", lambda pieces: pytest.fail("transformed again"))
+    for one in batch:
+        for name in ("command_line", "user", "process_name"):
+            assert evidence.word_shares(one, name) == pytest.approx(fresh.word_shares(one, name))
+    assert evidence.word_shares(batch[2], "command_line")["-enc"] > 0
+
+
+def test_a_pickled_text_model_carries_no_cache(unigrams: TextEvidence) -> None:
+    unigrams.field_logits(TRAIN[:5], FIELDS)
+    unigrams.word_shares(TRAIN[0], "command_line")
+    copy = pickle.loads(pickle.dumps(unigrams))
+    assert copy._recent is None and copy._names is None
+    assert copy.word_shares(TRAIN[0], "command_line") == unigrams.word_shares(
+        TRAIN[0], "command_line"
+    )

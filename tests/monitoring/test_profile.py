@@ -71,6 +71,11 @@ def test_profile_round_trips_through_json(model: SurrogateModel, tmp_path: Path)
     profile = build_reference_profile(
         PairParts(model, 0.1), alerts, margins, margins[::-1], CFG, description="toy"
     )
+    rows = model.encoder.extractor.extract_rows(alerts)
+    given = build_reference_profile(
+        PairParts(model, 0.1), alerts, margins, margins[::-1], CFG, description="toy", rows=rows
+    )
+    assert given == profile  # rows extracted beforehand are the rows it would extract
     path = profile.save(tmp_path)
     assert path == tmp_path / "drift_profile.json"
     assert ReferenceProfile.load(tmp_path) == profile
@@ -82,6 +87,10 @@ def test_misaligned_margins_and_broken_files_are_clear_errors(
     alerts = [make_alert(i) for i in range(3)]
     with pytest.raises(ValueError, match="3 alerts but 2 teacher and 3 surrogate margins"):
         build_reference_profile(PairParts(model, 0.0), alerts, [0, 1], [0, 1, 2], CFG)
+    with pytest.raises(ValueError, match="3 alerts but 2 feature rows"):
+        build_reference_profile(
+            PairParts(model, 0.0), alerts, [0, 1, 2], [0, 1, 2], CFG, rows=[[], []]
+        )
     (tmp_path / "drift_profile.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not a valid drift profile"):
         ReferenceProfile.load(tmp_path)

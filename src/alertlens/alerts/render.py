@@ -132,11 +132,19 @@ def rendered_pieces(
     return pieces
 
 
+def piece_text(name: str, text: str) -> str:
+    """One field's part of the rendered text: ``url: /index.php``."""
+    return f"{name}: {text}"
+
+
+def join_pieces(pieces: Sequence[tuple[str, str]], config: RenderConfig) -> str:
+    """The rendered text of (field, rendered value) pairs, as :func:`render_text` writes it."""
+    return config.separator.join(piece_text(name, text) for name, text in pieces)
+
+
 def render_text(alert: Alert, config: RenderConfig, fields: Sequence[str] | None = None) -> str:
     """Deterministic text of an alert: ``source: ids | rule_name: ... | url: ...``."""
-    return config.separator.join(
-        f"{name}: {text}" for name, text in rendered_pieces(alert, config, fields)
-    )
+    return join_pieces(rendered_pieces(alert, config, fields), config)
 
 
 def render_spans(alert: Alert, config: RenderConfig) -> tuple[str, list[tuple[str, int, int]]]:
@@ -148,7 +156,7 @@ def render_spans(alert: Alert, config: RenderConfig) -> tuple[str, list[tuple[st
     spans: list[tuple[str, int, int]] = []
     offset = 0
     for index, (name, text) in enumerate(rendered_pieces(alert, config)):
-        prefix = (config.separator if index else "") + f"{name}: "
+        prefix = (config.separator if index else "") + piece_text(name, "")
         start = offset + len(prefix)
         spans.append((name, start, start + len(text)))
         parts.append(prefix + text)

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from alertlens.alerts.render import RenderConfig, rendered_pieces
+from alertlens.alerts.render import RenderConfig, join_pieces, piece_text, rendered_pieces
 from alertlens.alerts.schema import Alert
 
 TEXT_EVIDENCE_FILE = "text_evidence.joblib"
@@ -38,6 +38,18 @@ MIN_TERM = 0.05  # log-odds: a word that moves less is not worth naming
 CHUNK = 2048  # alerts per sparse pass: their pieces' n-grams stay a few tens of MB
 _WORDS = "words"  # the word analyzer's name in the vectorizer (alertlens.baselines.TfidfConfig)
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern, the word analyzer's
+
+
+@dataclass(frozen=True)
+class _Weighted:
+    """A batch's pieces and their weighted n-grams (:meth:`TextEvidence._weighted`), kept so
+    that the reasons of the batch's alerts word their fields without transforming them again."""
+
+    rows: dict[tuple[tuple[str, str], ...], int]  # an alert's pieces -> its row
+    starts: np.ndarray  # the row's pieces are rows starts[r]:starts[r + 1] of ``held``
+    held: sp.csr_matrix
+    per_ngram: sp.csr_matrix
+    names: list[str]
 
 
 @dataclass
@@ -48,26 +60,22 @@ class TextEvidence:
     model: LogisticRegression
     render: RenderConfig
     _weights: np.ndarray = field(init=False, repr=False)
-    _names: np.ndarray | None = field(default=None, init=False, repr=False)
-    # The last alert's pieces and their weighted n-grams: an explanation words several fields
-    # of one alert in a row, and each would otherwise transform the alert again.
-    _last: tuple[Any, Any] | None = field(default=None, init=False, repr=False)
+    _names: list[tuple[bool, str]] | None = field(default=None, init=False, repr=False)
+    # The last batch scored (or alert explained): an explanation words several fields of each
+    # of its alerts, and each would otherwise transform the alert again.
+    _recent: _Weighted | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._weights = np.asarray(self.model.coef_, dtype=np.float64).ravel()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The caches are derived and can be large: a pickled text model carries none.
+        return {**self.__dict__, "_names": None, "_recent": None}
 
     @property
     def fields(self) -> tuple[str, ...]:
         """The fields the text model reads: ``source`` and the rendered fields, in order."""
         return ("source", *self.render.fields)
-
-    def logit(self, alerts: Sequence[Alert]) -> np.ndarray:
-        """The prior's own logit per alert (what the fields' shares plus the intercept and the
-        straddling bigrams add up to)."""
-        texts = [
-            self.render.separator.join(f"{n}: {t}" for n, t in p) for p in self._pieces(alerts)
-        ]
-        return np.asarray(self.model.decision_function(self.vectorizer.transform(texts)))
 
     def field_logits(self, alerts: Sequence[Alert], fields: Sequence[str]) -> np.ndarray:
         """One row per alert, one column per field of ``fields``: the field's share of the
@@ -97,40 +105,78 @@ class TextEvidence:
 
     def word_shares(self, alert: Alert, name: str) -> dict[str, float]:
         """Field ``name``'s share per word of its rendered value: each n-gram's log-odds go to
-        the words that hold it (a character n-gram lies inside one word, a word n-gram's
-        tokens inside one or two), split equally. N-grams of the field's own label
-        (``name:``) say the field is there, not what it holds, and are left out."""
-        pieces = self._pieces([alert])
-        key = tuple(pieces[0])
-        last = self._last
-        if last is not None and last[0] == key:
-            held, per_ngram, names = last[1]
-        else:
-            held, per_ngram, _, names = self._weighted(pieces)
-            self._last = (key, (held, per_ngram, names))
-        if name not in names:
+        the words that hold it (a character n-gram lies inside one word or more, a word
+        n-gram's tokens inside one or two), split equally. N-grams of the field's own label
+        (``name:``) say the field is there, not what it holds, and are left out.
+
+        Reads the n-grams the last batch scored kept when the alert was in it (a served batch
+        is scored, then explained), else transforms the alert alone."""
+        pieces = rendered_pieces(alert, self.render)
+        key = tuple(pieces)
+        recent = self._recent
+        if recent is None or key not in recent.rows:
+            recent = self._weighted([pieces])
+            self._recent = recent
+        row = recent.rows[key]
+        first, last = int(recent.starts[row]), int(recent.starts[row + 1])
+        if name not in recent.names[first:last]:
             return {}
-        value = dict(pieces[0])[name]
+        piece = first + recent.names[first:last].index(name)
+        value = dict(pieces)[name]
         words = list(dict.fromkeys(value.split()))
-        padded = [f" {word.lower()} " for word in words]
-        token_sets = [set(_TOKEN.findall(word.lower())) for word in words]
-        row = held.getrow(names.index(name)).multiply(per_ngram.getrow(0)).tocoo()
-        if self._names is None:
-            self._names = np.asarray(self.vectorizer.get_feature_names_out())
+        ngram_owners = self._char_ngram_owners(words)
+        first_holder: dict[str, int] = {}
+        for i, word in enumerate(words):
+            for token in _TOKEN.findall(word.lower()):
+                first_holder.setdefault(token, i)
+        held, per_ngram = recent.held, recent.per_ngram
+        in_piece = held.indices[held.indptr[piece] : held.indptr[piece + 1]]
+        span = slice(per_ngram.indptr[row], per_ngram.indptr[row + 1])
+        ngrams, values = per_ngram.indices[span], per_ngram.data[span]
+        in_piece = np.sort(in_piece)
+        found = np.minimum(np.searchsorted(in_piece, ngrams), max(len(in_piece) - 1, 0))
+        inside = in_piece[found] == ngrams if len(in_piece) else np.zeros(len(ngrams), bool)
+        names = self._ngram_names()
         shares = dict.fromkeys(words, 0.0)
-        for j, contribution in zip(row.col.tolist(), row.data.tolist(), strict=True):
-            analyzer, _, ngram = str(self._names[j]).partition("__")
-            if analyzer == _WORDS:
-                parts = ngram.split(" ")
-                holders = [
-                    [i for i, tokens in enumerate(token_sets) if part in tokens] for part in parts
-                ]
-                owners = [i for found in holders for i in found[:1]]  # first word holding each
+        for j, contribution in zip(ngrams[inside].tolist(), values[inside].tolist(), strict=True):
+            is_word, ngram = names[j]
+            if is_word:
+                owners = [first_holder[part] for part in ngram.split(" ") if part in first_holder]
             else:
-                owners = [i for i, text in enumerate(padded) if ngram in text]
+                owners = ngram_owners.get(ngram, [])
             for i in owners:
                 shares[words[i]] += contribution / len(owners)
         return shares
+
+    def _ngram_names(self) -> list[tuple[bool, str]]:
+        """Per vectorizer column: whether it is a word n-gram, and the n-gram."""
+        if self._names is None:
+            self._names = [
+                (analyzer == _WORDS, ngram)
+                for analyzer, _, ngram in (
+                    str(name).partition("__") for name in self.vectorizer.get_feature_names_out()
+                )
+            ]
+        return self._names
+
+    def _char_ngram_owners(self, words: list[str]) -> dict[str, list[int]]:
+        """Each character n-gram of the words -> the words holding it. The vectorizer's
+        character analyzer pads every whitespace-separated word with one space and takes its
+        n-grams within it, so one word's n-grams are exactly those of the word alone."""
+        analyzer = self._char_analyzer()
+        owners: dict[str, list[int]] = {}
+        if analyzer is None:
+            return owners
+        for i, word in enumerate(words):
+            for ngram in set(analyzer(word)):
+                owners.setdefault(ngram, []).append(i)
+        return owners
+
+    def _char_analyzer(self) -> Any:
+        for name, transformer in self.vectorizer.transformer_list:
+            if name != _WORDS:
+                return transformer.build_analyzer()
+        return None
 
     def save(self, directory: Path) -> None:
         joblib.dump(
@@ -147,21 +193,15 @@ class TextEvidence:
         parts = joblib.load(path)
         return cls(parts["vectorizer"], parts["model"], RenderConfig.from_dict(parts["render"]))
 
-    def _pieces(self, alerts: Sequence[Alert]) -> list[list[tuple[str, str]]]:
-        return [rendered_pieces(alert, self.render) for alert in alerts]
-
-    def _weighted(
-        self, pieces: list[list[tuple[str, str]]]
-    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, list[str]]:
-        """Per piece, which n-grams it holds (0/1), and per n-gram of the alert its
-        ``weight x tfidf`` divided by the number of pieces holding it; the piece's alert row
-        and field name."""
-        texts = [self.render.separator.join(f"{n}: {t}" for n, t in p) for p in pieces]
-        owners = np.array([row for row, alert in enumerate(pieces) for _ in alert], dtype=np.int64)
-        names = [name for alert in pieces for name, _ in alert]
-        held = self.vectorizer.transform([f"{n}: {t}" for alert in pieces for n, t in alert])
+    def _weighted(self, pieces: list[list[tuple[str, str]]]) -> _Weighted:
+        """Per piece, which n-grams it holds (0/1), and per n-gram of each alert its
+        ``weight x tfidf`` divided by the number of the alert's pieces holding it."""
+        counts = np.array([len(alert) for alert in pieces], dtype=np.int64)
+        owners = np.repeat(np.arange(len(pieces)), counts)
+        held = self.vectorizer.transform([piece_text(n, t) for alert in pieces for n, t in alert])
         held = sp.csr_matrix(held, dtype=np.float64)
         held.data[:] = 1.0
+        texts = [join_pieces(alert, self.render) for alert in pieces]
         whole = sp.csr_matrix(self.vectorizer.transform(texts), dtype=np.float64)
         gather = sp.csr_matrix(
             (np.ones(len(owners)), (owners, np.arange(len(owners)))),
@@ -170,14 +210,20 @@ class TextEvidence:
         sharing = sp.csr_matrix(gather @ held)  # per alert and n-gram: pieces holding it
         sharing.data = 1.0 / sharing.data
         per_ngram = sp.csr_matrix(whole.multiply(self._weights[None, :]).multiply(sharing))
-        return held, per_ngram, owners, names
+        return _Weighted(
+            rows={tuple(alert): row for row, alert in enumerate(pieces)},
+            starts=np.concatenate([[0], np.cumsum(counts)]),
+            held=held,
+            per_ngram=per_ngram,
+            names=[name for alert in pieces for name, _ in alert],
+        )
 
     def _shares(self, alerts: Sequence[Alert]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        pieces = self._pieces(alerts)
-        held, per_ngram, owners, names = self._weighted(pieces)
-        if len(pieces) == 1:  # one alert scored, then explained: its words reuse this
-            self._last = (tuple(pieces[0]), (held, per_ngram, names))
-        if not names:
-            return np.zeros(0), owners, names
-        shares = np.asarray(held.multiply(per_ngram[owners]).sum(axis=1)).ravel()
-        return shares, owners, names
+        pieces = [rendered_pieces(alert, self.render) for alert in alerts]
+        weighted = self._weighted(pieces)
+        self._recent = weighted  # a served batch is scored, then explained: its words reuse it
+        owners = np.repeat(np.arange(len(pieces)), np.diff(weighted.starts))
+        if not weighted.names:
+            return np.zeros(0), owners, weighted.names
+        shares = np.asarray(weighted.held.multiply(weighted.per_ngram[owners]).sum(axis=1))
+        return shares.ravel(), owners, weighted.names

@@ -229,8 +229,7 @@ class ReferenceProfile:
 
 def feature_rows(surrogate: SurrogateModel, alerts: Sequence[Alert]) -> list[list[Any]]:
     """The surrogate's typed feature rows (the columns the profile bins)."""
-    extract = surrogate.encoder.extractor.extract
-    return [extract(alert) for alert in alerts]
+    return surrogate.encoder.extractor.extract_rows(alerts)
 
 
 def build_reference_profile(
@@ -240,9 +239,11 @@ def build_reference_profile(
     surrogate_margins: Sequence[float] | np.ndarray,
     cfg: DriftConfig | dict[str, Any] | None = None,
     description: str = "",
+    rows: list[list[Any]] | None = None,
 ) -> ReferenceProfile:
     """The profile of ``alerts`` (the training alerts, not augmented variants) with the
-    teacher's and surrogate's margins on them, in the same order."""
+    teacher's and surrogate's margins on them, in the same order; ``rows``: their feature rows
+    when already extracted."""
     config = DriftConfig.from_config(cfg)
     surrogate, threshold = pair_parts(pair_or_parts)
     teacher = np.asarray(teacher_margins, dtype=float)
@@ -254,7 +255,10 @@ def build_reference_profile(
         )
     if not alerts:
         raise ValueError("reference profile: no reference alerts")
-    rows = feature_rows(surrogate, alerts)
+    if rows is None:
+        rows = feature_rows(surrogate, alerts)
+    elif len(rows) != len(alerts):
+        raise ValueError(f"reference profile: {len(alerts)} alerts but {len(rows)} feature rows")
     features = [
         Binning.fit(column.name, column.dtype, [row[i] for row in rows], config)
         for i, column in enumerate(surrogate.encoder.extractor.columns)
