@@ -1,11 +1,14 @@
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score
 
 from alertlens.metrics import (
     binary_report,
     choose_threshold,
     expected_calibration_error,
+    pr_auc_difference,
     sliced_report,
+    weighted_average_precision,
 )
 
 SCORES = np.array([3.0, 2.0, 1.0, 0.5, -0.5, -1.0, -2.0, -3.0])
@@ -45,3 +48,32 @@ def test_sliced_report_has_each_source() -> None:
     )
     assert set(report) == {"overall", "edr", "waf"}
     assert report["edr"]["confusion"] == {"tp": 2, "fp": 0, "fn": 0, "tn": 2}
+
+
+def test_weighted_average_precision_is_scikit_learns_under_each_row_of_weights() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 300)
+    scores = np.round(rng.normal(size=300) + labels, 1)  # many ties
+    weights = rng.integers(0, 4, (5, 300))
+    expected = [average_precision_score(labels, scores, sample_weight=w) for w in weights]
+    np.testing.assert_allclose(weighted_average_precision(scores, labels, weights), expected)
+    ones = weighted_average_precision(SCORES, LABELS, np.ones((1, 8)))[0]
+    assert ones == pytest.approx(average_precision_score(LABELS, SCORES))
+    no_positive = np.array([[0, 0, 1, 0, 1, 0, 1, 1]])  # weights only on false positives
+    assert np.isnan(weighted_average_precision(SCORES, LABELS, no_positive)[0])
+
+
+def test_pr_auc_difference_brackets_the_gap_of_two_scorers() -> None:
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 400)
+    sharp = labels + rng.normal(scale=0.5, size=400)
+    blurred = sharp + rng.normal(scale=1.0, size=400)
+    gap = pr_auc_difference(sharp, blurred, labels, draws=500, seed=3)
+    assert gap is not None
+    expected = average_precision_score(labels, sharp) - average_precision_score(labels, blurred)
+    assert gap["difference"] == pytest.approx(expected)
+    assert 0 < gap["low"] < gap["difference"] < gap["high"]
+    assert gap["first_at_least_as_high"] == 1.0 and gap["draws"] == 500
+    same = pr_auc_difference(sharp, sharp, labels, draws=50)
+    assert same is not None and same["low"] == same["high"] == same["difference"] == 0
+    assert pr_auc_difference(sharp, blurred, np.ones(400, dtype=int)) is None

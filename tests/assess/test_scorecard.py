@@ -12,10 +12,11 @@ import pytest
 from alertlens.alerts.schema import TRUE_POSITIVE, Alert, GroundTruth, is_real
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import AssessSample
-from alertlens.assess.scorecard import Assessment, PairCard, assess_pair
+from alertlens.assess.scorecard import Assessment, PairCard, assess_pair, baseline_gaps
 from alertlens.assess.similar import neighbour_agreement
 from alertlens.config import ConfigError
 from alertlens.explain.similar import SimilarAlerts
+from alertlens.metrics import pr_auc
 from alertlens.triage import TriagePair
 
 from .conftest import labeled_alerts
@@ -198,3 +199,37 @@ def test_a_pair_with_an_index_reports_how_its_similar_alerts_vote(
     assert similar["test"]["n"] == 60 and similar["test"]["n_labeled"] == 60
     assert "golden" not in similar  # measured on the test and held-out-group sets only
     assert "similar_alerts" not in assess_pair(drift_pair, sample, assess_config).metrics()
+
+
+def test_the_teacher_is_compared_with_the_best_baseline_on_each_labeled_set(
+    assessment: Assessment,
+) -> None:
+    alerts = labeled_alerts(80, seed=5)
+    alerts[3] = replace(alerts[3], label=None)  # unlabeled alerts are not compared
+    labels = np.array([a.label for a in alerts if a.label is not None])
+    rng = np.random.default_rng(0)
+    teacher = np.array([0.0 if a.label is None else a.label for a in alerts]) + rng.normal(
+        scale=0.6, size=80
+    )
+    near = labels + rng.normal(scale=0.7, size=labels.size)
+    far = labels + rng.normal(scale=3.0, size=labels.size)
+    reports, gaps = baseline_gaps(
+        {"test": teacher},
+        {"near": {"test": near}, "far": {"test": far}},
+        {"test": alerts},
+        seed=1,
+    )
+    assert reports == {
+        "near": {"test": {"pr_auc": pr_auc(near, labels)}},
+        "far": {"test": {"pr_auc": pr_auc(far, labels)}},
+    }
+    kept = np.array([a.label is not None for a in alerts])
+    gap = gaps["test"]
+    assert gap["baseline"] == "near"
+    assert gap["difference"] == pytest.approx(pr_auc(teacher[kept], labels) - pr_auc(near, labels))
+    assert gap["low"] <= gap["difference"] <= gap["high"]
+    with_gaps = replace(assessment, baselines=reports, baseline_gaps=gaps)
+    card = with_gaps.scorecard()
+    assert (card["test.pr_auc_gap_low"], card["test.pr_auc_gap_high"]) == (gap["low"], gap["high"])
+    shown = with_gaps.metrics()["teacher_minus_best_baseline"]["test"]
+    assert shown["baseline"] == "near" and shown["difference"] == round(gap["difference"], 5)

@@ -120,6 +120,10 @@ def test_the_teacher_must_reach_the_best_baseline_minus_the_tolerance() -> None:
     )
     assert test.threshold == pytest.approx(0.876)
     assert (golden.passed, golden.rule) == (False, ">= lightgbm_fields 0.8300 - 0.005")
+    # With the assessment's bootstrap of the gap on the card, the rule shows its interval.
+    card.update({"test.pr_auc_gap_low": -0.0123, "test.pr_auc_gap_high": 0.0031})
+    test, _ = baseline_gates(card, BASELINE_RULE)
+    assert test.rule.endswith("; teacher - best, 90% interval -0.0123 to +0.0031")
 
 
 def test_a_card_without_baseline_figures_fails_the_baseline_gate() -> None:

@@ -147,6 +147,15 @@ def test_teacher_vs_baselines_says_first_that_the_teacher_loses(
         "text (PR-AUC 0.740 vs 0.881).</div>"
     )
     assert verdict in page and page.index(verdict) < page.index("Teacher before hardening")
+    evaluate = report_inputs.metrics_dir / "evaluate.json"
+    gap = {"baseline": "tfidf_logreg", "difference": -0.0012, "low": -0.0061, "high": 0.0038}
+    metrics = {**json.loads(evaluate.read_text()), "teacher_minus_best_baseline": {"test": gap}}
+    evaluate.write_text(json.dumps(metrics))
+    assert (
+        "(PR-AUC 0.740 vs 0.881). On the evaluate stage sample of the test split, the teacher "
+        "minus the best baseline is -0.0012 PR-AUC (90% bootstrap interval -0.0061 to +0.0038)."
+        "</div>"
+    ) in render(CHAMPION, report_inputs)
     # No group was held out in these metrics: only the test split's rows.
     assert "tenants never trained on" not in page
     assert row_of(page, "Model") == [

@@ -122,6 +122,9 @@ def baseline_gates(card: Scorecard, rule: Mapping[str, Any]) -> list[GateResult]
         threshold = rivals[best] - tolerance
         passed = _defined(value) and value >= threshold  # type: ignore[operator]
         text = f">= {best} {rivals[best]:.4f} - {tolerance}"
+        low, high = card.get(f"{metric}_gap_low"), card.get(f"{metric}_gap_high")
+        if _defined(low) and _defined(high):  # the assessment's bootstrap of teacher - best
+            text += f"; teacher - best, 90% interval {low:+.4f} to {high:+.4f}"
         results.append(GateResult(name, metric, value, threshold, text, passed))
     return results
 

@@ -219,9 +219,23 @@ def baselines_verdict(challenger: Metrics) -> dict[str, str]:
     if not defined(teacher):
         return {"cls": "neutral", "text": "No figures of the deployed teacher to compare."}
     versus = f"PR-AUC {fmt(teacher, 'num3')} vs {fmt(scored[best], 'num3')}"
+    noise = _gap_interval(challenger.get("evaluate", {}))
     if teacher < scored[best]:
-        return {"cls": "fail", "text": f"The teacher loses to {best} ({versus})."}
-    return {"cls": "pass", "text": f"The teacher beats every baseline ({versus}, {best})."}
+        return {"cls": "fail", "text": f"The teacher loses to {best} ({versus}).{noise}"}
+    return {"cls": "pass", "text": f"The teacher beats every baseline ({versus}, {best}).{noise}"}
+
+
+def _gap_interval(evaluate: dict[str, Any]) -> str:
+    """The evaluate stage's bootstrap of the teacher's PR-AUC minus the best baseline's on its
+    test sample, as a sentence; empty when the metrics lack it."""
+    prefix = "teacher_minus_best_baseline.test."
+    low, high, gap = (evaluate.get(prefix + key) for key in ("low", "high", "difference"))
+    if not (defined(low) and defined(high) and defined(gap)):
+        return ""
+    return (
+        f" On the evaluate stage sample of the test split, the teacher minus the best baseline "
+        f"is {gap:+.4f} PR-AUC (90% bootstrap interval {low:+.4f} to {high:+.4f})."
+    )
 
 
 # The sets the rivals are compared on: (label, key of the set in each stage's metrics).
