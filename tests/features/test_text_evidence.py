@@ -212,6 +212,7 @@ def test_a_scored_batch_words_its_alerts_without_transforming_them_again(
     evidence, fresh = evidence_of((1, 2)), evidence_of((1, 2))
     batch = [TRAIN[0], TRAIN[1], alert(99, 0, "powershell -enc AAAA -file backup.ps1", "jdoe")]
     evidence.field_logits(batch, FIELDS)
+    evidence.field_logits([TRAIN[5]], FIELDS)  # one alert scored in between keeps the batch
     monkeypatch.setattr(evidence, "_weighted", lambda pieces: pytest.fail("transformed again"))
     for one in batch:
         for name in ("command_line", "user", "process_name"):
@@ -223,7 +224,7 @@ def test_a_pickled_text_model_carries_no_cache(unigrams: TextEvidence) -> None:
     unigrams.field_logits(TRAIN[:5], FIELDS)
     unigrams.word_shares(TRAIN[0], "command_line")
     copy = pickle.loads(pickle.dumps(unigrams))
-    assert copy._recent is None and copy._names is None
+    assert copy._batch is None and copy._single is None and copy._names is None
     assert copy.word_shares(TRAIN[0], "command_line") == unigrams.word_shares(
         TRAIN[0], "command_line"
     )

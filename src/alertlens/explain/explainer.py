@@ -313,7 +313,7 @@ class Explainer:
         wording = self._wordings[index]
         if wording.style == "category":
             # Rare path (a value unseen at training, or blank): extract again for the raw text.
-            raw = self.model.encoder.extractor.extract(alert)[index]
+            raw = self.model.encoder.extractor.extract_fields(alert)[index]
             if raw is None:
                 return f"{wording.field} is blank"
             return f"{wording.text}{show_value(raw)} (unseen in training)"

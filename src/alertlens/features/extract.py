@@ -196,11 +196,11 @@ class FeatureExtractor:
 
     def extract(self, alert: Alert) -> list[Cell]:
         """One row in column order: None for a missing categorical, NaN for a missing number."""
-        return self.extract_rows([alert])[0] if self._text_columns else self._extract_fields(alert)
+        return self.extract_rows([alert])[0] if self._text_columns else self.extract_fields(alert)
 
     def extract_rows(self, alerts: Sequence[Alert]) -> list[list[Cell]]:
         """Rows for many alerts, the text evidence columns computed for all of them at once."""
-        rows = [self._extract_fields(alert) for alert in alerts]
+        rows = [self.extract_fields(alert) for alert in alerts]
         if self._text_columns and rows:
             assert self.text_evidence is not None  # checked in __init__
             names = [name for _, name in self._text_columns]
@@ -210,7 +210,7 @@ class FeatureExtractor:
                     row[index] = value
         return rows
 
-    def _extract_fields(self, alert: Alert) -> list[Cell]:
+    def extract_fields(self, alert: Alert) -> list[Cell]:
         """A row with every column but the text evidence ones (left missing)."""
         row = self._missing_row.copy()
         for span, compute in self._alert_steps:
@@ -234,7 +234,7 @@ class FeatureExtractor:
                 table[row_index] = row
         else:
             for row_index, alert in enumerate(batch):
-                table[row_index] = self._extract_fields(alert)
+                table[row_index] = self.extract_fields(alert)
         data: dict[str, Any] = {}
         for column_index, column in enumerate(self.columns):
             values = table[:, column_index]

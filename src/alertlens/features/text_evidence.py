@@ -61,16 +61,19 @@ class TextEvidence:
     render: RenderConfig
     _weights: np.ndarray = field(init=False, repr=False)
     _names: list[tuple[bool, str]] | None = field(default=None, init=False, repr=False)
-    # The last batch scored (or alert explained): an explanation words several fields of each
-    # of its alerts, and each would otherwise transform the alert again.
-    _recent: _Weighted | None = field(default=None, init=False, repr=False)
+    # The last batch scored, and the last single alert scored or worded: an explanation words
+    # several fields of each of its alerts, and each would otherwise transform the alert
+    # again. Two slots, so one alert scored in between (a counterfactual's probe) does not
+    # evict the batch being explained.
+    _batch: _Weighted | None = field(default=None, init=False, repr=False)
+    _single: _Weighted | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._weights = np.asarray(self.model.coef_, dtype=np.float64).ravel()
 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are derived and can be large: a pickled text model carries none.
-        return {**self.__dict__, "_names": None, "_recent": None}
+        return {**self.__dict__, "_names": None, "_batch": None, "_single": None}
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -109,14 +112,15 @@ class TextEvidence:
         n-gram's tokens inside one or two), split equally. N-grams of the field's own label
         (``name:``) say the field is there, not what it holds, and are left out.
 
-        Reads the n-grams the last batch scored kept when the alert was in it (a served batch
-        is scored, then explained), else transforms the alert alone."""
+        Reads the n-grams kept when the alert was in the last batch scored or was the last single
+        alert (a served batch is scored, then explained), else transforms the alert alone."""
         pieces = rendered_pieces(alert, self.render)
         key = tuple(pieces)
-        recent = self._recent
-        if recent is None or key not in recent.rows:
-            recent = self._weighted([pieces])
-            self._recent = recent
+        recent = next(
+            (kept for kept in (self._batch, self._single) if kept and key in kept.rows), None
+        )
+        if recent is None:
+            recent = self._single = self._weighted([pieces])
         row = recent.rows[key]
         first, last = int(recent.starts[row]), int(recent.starts[row + 1])
         if name not in recent.names[first:last]:
@@ -221,7 +225,10 @@ class TextEvidence:
     def _shares(self, alerts: Sequence[Alert]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         pieces = [rendered_pieces(alert, self.render) for alert in alerts]
         weighted = self._weighted(pieces)
-        self._recent = weighted  # a served batch is scored, then explained: its words reuse it
+        if len(pieces) == 1:  # a served batch is scored, then explained: its words reuse it
+            self._single = weighted
+        else:
+            self._batch = weighted
         owners = np.repeat(np.arange(len(pieces)), np.diff(weighted.starts))
         if not weighted.names:
             return np.zeros(0), owners, weighted.names

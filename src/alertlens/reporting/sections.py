@@ -225,7 +225,7 @@ def baselines_verdict(challenger: Metrics) -> dict[str, str]:
     return {"cls": "pass", "text": f"The teacher beats every baseline ({versus}, {best}).{noise}"}
 
 
-def _gap_interval(evaluate: dict[str, Any]) -> str:
+def _gap_interval(evaluate: Mapping[str, float]) -> str:
     """The evaluate stage's bootstrap of the teacher's PR-AUC minus the best baseline's on its
     test sample, as a sentence; empty when the metrics lack it."""
     prefix = "teacher_minus_best_baseline.test."
