@@ -76,6 +76,18 @@ def test_profile_round_trips_through_json(model: SurrogateModel, tmp_path: Path)
         PairParts(model, 0.1), alerts, margins, margins[::-1], CFG, description="toy", rows=rows
     )
     assert given == profile  # rows extracted beforehand are the rows it would extract
+    # The given rows are the ones binned: the alerts are not extracted again.
+    logins = model.columns.index("failed_logins")
+    zeroed = [[0 if i == logins else cell for i, cell in enumerate(row)] for row in rows]
+    binned = build_reference_profile(
+        PairParts(model, 0.1), alerts, margins, margins[::-1], CFG, rows=zeroed
+    )
+    by_name = {b.name: b for b in binned.features}
+    assert (
+        by_name["failed_logins"].counts
+        != {b.name: b for b in profile.features}["failed_logins"].counts
+    )
+    assert by_name["failed_logins"].count([0] * 50).tolist() == by_name["failed_logins"].counts
     path = profile.save(tmp_path)
     assert path == tmp_path / "drift_profile.json"
     assert ReferenceProfile.load(tmp_path) == profile
