@@ -103,11 +103,7 @@ def pr_auc_difference(
     counts = np.random.default_rng(seed).multinomial(
         labels.size, np.full(labels.size, 1.0 / labels.size), size=draws
     )
-    ones = np.ones((1, labels.size))
-    point = (
-        weighted_average_precision(first, labels, ones)
-        - weighted_average_precision(second, labels, ones)
-    )[0]
+    point = pr_auc(first, labels) - pr_auc(second, labels)  # type: ignore[operator]
     gaps = weighted_average_precision(first, labels, counts) - weighted_average_precision(
         second, labels, counts
     )
