@@ -3,6 +3,7 @@ is accepted only for the pair, sample and config it was computed on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from alertlens.alerts.schema import TRUE_POSITIVE, Alert, GroundTruth, is_real
+from alertlens.assess.ceiling import cause_verdicts, perfect_classifier_pr_auc, true_verdicts
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.sample import AssessSample
 from alertlens.assess.scorecard import Assessment, PairCard, assess_pair, baseline_gaps
@@ -108,6 +110,11 @@ def test_an_export_no_evasion_transform_can_touch_is_assessed_without_an_adversa
     assert "adversarial" not in assessment.summary()
 
 
+def _command_length(alerts: Sequence[Alert]) -> np.ndarray:
+    """A stand-in baseline: the command line's length."""
+    return np.array([len(str(a.fields.get("command_line", ""))) for a in alerts], dtype=float)
+
+
 def _with_truth(alert: Alert) -> Alert:
     """The toy teacher's own causes: the encoded command line, the scanner address, the rest."""
     if "-enc" in str(alert.fields.get("command_line", "")):
@@ -131,7 +138,7 @@ def test_evidence_recall_reads_the_reasons_the_analyst_sees(
     assert assessment.faithfulness["evidence_recall"] is None
 
     caused = replace(sample, test=[_with_truth(a) for a in sample.test])
-    assessed = assess_pair(drift_pair, caused, assess_config)
+    assessed = assess_pair(drift_pair, caused, assess_config, {"length": _command_length})
     recall = assessed.faithfulness["evidence_recall"]
     explained = caused.test[:12]  # faithfulness_alerts
     reasons = drift_pair.explainer.explain(explained, counterfactuals=False)
@@ -147,6 +154,18 @@ def test_evidence_recall_reads_the_reasons_the_analyst_sees(
     assert recall["surrogate_on_teacher_alerts"]["n"] == 2  # ig_alerts
     assert recall["teacher_integrated_gradients"]["n"] == 2
     card = assessed.scorecard()
+    # The test sample's causes are known, the golden set's are not: a ceiling for test only.
+    verdicts = cause_verdicts(caused.test)
+    ceiling = perfect_classifier_pr_auc(caused.test, verdicts, seed=assess_config.seed)
+    assert ceiling is not None and assessed.ceiling == {"test": ceiling}
+    assert card["test.pr_auc_ceiling"] == ceiling["pr_auc"] and "golden.pr_auc_ceiling" not in card
+    truth = true_verdicts(caused.test, verdicts)
+    assert truth is not None and list(assessed.true_verdicts) == ["test"]
+    teacher = drift_pair.teacher.scorer()(caused.test)
+    assert assessed.true_verdicts["test"]["pr_auc"] == {
+        "teacher": pytest.approx(pr_auc(teacher, truth)),
+        "length": pytest.approx(pr_auc(_command_length(caused.test), truth)),
+    }
     assert card["evidence.n"] == 12.0
     assert card["evidence.recall_at_3"] == recall["surrogate"]["overall"]
     assert card["evidence.teacher_recall_at_3"] == recall["teacher_integrated_gradients"]["overall"]
@@ -228,8 +247,15 @@ def test_the_teacher_is_compared_with_the_best_baseline_on_each_labeled_set(
     assert gap["baseline"] == "near"
     assert gap["difference"] == pytest.approx(pr_auc(teacher[kept], labels) - pr_auc(near, labels))
     assert gap["low"] <= gap["difference"] <= gap["high"]
-    with_gaps = replace(assessment, baselines=reports, baseline_gaps=gaps)
+    ceiling = {"pr_auc": 0.95, "low": 0.93, "high": 0.97}
+    with_gaps = replace(
+        assessment, baselines=reports, baseline_gaps=gaps, ceiling={"test": ceiling}
+    )
     card = with_gaps.scorecard()
     assert (card["test.pr_auc_gap_low"], card["test.pr_auc_gap_high"]) == (gap["low"], gap["high"])
-    shown = with_gaps.metrics()["teacher_minus_best_baseline"]["test"]
+    assert (card["test.pr_auc_gap_level"], card["test.pr_auc_ceiling"]) == (0.9, 0.95)
+    metrics = with_gaps.metrics()
+    shown = metrics["teacher_minus_best_baseline"]["test"]
     assert shown["baseline"] == "near" and shown["difference"] == round(gap["difference"], 5)
+    headroom = round(0.95 - pr_auc(near, labels), 5)  # type: ignore[operator]
+    assert metrics["perfect_classifier"] == {"test": {**ceiling, "above_best_baseline": headroom}}

@@ -123,7 +123,14 @@ def test_the_teacher_must_reach_the_best_baseline_minus_the_tolerance() -> None:
     # With the assessment's bootstrap of the gap on the card, the rule shows its interval.
     card.update({"test.pr_auc_gap_low": -0.0123, "test.pr_auc_gap_high": 0.0031})
     test, _ = baseline_gates(card, BASELINE_RULE)
-    assert test.rule.endswith("; teacher - best, 90% interval -0.0123 to +0.0031")
+    assert test.rule.endswith("; teacher - best, bootstrap interval -0.0123 to +0.0031")
+    # With its level, and a perfect classifier's figure on data with ground truth.
+    card.update({"test.pr_auc_gap_level": 0.8, "test.pr_auc_ceiling": 0.8934})
+    test, _ = baseline_gates(card, BASELINE_RULE)
+    assert test.rule == (
+        ">= tfidf_logreg 0.8810 - 0.005; teacher - best, 80% interval -0.0123 to +0.0031"
+        "; a perfect classifier 0.8934"
+    )
 
 
 def test_a_card_without_baseline_figures_fails_the_baseline_gate() -> None:

@@ -37,7 +37,11 @@ def test_labels_read_as_plain_words() -> None:
     assert metric_label("golden.recall") == ("Real alerts caught (recall), golden set", "pct")
     assert metric_label("faithfulness.comprehensiveness_aopc")[1] == "num3"
     assert metric_label("test_groups.pr_auc_gap_low") == (
-        "Teacher minus best baseline PR-AUC, 90% interval low, test_groups",
+        "Teacher minus best baseline PR-AUC, bootstrap interval low, test_groups",
+        "num3",
+    )
+    assert metric_label("test.pr_auc_ceiling") == (
+        "PR-AUC of a perfect classifier on these labels, test split",
         "num3",
     )
     assert gate_label("vs_champion:test.f1") == "No worse than the champion: F1, test split"

@@ -153,7 +153,27 @@ def test_teacher_vs_baselines_says_first_that_the_teacher_loses(
     evaluate.write_text(json.dumps(metrics))
     assert (
         "(PR-AUC 0.740 vs 0.881). On the evaluate stage sample of the test split, the teacher "
-        "minus the best baseline is -0.0012 PR-AUC (90% bootstrap interval -0.0061 to +0.0038)."
+        "minus the best baseline is -0.0012 PR-AUC (bootstrap interval -0.0061 to +0.0038)."
+        "</div>"
+    ) in render(CHAMPION, report_inputs)
+    gap["level"] = 0.9
+    ceiling = {"pr_auc": 0.8948, "low": 0.8724, "high": 0.9194, "above_best_baseline": 0.0062}
+    metrics["perfect_classifier"] = {"test": ceiling}
+    evaluate.write_text(json.dumps(metrics))
+    assert (
+        "is -0.0012 PR-AUC (90% bootstrap interval -0.0061 to +0.0038). A classifier that knew "
+        "the true verdict of every alert would score 0.8948 against the analyst labels (0.8724 "
+        "to 0.9194 by where it ranks the alerts analysts got wrong), +0.0062 from the best "
+        "baseline.</div>"
+    ) in render(CHAMPION, report_inputs)
+    truth = {"difference": 0.0001, "low": -0.0002, "high": 0.0004, "level": 0.9}
+    metrics["true_verdicts"] = {
+        "test": {"pr_auc": {"teacher": 0.9927}, "teacher_minus_best": truth}
+    }
+    evaluate.write_text(json.dumps(metrics))
+    assert (
+        "from the best baseline. Against the true verdicts of the same alerts the teacher scores "
+        "0.9927, +0.0001 from the best baseline there (90% bootstrap interval -0.0002 to +0.0004)."
         "</div>"
     ) in render(CHAMPION, report_inputs)
     # No group was held out in these metrics: only the test split's rows.

@@ -20,6 +20,12 @@ import numpy as np
 
 from alertlens.alerts.schema import Alert, is_real
 from alertlens.alerts.split import GROUP_TEST
+from alertlens.assess.ceiling import (
+    cause_verdicts,
+    perfect_classifier_pr_auc,
+    true_verdicts,
+    versus_true_verdicts,
+)
 from alertlens.assess.config import AssessConfig
 from alertlens.assess.faithfulness import evidence_ranking, evidence_recall, faithfulness_report
 from alertlens.assess.fidelity import fidelity_report
@@ -77,6 +83,11 @@ class Assessment:
     baselines: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
     # Per labeled set: the teacher's PR-AUC minus the best baseline's, with a bootstrap interval.
     baseline_gaps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per labeled set with ground truth: a perfect classifier's PR-AUC on the analysts' labels
+    # (alertlens.assess.ceiling).
+    ceiling: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per labeled set with ground truth: the teacher and baselines against the true verdicts.
+    true_verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The similar past alerts' majority against the teacher and analysts (a pair with an index).
     similar: dict[str, Any] = field(default_factory=dict)
 
@@ -97,6 +108,8 @@ class Assessment:
                 }
                 for name, gap in self.baseline_gaps.items()
             },
+            "perfect_classifier": self._perfect_classifier(),
+            "true_verdicts": _rounded(self.true_verdicts),
             # The calibrated probability's ECE per labeled set (a calibrated teacher only).
             "calibration_error": {
                 name: round(report["ece"], 5)
@@ -105,6 +118,19 @@ class Assessment:
             },
             **({"similar_alerts": self.similar} if self.similar else {}),
         }
+
+    def _perfect_classifier(self) -> dict[str, dict[str, float]]:
+        """Per set with ground truth: a perfect classifier's PR-AUC (median and range over its
+        orders of the alerts analysts got wrong) and how far its median lies above the best
+        baseline's (what any model could still win on these labels)."""
+        figures: dict[str, dict[str, float]] = {}
+        for name, ceiling in self.ceiling.items():
+            figures[name] = {key: round(value, 5) for key, value in ceiling.items()}
+            gap = self.baseline_gaps.get(name)
+            best = None if gap is None else self.baselines[gap["baseline"]][name]["pr_auc"]
+            if best is not None:
+                figures[name]["above_best_baseline"] = round(ceiling["pr_auc"] - best, 5)
+        return figures
 
     def versus_baselines(self) -> dict[str, dict[str, float | None]]:
         """PR-AUC per labeled set: the teacher's and each baseline's, on the same alerts."""
@@ -151,6 +177,9 @@ class Assessment:
         for name, gap in self.baseline_gaps.items():
             card[f"{name}.pr_auc_gap_low"] = gap["low"]
             card[f"{name}.pr_auc_gap_high"] = gap["high"]
+            card[f"{name}.pr_auc_gap_level"] = gap["level"]
+        for name, ceiling in self.ceiling.items():
+            card[f"{name}.pr_auc_ceiling"] = ceiling["pr_auc"]
         return card
 
     def _evidence_card(self) -> dict[str, float | None]:
@@ -177,6 +206,13 @@ class Assessment:
             f"agreement {agreement}; top-3 comprehensiveness {shown} random; "
             f"attack success {self.robustness['overall'].attack_success_rate:.1%}"
         )
+
+
+def _rounded(value: Any) -> Any:
+    """Figures rounded to 5 decimals through nested dicts; names and None as they are."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return round(value, 5) if isinstance(value, float) else value
 
 
 def _classification(
@@ -364,14 +400,39 @@ def assess_pair(
     robustness = robustness_suite(
         sample.attacked(config), scorer, threshold, transforms, config.seed, config.query_budget
     )
+    scores = baseline_scores(baselines or {}, datasets)
     reports, gaps = baseline_gaps(
         {name: margins[name][0] for name in LABELED if name in margins},
-        baseline_scores(baselines or {}, datasets),
+        scores,
         datasets,
         config.seed,
     )
+    verdicts = cause_verdicts(alert for name in LABELED for alert in datasets.get(name, []))
+    ceiling = {
+        name: perfect_classifier_pr_auc(datasets[name], verdicts, seed=config.seed)
+        for name in LABELED
+        if name in datasets
+    }
+    versus_truth = {}
+    for name in LABELED:
+        truth = true_verdicts(datasets.get(name, []), verdicts)
+        if truth is not None:
+            labeled = np.array([a.label is not None for a in datasets[name]], dtype=bool)
+            rivals = {rival: sets[name] for rival, sets in scores.items() if name in sets}
+            figures = versus_true_verdicts(margins[name][0][labeled], rivals, truth, config.seed)
+            if figures is not None:
+                versus_truth[name] = figures
     assessment = Assessment(
-        threshold, margins, fidelity, classification, faithfulness, robustness, reports, gaps
+        threshold,
+        margins,
+        fidelity,
+        classification,
+        faithfulness,
+        robustness,
+        reports,
+        gaps,
+        {name: value for name, value in ceiling.items() if value is not None},
+        versus_truth,
     )
     if index is not None:
         assessment.similar = {"k": index.k, "indexed": len(index)}

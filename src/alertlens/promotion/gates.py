@@ -100,6 +100,21 @@ def baseline_figures(card: Scorecard, metric: str) -> dict[str, float]:
     }
 
 
+def _gap_context(card: Scorecard, metric: str) -> str:
+    """What the card knows around a baseline comparison: the assessment's bootstrap interval of
+    the teacher minus the best baseline, and a perfect classifier's figure on the same labels
+    (on data with ground truth), as clauses of the rule's text."""
+    text = ""
+    low, high, level = (card.get(f"{metric}_gap_{key}") for key in ("low", "high", "level"))
+    if _defined(low) and _defined(high):
+        width = f"{level:.0%} interval" if _defined(level) else "bootstrap interval"
+        text += f"; teacher - best, {width} {low:+.4f} to {high:+.4f}"
+    ceiling = card.get(f"{metric}_ceiling")
+    if _defined(ceiling):
+        text += f"; a perfect classifier {ceiling:.4f}"
+    return text
+
+
 def baseline_gates(card: Scorecard, rule: Mapping[str, Any]) -> list[GateResult]:
     """The teacher's figure against the best baseline's on the same alerts, per metric:
     value >= best - tolerance. A card without baseline figures fails: the comparison is the
@@ -122,9 +137,7 @@ def baseline_gates(card: Scorecard, rule: Mapping[str, Any]) -> list[GateResult]
         threshold = rivals[best] - tolerance
         passed = _defined(value) and value >= threshold  # type: ignore[operator]
         text = f">= {best} {rivals[best]:.4f} - {tolerance}"
-        low, high = card.get(f"{metric}_gap_low"), card.get(f"{metric}_gap_high")
-        if _defined(low) and _defined(high):  # the assessment's bootstrap of teacher - best
-            text += f"; teacher - best, 90% interval {low:+.4f} to {high:+.4f}"
+        text += _gap_context(card, metric)
         results.append(GateResult(name, metric, value, threshold, text, passed))
     return results
 

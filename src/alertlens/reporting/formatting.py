@@ -69,8 +69,10 @@ METRICS = {
         "ratio",
     ),
     "comprehensiveness_aopc": ("confidence drop when explained fields are removed (AOPC)", "num3"),
-    "pr_auc_gap_low": ("teacher minus best baseline PR-AUC, 90% interval low", "num3"),
-    "pr_auc_gap_high": ("teacher minus best baseline PR-AUC, 90% interval high", "num3"),
+    "pr_auc_gap_low": ("teacher minus best baseline PR-AUC, bootstrap interval low", "num3"),
+    "pr_auc_gap_high": ("teacher minus best baseline PR-AUC, bootstrap interval high", "num3"),
+    "pr_auc_gap_level": ("confidence level of that bootstrap interval", "pct"),
+    "pr_auc_ceiling": ("PR-AUC of a perfect classifier on these labels", "num3"),
     "attack_success_rate": ("evasion attacks that succeed", "pct"),
     "evasion_rate": ("real alerts an attack turns into false positives", "pct"),
 }

@@ -226,15 +226,59 @@ def baselines_verdict(challenger: Metrics) -> dict[str, str]:
 
 
 def _gap_interval(evaluate: Mapping[str, float]) -> str:
-    """The evaluate stage's bootstrap of the teacher's PR-AUC minus the best baseline's on its
-    test sample, as a sentence; empty when the metrics lack it."""
+    """What the evaluate stage says around the comparison on its test sample, as sentences:
+    the bootstrap of the teacher's PR-AUC minus the best baseline's, and on data with ground
+    truth a perfect classifier's PR-AUC on the same labels and the comparison on the true
+    verdicts; empty for what the metrics lack."""
+    return _bootstrap_sentence(evaluate) + _ceiling_sentence(evaluate) + _truth_sentence(evaluate)
+
+
+def _interval(figures: Mapping[str, float], prefix: str) -> str | None:
+    """``low to high`` with its level, of the bootstrap under ``prefix``; None without one."""
+    low, high, level = (figures.get(prefix + key) for key in ("low", "high", "level"))
+    if not (defined(low) and defined(high)):
+        return None
+    width = f"{level:.0%} bootstrap interval" if defined(level) else "bootstrap interval"
+    return f"{width} {low:+.4f} to {high:+.4f}"
+
+
+def _bootstrap_sentence(evaluate: Mapping[str, float]) -> str:
     prefix = "teacher_minus_best_baseline.test."
-    low, high, gap = (evaluate.get(prefix + key) for key in ("low", "high", "difference"))
-    if not (defined(low) and defined(high) and defined(gap)):
+    gap, interval = evaluate.get(prefix + "difference"), _interval(evaluate, prefix)
+    if not (defined(gap) and interval):
         return ""
     return (
-        f" On the evaluate stage sample of the test split, the teacher minus the best baseline "
-        f"is {gap:+.4f} PR-AUC (90% bootstrap interval {low:+.4f} to {high:+.4f})."
+        f" On the evaluate stage sample of the test split, the teacher minus the best "
+        f"baseline is {gap:+.4f} PR-AUC ({interval})."
+    )
+
+
+def _ceiling_sentence(evaluate: Mapping[str, float]) -> str:
+    ceiling, low, high, headroom = (
+        evaluate.get(f"perfect_classifier.test.{key}")
+        for key in ("pr_auc", "low", "high", "above_best_baseline")
+    )
+    if not (defined(ceiling) and defined(low) and defined(high) and defined(headroom)):
+        return ""
+    return (
+        f" A classifier that knew the true verdict of every alert would score {ceiling:.4f} "
+        f"against the analyst labels ({low:.4f} to {high:.4f} by where it ranks the alerts "
+        f"analysts got wrong), {headroom:+.4f} from the best baseline."
+    )
+
+
+def _truth_sentence(evaluate: Mapping[str, float]) -> str:
+    prefix = "true_verdicts.test.teacher_minus_best."
+    teacher, gap = (
+        evaluate.get("true_verdicts.test.pr_auc.teacher"),
+        evaluate.get(prefix + "difference"),
+    )
+    interval = _interval(evaluate, prefix)
+    if not (defined(teacher) and defined(gap) and interval):
+        return ""
+    return (
+        f" Against the true verdicts of the same alerts the teacher scores {teacher:.4f}, "
+        f"{gap:+.4f} from the best baseline there ({interval})."
     )
 
 
