@@ -1,7 +1,10 @@
+from unittest.mock import patch
+
 import numpy as np
 import torch
 
 from alertlens.alerts.render import render_text
+from alertlens.baselines import TfidfConfig, TfidfLogreg
 from alertlens.teacher.batching import collate, encode
 from alertlens.teacher.encoder import autocast, pick_device
 from alertlens.teacher.scoring import TeacherScorer, fp32_head
@@ -71,3 +74,27 @@ def test_a_memoizing_scorer_runs_each_distinct_text_once(tiny) -> None:  # noqa:
     np.testing.assert_allclose(first, plain(alerts + alerts[:2]), atol=1e-6)
     np.testing.assert_allclose(again, first[:6][::-1])
     assert memo.queries == 14  # queries count requests, repeats included
+
+
+def test_a_memoizing_scorer_scores_each_text_of_a_tfidf_prior_once(tiny) -> None:  # noqa: ANN001
+    model, tokenizer = tiny
+    alerts = toy_alerts(40, seed=5)
+    prior = TfidfLogreg.fit(alerts, RENDER, TfidfConfig())
+    plain = TeacherScorer(model, tokenizer, RENDER, 64, pick_device("cpu"), "fp32", prior=prior)
+    memo = TeacherScorer(
+        model, tokenizer, RENDER, 64, pick_device("cpu"), "fp32", memoize=True, prior=prior
+    )
+    scored: list[int] = []
+    score_texts = prior.text_model.score_texts
+    with patch.object(
+        prior.text_model,
+        "score_texts",
+        side_effect=lambda texts: scored.append(len(texts)) or score_texts(texts),
+    ):
+        first = memo(alerts)
+        again = memo(alerts[::-1] + alerts[:3])  # every text known already
+    distinct = {render_text(a, RENDER) for a in alerts}
+    assert scored == [len(distinct)] and len(distinct) < len(alerts)
+    np.testing.assert_allclose(first, plain(alerts), atol=1e-6)  # the prior's logits included
+    np.testing.assert_allclose(again, np.concatenate([first[::-1], first[:3]]))
+    assert not np.allclose(first, memo.encoder_margins([render_text(a, RENDER) for a in alerts]))

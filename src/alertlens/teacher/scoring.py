@@ -13,6 +13,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from alertlens.alerts.render import RenderConfig, render_text
 from alertlens.alerts.schema import Alert
+from alertlens.baselines import TfidfLogreg
 from alertlens.operating_point import Scorer
 from alertlens.teacher.batching import EncodedSet, bucketed_batches, collate, encode, with_prior
 from alertlens.teacher.encoder import autocast
@@ -117,7 +118,8 @@ class TeacherScorer:
     A wide-and-deep teacher's ``prior`` scores the same alerts and its logit adds to the
     encoder's margin. With ``memoize`` each distinct text is run through the encoder once per
     scorer: attack suites at two operating points, and the clean scores of the alerts they
-    attack, repeat most texts. With ``onnx`` the encoder runs in ONNX Runtime
+    attack, repeat most texts; a TF-IDF prior's logit is memoized by its text the same way.
+    With ``onnx`` the encoder runs in ONNX Runtime
     (``alertlens.teacher.runtime``) instead of the PyTorch ``model``.
     """
 
@@ -144,6 +146,10 @@ class TeacherScorer:
         self.prior, self.onnx = prior, onnx
         self.queries = 0
         self._memo: dict[str, float] | None = {} if memoize else None
+        # A text prior's logit depends on its rendered text alone, so it is memoized too.
+        self._prior_memo: dict[str, float] | None = (
+            {} if memoize and isinstance(prior, TfidfLogreg) else None
+        )
 
     def encoder_margins(self, texts: Sequence[str]) -> np.ndarray:
         """The encoder's margins alone (no prior) for rendered texts."""
@@ -193,6 +199,13 @@ class TeacherScorer:
         return self._with_prior(alerts, margins)
 
     def _with_prior(self, alerts: Sequence[Alert], margins: np.ndarray) -> np.ndarray:
-        if self.prior is not None and len(alerts):
+        if self.prior is None or not len(alerts):
+            return margins
+        memo = self._prior_memo
+        if memo is None or not isinstance(self.prior, TfidfLogreg):
             return margins + np.asarray(self.prior(alerts), dtype=np.float64)
-        return margins
+        texts = [render_text(alert, self.prior.render) for alert in alerts]
+        new = list(dict.fromkeys(text for text in texts if text not in memo))
+        if new:
+            memo.update(zip(new, self.prior.text_model.score_texts(new).tolist(), strict=True))
+        return margins + np.array([memo[text] for text in texts])
