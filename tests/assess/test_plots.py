@@ -30,3 +30,12 @@ def test_reliability_diagram_writes_a_png(tmp_path: Path) -> None:
     table = reliability(probs, labels)
     path = plots.reliability_diagram(table, 0.03, tmp_path / "plots" / "r.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_an_absent_value_reads_missing_in_the_explanation() -> None:
+    contributions = np.array([[0.5, -0.2, 0.1, -1.0]])
+    matrix = np.array([[1.0, np.nan, np.nan]])
+    shown = [["powershell.exe", None, float("nan")]]
+    explanation = plots.shap_explanation(contributions, matrix, ["a", "b", "c"], shown)
+    assert explanation.display_data.tolist() == [["powershell.exe", "missing", "missing"]]
+    assert explanation.base_values.tolist() == [-1.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,17 +25,23 @@ def shap_explanation(
 ) -> shap.Explanation:
     """LightGBM pred_contrib output (base value in the last column) as a shap.Explanation.
 
-    ``shown`` holds the extracted values as an analyst reads them (category names, not codes).
+    ``shown`` holds the extracted values as an analyst reads them (category names, not codes);
+    an absent value (None, or NaN as a text evidence column of a field the alert lacks reads)
+    shows as ``missing``.
     """
     return shap.Explanation(
         values=contributions[:, :-1],
         base_values=contributions[:, -1],
         data=matrix,
         display_data=np.array(
-            [["missing" if v is None else v for v in row] for row in shown], dtype=object
+            [["missing" if _absent(v) else v for v in row] for row in shown], dtype=object
         ),
         feature_names=list(names),
     )
+
+
+def _absent(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def beeswarm(explanation: shap.Explanation, path: Path, max_display: int = 20) -> Path:
