@@ -114,6 +114,8 @@ def test_an_ngram_held_by_two_fields_is_shared_equally() -> None:
 
 def test_words_are_credited_with_the_character_ngrams_inside_them(unigrams: TextEvidence) -> None:
     shares = unigrams.word_shares(TRAIN[0], "command_line")
+    analyzer = unigrams._char_analyzer()
+    assert unigrams.word_shares(TRAIN[1], "command_line") and unigrams._char_analyzer() is analyzer
     assert list(shares) == ["powershell", "-nop", "-w", "hidden", "-enc", "SQBFAFgA"]
     # Every n-gram of the value lies inside its words: with the label's, they make the share.
     label_only = alert(0, 1, "zzzz", "jdoe")
@@ -225,6 +227,7 @@ def test_a_pickled_text_model_carries_no_cache(unigrams: TextEvidence) -> None:
     unigrams.word_shares(TRAIN[0], "command_line")
     copy = pickle.loads(pickle.dumps(unigrams))
     assert copy._batch is None and copy._single is None and copy._names is None
+    assert copy._analyzer is None and unigrams._analyzer is not None
     assert copy.word_shares(TRAIN[0], "command_line") == unigrams.word_shares(
         TRAIN[0], "command_line"
     )

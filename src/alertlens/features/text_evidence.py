@@ -67,13 +67,20 @@ class TextEvidence:
     # evict the batch being explained.
     _batch: _Weighted | None = field(default=None, init=False, repr=False)
     _single: _Weighted | None = field(default=None, init=False, repr=False)
+    _analyzer: Any = field(default=None, init=False, repr=False)  # built on first use
 
     def __post_init__(self) -> None:
         self._weights = np.asarray(self.model.coef_, dtype=np.float64).ravel()
 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are derived and can be large: a pickled text model carries none.
-        return {**self.__dict__, "_names": None, "_batch": None, "_single": None}
+        return {
+            **self.__dict__,
+            "_names": None,
+            "_batch": None,
+            "_single": None,
+            "_analyzer": None,
+        }
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -177,10 +184,13 @@ class TextEvidence:
         return owners
 
     def _char_analyzer(self) -> Any:
-        for name, transformer in self.vectorizer.transformer_list:
-            if name != _WORDS:
-                return transformer.build_analyzer()
-        return None
+        """The vectorizer's character analyzer (None without one), built once."""
+        if self._analyzer is None:
+            for name, transformer in self.vectorizer.transformer_list:
+                if name != _WORDS:
+                    self._analyzer = transformer.build_analyzer()
+                    break
+        return self._analyzer
 
     def save(self, directory: Path) -> None:
         joblib.dump(
