@@ -101,13 +101,7 @@ class Assessment:
                 name: round(1 - report["agreement"], 5) for name, report in self.fidelity.items()
             },
             "teacher_vs_baselines": self.versus_baselines(),
-            "teacher_minus_best_baseline": {
-                name: {
-                    key: value if isinstance(value, str) else round(value, 5)
-                    for key, value in gap.items()
-                }
-                for name, gap in self.baseline_gaps.items()
-            },
+            "teacher_minus_best_baseline": _rounded(self.baseline_gaps),
             "perfect_classifier": self._perfect_classifier(),
             "true_verdicts": _rounded(self.true_verdicts),
             # The calibrated probability's ECE per labeled set (a calibrated teacher only).
@@ -125,7 +119,7 @@ class Assessment:
         baseline's (what any model could still win on these labels)."""
         figures: dict[str, dict[str, float]] = {}
         for name, ceiling in self.ceiling.items():
-            figures[name] = {key: round(value, 5) for key, value in ceiling.items()}
+            figures[name] = _rounded(ceiling)
             gap = self.baseline_gaps.get(name)
             best = None if gap is None else self.baselines[gap["baseline"]][name]["pr_auc"]
             if best is not None:
@@ -351,6 +345,34 @@ def baseline_gaps(
     return reports, gaps
 
 
+def _against_truth(
+    datasets: Mapping[str, Sequence[Alert]],
+    margins: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    scores: Mapping[str, Mapping[str, np.ndarray]],
+    seed: int,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
+    """Per labeled set whose alerts all have a known cause: a perfect classifier's PR-AUC on
+    the analysts' labels, and the teacher (``margins``) and baselines (``scores``) against the
+    true verdicts (:mod:`alertlens.assess.ceiling`). Both empty on data without ground truth."""
+    verdicts = cause_verdicts(alert for name in LABELED for alert in datasets.get(name, []))
+    ceiling: dict[str, dict[str, float]] = {}
+    versus_truth: dict[str, dict[str, Any]] = {}
+    for name in LABELED:
+        alerts = datasets.get(name, [])
+        truth = true_verdicts(alerts, verdicts)
+        if truth is None:
+            continue
+        figure = perfect_classifier_pr_auc(alerts, verdicts, seed=seed)
+        if figure is not None:
+            ceiling[name] = figure
+        labeled = np.array([a.label is not None for a in alerts], dtype=bool)
+        rivals = {rival: sets[name] for rival, sets in scores.items() if name in sets}
+        figures = versus_true_verdicts(margins[name][0][labeled], rivals, truth, seed)
+        if figures is not None:
+            versus_truth[name] = figures
+    return ceiling, versus_truth
+
+
 def assess_pair(
     pair: AssessedPair,
     sample: AssessSample,
@@ -407,21 +429,7 @@ def assess_pair(
         datasets,
         config.seed,
     )
-    verdicts = cause_verdicts(alert for name in LABELED for alert in datasets.get(name, []))
-    ceiling = {
-        name: perfect_classifier_pr_auc(datasets[name], verdicts, seed=config.seed)
-        for name in LABELED
-        if name in datasets
-    }
-    versus_truth = {}
-    for name in LABELED:
-        truth = true_verdicts(datasets.get(name, []), verdicts)
-        if truth is not None:
-            labeled = np.array([a.label is not None for a in datasets[name]], dtype=bool)
-            rivals = {rival: sets[name] for rival, sets in scores.items() if name in sets}
-            figures = versus_true_verdicts(margins[name][0][labeled], rivals, truth, config.seed)
-            if figures is not None:
-                versus_truth[name] = figures
+    ceiling, versus_truth = _against_truth(datasets, margins, scores, config.seed)
     assessment = Assessment(
         threshold,
         margins,
@@ -431,7 +439,7 @@ def assess_pair(
         robustness,
         reports,
         gaps,
-        {name: value for name, value in ceiling.items() if value is not None},
+        ceiling,
         versus_truth,
     )
     if index is not None:

@@ -128,12 +128,13 @@ def choose_runtime(
         )
 
     score_all(TORCH)
+    checks = check_runtimes(margins, thresholds, seconds, len(distinct), floor)
     speeds = {name: len(probe) / max(took, 1e-9) for name, took in probe_seconds.items()}
     for name in check_order(cfg["runtime"], speeds):
         score_all(name)
-        if check_runtimes(margins, thresholds, seconds, len(distinct), floor)[name].passed:
+        checks = check_runtimes(margins, thresholds, seconds, len(distinct), floor)
+        if checks[name].passed:
             break
-    checks = check_runtimes(margins, thresholds, seconds, len(distinct), floor)
     for name in teacher.onnx_files:
         checks.setdefault(name, RuntimeCheck(alerts_per_second=round(speeds[name], 2)))
     choice = pick_runtime(cfg["runtime"], checks, floor)
