@@ -22,9 +22,7 @@ from alertlens.teacher.fit import encode_alerts
 from alertlens.teacher.prior import logits_for_hardening
 from alertlens.teacher.runtime import (
     TORCH,
-    RuntimeCheck,
     RuntimeChoice,
-    check_order,
     check_runtimes,
     export_onnx,
     pick_runtime,
@@ -33,10 +31,6 @@ from alertlens.teacher.runtime import (
 from alertlens.teacher.scoring import TeacherScorer
 from alertlens.teacher.train import TrainConfig, Trainer, TrainResult
 from alertlens.threads import configure_threads
-
-# Texts every runtime scores first, timed, to order the agreement checks (about 2-4 s each on
-# 2 cores): enough batches of mixed lengths that the order matches the whole set's.
-PROBE_TEXTS = 256
 
 
 def harden_teacher(
@@ -84,13 +78,9 @@ def choose_runtime(
     export_dir: Path,
 ) -> tuple[RuntimeChoice, TeacherScorer]:
     """Export ``teacher``'s encoder to ONNX (fp32, int8), score the (subsampled) validation and
-    test alerts, and set the runtime ``cfg["runtime"]`` asks for (the ``teacher`` config
-    section): ``auto`` takes the fastest whose verdicts agree with PyTorch's on at least
-    ``runtime_agreement_floor`` of them, each at its own operating threshold.
-
-    Every runtime is timed on the same first ``PROBE_TEXTS`` texts; PyTorch then scores them
-    all, and the exported runtimes faster than it on the probe are checked fastest first until
-    one agrees (:func:`check_order`): a slower runtime could not be chosen, so it is not scored.
+    test alerts with each runtime, and set the runtime ``cfg["runtime"]`` asks for (the
+    ``teacher`` config section): ``auto`` takes the fastest whose verdicts agree with PyTorch's
+    on at least ``runtime_agreement_floor`` of them, each at its own operating threshold.
 
     Returns the choice and a memoizing scorer on the chosen runtime that already knows these
     alerts, so choosing the threshold next scores only the rest of the validation split."""
@@ -99,44 +89,24 @@ def choose_runtime(
     alerts = [*validation, *held_out.test]
     texts = [render_text(alert, teacher.render) for alert in alerts]
     distinct = list(dict.fromkeys(texts))
-    probe, rest = distinct[:PROBE_TEXTS], distinct[PROBE_TEXTS:]
-    scorers = {
-        name: teacher.scorer(cfg["eval_batch_size"], runtime=name)
-        for name in [TORCH, *teacher.onnx_files]
-    }
-    probed, probe_seconds = timed_margins(
-        {name: scorer.encoder_margins for name, scorer in scorers.items()}, probe
+    runtimes = [TORCH, *teacher.onnx_files]
+    scorers = {name: teacher.scorer(cfg["eval_batch_size"], runtime=name) for name in runtimes}
+    encoder, seconds = timed_margins(
+        {name: scorer.encoder_margins for name, scorer in scorers.items()}, distinct
     )
     prior = np.zeros(len(alerts)) if teacher.prior is None else np.asarray(teacher.prior(alerts))
     position = {text: index for index, text in enumerate(distinct)}
     rows = [position[text] for text in texts]
+    margins = {name: values[rows] + prior for name, values in encoder.items()}
     labels, groups, count = labels_of(validation), groups_of(validation), len(validation)
-    floor = cfg["runtime_agreement_floor"]
-    encoder: dict[str, np.ndarray] = {}
-    margins: dict[str, np.ndarray] = {}
-    thresholds: dict[str, float] = {}
-    seconds: dict[str, float] = {}
-
-    def score_all(name: str) -> None:
-        """The rest of the texts on ``name``; its margins, threshold and whole time."""
-        scored, took = timed_margins({name: scorers[name].encoder_margins}, rest)
-        encoder[name] = np.concatenate([probed[name], scored[name]])
-        seconds[name] = probe_seconds[name] + took[name]
-        margins[name] = encoder[name][rows] + prior
-        thresholds[name] = group_threshold(
-            margins[name][:count], labels, groups, cfg["recall_target"], cfg["threshold_rule"]
+    thresholds = {
+        name: group_threshold(
+            values[:count], labels, groups, cfg["recall_target"], cfg["threshold_rule"]
         )
-
-    score_all(TORCH)
+        for name, values in margins.items()
+    }
+    floor = cfg["runtime_agreement_floor"]
     checks = check_runtimes(margins, thresholds, seconds, len(distinct), floor)
-    speeds = {name: len(probe) / max(took, 1e-9) for name, took in probe_seconds.items()}
-    for name in check_order(cfg["runtime"], speeds):
-        score_all(name)
-        checks = check_runtimes(margins, thresholds, seconds, len(distinct), floor)
-        if checks[name].passed:
-            break
-    for name in teacher.onnx_files:
-        checks.setdefault(name, RuntimeCheck(alerts_per_second=round(speeds[name], 2)))
     choice = pick_runtime(cfg["runtime"], checks, floor)
     teacher.meta.runtime = choice.runtime
     scorer = teacher.scorer(cfg["eval_batch_size"], memoize=True)

@@ -14,7 +14,7 @@ import copy
 import logging
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,15 +181,14 @@ class OnnxEncoder:
 
 @dataclass
 class RuntimeCheck:
-    """One runtime measured against PyTorch on the same alerts; a runtime that was only timed on
-    the probe (see :func:`check_order`) has its speed and nothing else."""
+    """One runtime measured against PyTorch fp32 on the same alerts."""
 
     alerts_per_second: float
-    max_abs_diff: float | None = None
-    p99_abs_diff: float | None = None
-    threshold: float | None = None  # chosen on this runtime's own validation margins
-    agreement: float | None = None  # verdicts equal to PyTorch's, each at its own threshold
-    passed: bool | None = None  # None: not checked
+    max_abs_diff: float
+    p99_abs_diff: float
+    threshold: float  # chosen on this runtime's own validation margins
+    agreement: float  # verdicts equal to PyTorch's, each at its own threshold
+    passed: bool
 
 
 @dataclass
@@ -237,18 +236,6 @@ def check_runtimes(
     return checks
 
 
-def check_order(requested: str, probe_speeds: Mapping[str, float]) -> list[str]:
-    """The exported runtimes to check against PyTorch, in order, from each runtime's speed on
-    the same probe texts (``probe_speeds``, PyTorch's included): for ``auto`` those faster than
-    PyTorch, fastest first (the first that keeps PyTorch's verdicts is chosen, so the slower
-    ones need no check); a named exported runtime alone; none for ``torch``."""
-    candidates = [name for name in probe_speeds if name != TORCH]
-    if requested != "auto":
-        return [requested] if requested in candidates else []
-    faster = [name for name in candidates if probe_speeds[name] > probe_speeds[TORCH]]
-    return sorted(faster, key=lambda name: -probe_speeds[name])
-
-
 def pick_runtime(
     requested: str, checks: dict[str, RuntimeCheck], agreement_floor: float
 ) -> RuntimeChoice:
@@ -263,7 +250,8 @@ def pick_runtime(
             f"fastest here with verdict agreement >= {agreement_floor} "
             f"({checks[fastest].alerts_per_second:.1f} alerts/s; "
             + ", ".join(
-                f"{name} {check.alerts_per_second:.1f}" + _outcome(check)
+                f"{name} {check.alerts_per_second:.1f}"
+                + ("" if check.passed else f" refused at agreement {check.agreement:.4f}")
                 for name, check in checks.items()
                 if name != fastest
             )
@@ -281,12 +269,6 @@ def pick_runtime(
         log.warning("teacher runtime: %s; scoring with torch", reason)
         return RuntimeChoice(TORCH, reason, checks)
     return RuntimeChoice(requested, "configured", checks)
-
-
-def _outcome(check: RuntimeCheck) -> str:
-    if check.passed is None:
-        return " on the probe, not checked"
-    return "" if check.passed else f" refused at agreement {check.agreement:.4f}"
 
 
 def timed_margins(
